@@ -1,0 +1,99 @@
+"""Envelope <-> stream entry fields. The only module that imports orjson or names entry fields.
+
+An entry is `{id, type, body}`: `id` and `type` stay readable in redis-cli and let the DLQ
+filter without parsing; `body` is the whole envelope as JSON. Decoding is hostile-input safe:
+size and nesting are capped before the parser runs, and every failure is one MalformedEvent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas import Envelope, MalformedEvent
+from schemas.registry import describe_validation_error
+
+FIELD_ID = "id"
+FIELD_TYPE = "type"
+FIELD_BODY = "body"
+ENTRY_FIELDS = (FIELD_ID, FIELD_TYPE, FIELD_BODY)
+MAX_DEPTH = 64
+
+Fields = dict[str, str | bytes]
+
+
+def encode(env: Envelope) -> dict[str, str | bytes]:
+    """The XADD fields of one envelope."""
+    return {FIELD_ID: env.id, FIELD_TYPE: env.type, FIELD_BODY: dumps(env)}
+
+
+def dumps(env: Envelope) -> bytes:
+    """The envelope as compact JSON bytes."""
+    return orjson.dumps({name: getattr(env, name) for name in Envelope.model_fields})
+
+
+def decode(fields: dict[bytes, bytes], max_bytes: int) -> Envelope:
+    """An envelope from raw entry fields, or MalformedEvent saying what is wrong with it."""
+    body = fields.get(FIELD_BODY.encode())
+    if body is None:
+        raise MalformedEvent(
+            f"entry has no {FIELD_BODY!r} field (fields: {sorted(k.decode(errors='replace') for k in fields)})"
+        )
+    return loads(body, max_bytes)
+
+
+def loads(body: bytes, max_bytes: int) -> Envelope:
+    """Parse and validate envelope JSON with size and depth capped first."""
+    if len(body) > max_bytes:
+        raise MalformedEvent(f"event is {len(body)} bytes, over the {max_bytes}-byte limit; send large data as a blob")
+    check_depth(body)
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedEvent(f"body is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise MalformedEvent(f"body must be a JSON object, got {type(raw).__name__}")
+    try:
+        return Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise MalformedEvent(f"bad envelope: {describe_validation_error(exc)}") from None
+
+
+def check_depth(body: bytes, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than `limit` before parsing it (orjson parses 100 000 levels)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return  # cannot be deeper than the number of openers: the common case costs two C scans
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                raise MalformedEvent(f"JSON nested deeper than {limit} levels")
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+
+
+def parse_json_arg(text: str | bytes, what: str) -> Any:
+    """Parse user-supplied JSON (CLI --data, files) with the same caps; MalformedEvent on error."""
+    data = text.encode() if isinstance(text, str) else text
+    check_depth(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedEvent(f"{what} is not valid JSON: {exc}") from None
+
+
+def to_json(value: Any) -> bytes:
+    """Compact JSON of plain data (dead-letter fields, CLI --json output)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)

@@ -1,0 +1,59 @@
+"""The Redis client: explicit timeouts, no hidden retries, and tenacity for the retries we want.
+
+redis-py's own retry would resend a non-idempotent XADD silently; here a call is retried
+only by `retrying()`, a bounded and jittered budget, and only on connection-level errors.
+A retried publish may land twice: consumers dedupe on the event id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from bus.config import BusConfig
+from bus.errors import RedisUnavailable
+
+T = TypeVar("T")
+Redis = aioredis.Redis
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
+
+
+def connect(url: str, config: BusConfig) -> Redis:
+    """A client with socket and connect timeouts and redis-py's own retries turned off."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=config.socket_timeout_s,
+        socket_connect_timeout=config.connect_timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )
+
+
+async def retrying(call: Callable[[], Awaitable[T]], config: BusConfig, what: str) -> T:
+    """Run `call` with up to `config.attempts` tries on connection errors, then RedisUnavailable."""
+    try:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(config.attempts),
+            wait=wait_random_exponential(multiplier=0.05, max=0.5),
+            retry=retry_if_exception_type(CONNECTION_ERRORS),
+            reraise=True,
+        ):
+            with attempt:
+                return await call()
+    except CONNECTION_ERRORS as exc:
+        raise RedisUnavailable(f"{what}: Redis did not answer after {config.attempts} tries ({exc})") from None
+    raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying either returns or raises
+
+
+async def server_version(client: Redis) -> tuple[int, int, int]:
+    """The server's (major, minor, patch), for choosing newer commands where they exist."""
+    info = await client.info("server")
+    major, minor, patch = (int(p) for p in str(info["redis_version"]).split(".")[:3])
+    return major, minor, patch

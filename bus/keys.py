@@ -1,0 +1,46 @@
+"""The whole keyspace, in one place.
+
+Each domain's stream, its dead letters and its processed-markers share one `{domain}`
+hash tag, so on Redis Cluster they live in one slot and the commit script may touch them
+together. (Outputs to another domain's stream are a second slot: on Cluster that needs
+an outbox relay, which is not built yet; on a single Redis or a replica set it is one step.)
+"""
+
+from __future__ import annotations
+
+PREFIX = "aiwf"
+
+
+def domain_of(event_type: str) -> str:
+    """`documents.document.uploaded` -> `documents`: events live on their domain's stream."""
+    return event_type.split(".", 1)[0]
+
+
+def stream(domain: str) -> str:
+    """The event stream of one domain."""
+    return f"{PREFIX}:ev:{{{domain}}}"
+
+
+def dead_letters(domain: str) -> str:
+    """The dead-letter stream of one domain's stream (every group's failures)."""
+    return f"{PREFIX}:dlq:{{{domain}}}"
+
+
+def processed(domain: str, group: str, event_id: str) -> str:
+    """The marker that `group` has committed `event_id` read from `domain`'s stream."""
+    return f"{PREFIX}:done:{{{domain}}}:{group}:{event_id}"
+
+
+def heartbeat(service: str, consumer: str) -> str:
+    """A worker's heartbeat hash, expiring when the worker stops refreshing it."""
+    return f"{PREFIX}:hb:{service}:{consumer}"
+
+
+HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
+STREAM_PATTERN = f"{PREFIX}:ev:*"
+DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"
+
+
+def domain_of_key(key: str) -> str:
+    """The domain inside a stream or dead-letter key: `aiwf:ev:{llm}` -> `llm`."""
+    return key[key.index("{") + 1 : key.index("}")]

@@ -1,0 +1,65 @@
+"""Outcome: what a handler run leads to, and the one function that decides it."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+from bus.errors import BackendUnavailable, PermanentError
+from bus.retry import RetryPolicy
+from schemas import Envelope, SchemaError
+
+
+@dataclass(frozen=True)
+class Done:
+    """The handler succeeded: commit its outputs, the marker and the ack together."""
+
+    outputs: list[Envelope]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to run (no handler for this type, or already processed): ack only."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Leave the entry pending and deliver it again after `delay_s`."""
+
+    delay_s: float
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """Move the entry to the dead-letter stream with its diagnosis, and ack it."""
+
+    error: BaseException
+    traceback: str
+
+
+Outcome = Done | Skip | Retry | DeadLetter
+"""What happens to one delivered entry."""
+
+
+def classify(exc: BaseException, deliveries: int, policy: RetryPolicy, *, outage: bool) -> Retry | DeadLetter:
+    """Sort a handler failure: permanent now, outage never, otherwise after max deliveries."""
+    if isinstance(exc, SchemaError | PermanentError):
+        return DeadLetter(exc, format_traceback(exc))
+    if isinstance(exc, BackendUnavailable) or outage:
+        return Retry(policy.backoff_s(deliveries), exc)
+    if deliveries >= policy.max_deliveries:
+        return DeadLetter(exc, format_traceback(exc))
+    return Retry(policy.backoff_s(deliveries), exc)
+
+
+def signature(exc: BaseException) -> str:
+    """Errors with one signature are 'the same failure' for outage detection."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:200]}"
+
+
+def format_traceback(exc: BaseException) -> str:
+    """The traceback, capped so a dead letter stays small."""
+    return "".join(traceback.format_exception(exc))[-8000:]

@@ -1,0 +1,96 @@
+"""Reclaim and leases: orphaned entries come back, live ones are never stolen.
+
+An entry idle past `reclaim_idle_s` belongs to a consumer presumed dead: XAUTOCLAIM moves it
+to a live one (bumping its delivery count). A live consumer keeps every entry it still owns
+(running, or waiting for a retry) fresh by XCLAIM ... JUSTID to itself every
+`lease_renew_s`, which resets the idle time without counting a delivery, so a handler that
+runs for minutes is not run twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TypedDict, cast
+
+from bus.connection import Redis
+
+Fields = dict[bytes, bytes]
+AutoclaimReply = tuple[bytes, list[tuple[bytes, Fields]], list[bytes]]
+"""XAUTOCLAIM: (next cursor, claimed entries, ids deleted meanwhile: 7.0+ and late 6.2)."""
+
+
+class PendingRow(TypedDict):
+    """One row of redis-py's parsed XPENDING range reply."""
+
+    message_id: bytes
+    consumer: bytes
+    time_since_delivered: int
+    times_delivered: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One entry handed to this consumer: `fields` is None when the entry was trimmed meanwhile."""
+
+    entry_id: str
+    fields: Fields | None
+    deliveries: int
+
+
+async def autoclaim(
+    client: Redis, stream: str, group: str, consumer: str, min_idle_ms: int, cursor: str, count: int
+) -> tuple[str, list[Delivery], list[str]]:
+    """XAUTOCLAIM one page: (next cursor, claimed deliveries with their counts, ids deleted meanwhile)."""
+    reply = cast("AutoclaimReply", await client.xautoclaim(stream, group, consumer, min_idle_ms, cursor, count=count))
+    next_cursor = _text(reply[0])
+    claimed = [(_text(eid), fields) for eid, fields in reply[1] if eid is not None]
+    deleted = [_text(eid) for eid in reply[2]] if len(reply) > 2 else []
+    counts = await delivery_counts(client, stream, group, consumer, [eid for eid, _ in claimed])
+    return next_cursor, [Delivery(eid, fields, counts.get(eid, 1)) for eid, fields in claimed], deleted
+
+
+async def claim_due(
+    client: Redis, stream: str, group: str, consumer: str, min_idle_ms: int, due: dict[str, int]
+) -> list[Delivery]:
+    """XCLAIM entries whose retry is due; `due` maps entry id -> deliveries so far."""
+    if not due:
+        return []
+    reply = cast(
+        "list[tuple[bytes, Fields | None]]", await client.xclaim(stream, group, consumer, min_idle_ms, list(due))
+    )
+    return [Delivery(_text(eid), fields, due[_text(eid)] + 1) for eid, fields in reply if eid is not None]
+
+
+async def renew(client: Redis, stream: str, group: str, consumer: str, entry_ids: Collection[str]) -> None:
+    """Reset the idle time of entries this consumer still owns (JUSTID: no delivery counted)."""
+    if entry_ids:
+        await client.xclaim(stream, group, consumer, 0, list(entry_ids), justid=True)
+
+
+async def delivery_counts(
+    client: Redis, stream: str, group: str, consumer: str, entry_ids: list[str]
+) -> dict[str, int]:
+    """Delivery counts of entries owned by `consumer`, in one XPENDING range call."""
+    if not entry_ids:
+        return {}
+    wanted = set(entry_ids)
+    rows = await client.xpending_range(
+        stream,
+        group,
+        min=min(entry_ids, key=_order),
+        max=max(entry_ids, key=_order),
+        count=len(entry_ids) * 4 + 100,
+        consumername=consumer,
+    )
+    typed = cast("list[PendingRow]", rows)
+    return {_text(r["message_id"]): r["times_delivered"] for r in typed if _text(r["message_id"]) in wanted}
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

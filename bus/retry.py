@@ -1,0 +1,50 @@
+"""RetryPolicy: how many deliveries, how long between them, and when a failure is an outage."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from bus.errors import ConfigError
+
+#: Deliveries before a failing event is dead-lettered.
+DEFAULT_MAX_DELIVERIES = 5
+DEFAULT_BACKOFF_BASE_S = 0.2
+DEFAULT_BACKOFF_MAX_S = 30.0
+#: Entries idle this long are presumed orphaned by a dead consumer and reclaimed.
+DEFAULT_RECLAIM_IDLE_S = 30.0
+#: Consecutive failures of distinct events with one error that mean "backend down", not poison.
+DEFAULT_OUTAGE_AFTER = 5
+DEFAULT_PROBE_MAX_S = 30.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Per-subscription retry settings, validated on construction."""
+
+    max_deliveries: int = DEFAULT_MAX_DELIVERIES
+    backoff_base_s: float = DEFAULT_BACKOFF_BASE_S
+    backoff_max_s: float = DEFAULT_BACKOFF_MAX_S
+    reclaim_idle_s: float = DEFAULT_RECLAIM_IDLE_S
+    outage_after: int = DEFAULT_OUTAGE_AFTER
+    probe_max_s: float = DEFAULT_PROBE_MAX_S
+
+    def __post_init__(self) -> None:
+        if self.max_deliveries < 1:
+            raise ConfigError(f"RetryPolicy.max_deliveries must be >= 1, got {self.max_deliveries}")
+        if not 0 < self.backoff_base_s <= self.backoff_max_s:
+            raise ConfigError("RetryPolicy needs 0 < backoff_base_s <= backoff_max_s")
+        if self.reclaim_idle_s < 0.05:
+            raise ConfigError(f"RetryPolicy.reclaim_idle_s must be >= 0.05, got {self.reclaim_idle_s}")
+        if self.outage_after < 2:
+            raise ConfigError(f"RetryPolicy.outage_after must be >= 2, got {self.outage_after}")
+
+    def backoff_s(self, deliveries: int) -> float:
+        """Delay before the next delivery: exponential in deliveries so far, full jitter."""
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, deliveries - 1))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    @property
+    def lease_renew_s(self) -> float:
+        """How often in-flight entries are re-claimed to ourselves, well inside the reclaim idle time."""
+        return self.reclaim_idle_s / 3

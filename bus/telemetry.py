@@ -1,0 +1,48 @@
+"""OpenTelemetry: the trace context rides in the envelope's `traceparent`.
+
+Publish opens a PRODUCER span and writes its context into the envelope; handle opens a
+CONSUMER span whose parent is read back from it, so one trace follows an event across
+every service. Without a configured TracerProvider the API's no-op tracer costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from schemas import Envelope
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+tracer = trace.get_tracer("aiwf")
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the active span, or None when nothing is recording."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextmanager
+def publish_span(event_type: str) -> Iterator[Span]:
+    """A PRODUCER span around one publish."""
+    with tracer.start_as_current_span(f"publish {event_type}", kind=SpanKind.PRODUCER) as span:
+        span.set_attribute("messaging.system", "redis")
+        yield span
+
+
+@contextmanager
+def handle_span(env: Envelope, group: str) -> Iterator[Span]:
+    """A CONSUMER span around one handler run, parented by the event's traceparent."""
+    parent = _PROPAGATOR.extract({"traceparent": env.traceparent}) if env.traceparent else None
+    with tracer.start_as_current_span(f"handle {env.type}", context=parent, kind=SpanKind.CONSUMER) as span:
+        if span.is_recording():
+            span.set_attribute("messaging.system", "redis")
+            span.set_attribute("messaging.consumer.group.name", group)
+            span.set_attribute("messaging.message.id", env.id)
+            span.set_attribute("aiwf.correlation_id", env.correlation_id)
+        yield span

@@ -1,0 +1,70 @@
+"""`Envelope`: the one wrapper every event travels in, on the wire and in the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.base import Event
+from schemas.ids import new_id
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+
+
+class Envelope(BaseModel):
+    """An event with its identity, causality and trace context.
+
+    `id` is a UUIDv7: unique, sortable by time, and kept across retries and DLQ replays, so it
+    is the key of idempotency (never the Redis stream id, which differs per XADD).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Id
+    type: Annotated[str, StringConstraints(max_length=200)]
+    version: Annotated[int, Field(ge=1, le=10_000)]
+    occurred_at: datetime
+    producer: Annotated[str, StringConstraints(max_length=200)]
+    correlation_id: Id
+    causation_id: Id | None = None
+    traceparent: Annotated[str, StringConstraints(pattern=TRACEPARENT)] | None = None
+    payload: dict[str, Any]
+
+    @classmethod
+    def wrap(
+        cls,
+        event: Event,
+        *,
+        producer: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
+        event_id: str | None = None,
+    ) -> Envelope:
+        """Wrap a validated model. A new causal chain starts with correlation_id = its own id."""
+        eid = event_id or new_id()
+        # model_construct: the payload was validated by its own model a moment ago.
+        return cls.model_construct(
+            id=eid,
+            type=event.event_type,
+            version=event.event_version,
+            occurred_at=datetime.now(UTC),
+            producer=producer,
+            correlation_id=correlation_id or eid,
+            causation_id=causation_id,
+            traceparent=traceparent,
+            payload=event.model_dump(mode="json"),
+        )
+
+    def caused(self, event: Event, *, producer: str, traceparent: str | None = None) -> Envelope:
+        """Wrap an event caused by this one: same correlation id, causation id = this id."""
+        return Envelope.wrap(
+            event,
+            producer=producer,
+            correlation_id=self.correlation_id,
+            causation_id=self.id,
+            traceparent=traceparent or self.traceparent,
+        )

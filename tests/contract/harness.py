@@ -1,0 +1,56 @@
+"""Drive one Consumer in-process against the test Redis until a condition holds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import redis.asyncio as aioredis
+
+from bus import keys
+from bus.config import BusConfig
+from bus.connection import connect
+from bus.consume import Consumer
+from bus.handler import Subscription
+from bus.testing import wait_until
+
+
+@contextlib.asynccontextmanager
+async def running(sub: Subscription, config: BusConfig, service: str = "tests") -> AsyncIterator[Consumer]:
+    """A consumer running in a task; stopped gracefully on exit."""
+    client = connect(config.redis_url or "", config)
+    consumer = Consumer(client, config, sub, service)
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 10)
+        await client.aclose()
+
+
+async def drained(client: aioredis.Redis, sub: Subscription) -> bool:
+    """True when the group has read everything on its stream and has nothing pending."""
+    stream = keys.stream(sub.stream)
+    if not await client.exists(stream):
+        return False
+    info = await client.xinfo_groups(stream)
+    group = next((g for g in info if g["name"].decode() == sub.group), None)
+    if group is None or group["pending"]:
+        return False
+    last = await client.xrevrange(stream, count=1)
+    return not last or group["last-delivered-id"] == last[0][0]
+
+
+async def drain(client: aioredis.Redis, sub: Subscription, timeout_s: float = 15.0) -> None:
+    """Wait until `drained`."""
+    await wait_until(lambda: drained(client, sub), timeout_s, f"{sub.group} to drain {sub.stream}")
+
+
+async def entries(client: aioredis.Redis, domain: str) -> list[dict[bytes, bytes]]:
+    """Every entry's fields on a domain stream, oldest first."""
+    return [fields for _, fields in await client.xrange(keys.stream(domain))]
+
+
+Check = Callable[[], Awaitable[bool]]
