@@ -1,0 +1,95 @@
+"""`aiwf up`: every worker as its own process, restarted with backoff when it dies.
+
+The supervisor only starts, watches and stops processes; everything it shows comes from
+the workers' heartbeats in Redis, the same source as `aiwf health`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+#: Restart delays grow 0.5 s, 1 s, 2 s ... up to this, and reset after a minute of uptime.
+MAX_RESTART_DELAY_S = 30.0
+STABLE_AFTER_S = 60.0
+
+
+@dataclass
+class Child:
+    """One supervised worker process."""
+
+    name: str
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    next_start: float = 0.0
+    delay_s: float = 0.5
+    exit_codes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Supervisor:
+    """Starts `aiwf worker NAME` for each name, with REDIS_URL set for the children."""
+
+    names: list[str]
+    env: dict[str, str]
+    children: dict[str, Child] = field(default_factory=dict)
+
+    def start(self) -> None:
+        """Spawn every worker."""
+        for name in self.names:
+            self.children[name] = child = Child(name)
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        command = [sys.executable, "-m", "bus.cli", "worker", child.name]
+        child.process = subprocess.Popen(command, env=self.env)  # noqa: S603 - our own interpreter and module
+        child.started_at = time.monotonic()
+
+    def tick(self, on_restart: Callable[[Child, int], None] | None = None) -> None:
+        """Restart dead children whose backoff has passed; call often."""
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.process is None:
+                if now >= child.next_start:
+                    self._spawn(child)
+                continue
+            code = child.process.poll()
+            if code is None:
+                if now - child.started_at > STABLE_AFTER_S:
+                    child.delay_s = 0.5
+                continue
+            child.exit_codes.append(code)
+            child.restarts += 1
+            child.process = None
+            child.next_start = now + child.delay_s
+            child.delay_s = min(MAX_RESTART_DELAY_S, child.delay_s * 2)
+            if on_restart:
+                on_restart(child, code)
+
+    def stop(self, timeout_s: float = 35.0) -> None:
+        """SIGTERM every child (each drains in-flight work), then wait; SIGKILL stragglers."""
+        running = [c.process for c in self.children.values() if c.process and c.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for process in running:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def pids(self) -> dict[str, int | None]:
+        """Current pid per worker (None while waiting to restart)."""
+        return {n: (c.process.pid if c.process else None) for n, c in self.children.items()}
+
+
+def child_env(redis_url: str) -> dict[str, str]:
+    """The environment of a worker: ours, plus the Redis it must use."""
+    return {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}

@@ -1,0 +1,56 @@
+"""LLM engine: chat completions from a remote model, with a breaker and an honest fallback.
+
+Files in data-path order: chat.py (ChatRequest, ChatResult, Usage, the ChatBackend
+Protocol), router.py (FallbackRouter) guarded by breaker.py (CircuitBreaker),
+backends.py (OpenAIChatBackend over httpx, reading SSE with _sse.py),
+extractive.py (ExtractiveSummarizer: no model, picks sentences), errors.py.
+testing_server.py runs a real chat-completions server for tests and demos.
+No bus, no Redis.
+"""
+
+from workers.llm.backends import OpenAIChatBackend
+from workers.llm.breaker import BreakerState, CircuitBreaker
+from workers.llm.chat import (
+    ChatBackend,
+    ChatMessage,
+    ChatRequest,
+    ChatResult,
+    DeltaCallback,
+    Role,
+    Usage,
+    whitespace_tokens,
+)
+from workers.llm.errors import (
+    BackendUnavailable,
+    InvalidChatRequest,
+    InvalidResponse,
+    LLMConfigError,
+    LLMError,
+    PermanentLLMError,
+)
+from workers.llm.extractive import ExtractiveSummarizer, split_sentences, summarize
+from workers.llm.router import FallbackRouter
+
+__all__ = [
+    "BackendUnavailable",
+    "BreakerState",
+    "ChatBackend",
+    "ChatMessage",
+    "ChatRequest",
+    "ChatResult",
+    "CircuitBreaker",
+    "DeltaCallback",
+    "ExtractiveSummarizer",
+    "FallbackRouter",
+    "InvalidChatRequest",
+    "InvalidResponse",
+    "LLMConfigError",
+    "LLMError",
+    "OpenAIChatBackend",
+    "PermanentLLMError",
+    "Role",
+    "Usage",
+    "split_sentences",
+    "summarize",
+    "whitespace_tokens",
+]
