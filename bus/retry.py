@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 
@@ -11,8 +12,8 @@ from bus.errors import ConfigError
 DEFAULT_MAX_DELIVERIES = 5
 DEFAULT_BACKOFF_BASE_S = 0.2
 DEFAULT_BACKOFF_MAX_S = 30.0
-#: Entries idle this long are presumed orphaned by a dead consumer and reclaimed.
-DEFAULT_RECLAIM_IDLE_S = 30.0
+#: Entries idle this long are presumed orphaned by a dead consumer and reclaimed (AIWF_RECLAIM_IDLE).
+DEFAULT_RECLAIM_IDLE_S = float(os.environ.get("AIWF_RECLAIM_IDLE", "30"))
 #: Consecutive failures of distinct events with one error that mean "backend down", not poison.
 DEFAULT_OUTAGE_AFTER = 5
 DEFAULT_PROBE_MAX_S = 30.0

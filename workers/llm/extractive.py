@@ -167,7 +167,7 @@ class ExtractiveSummarizer:
         return self._name
 
     async def complete(self, request: ChatRequest, *, on_delta: DeltaCallback | None = None) -> ChatResult:
-        """Summarize the last user message; usage counts whitespace tokens."""
+        """Summarize the last user message; `max_tokens` caps its words; usage counts whitespace tokens."""
         source = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         sentences = summarize(source, self.max_sentences, max_words=request.max_tokens)
         if not sentences:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workers.documents import Chunk, InvalidOptions, Kind, chunk_text, extract_text
+from workers.documents.samples import SAMPLES_DIR
 
-SAMPLE_MD = Path(__file__).parents[3] / "workers" / "documents" / "samples" / "sample.md"
+SAMPLE_MD = SAMPLES_DIR / "sample.md"
 
 
 def _check_invariants(text: str, chunks: list[Chunk], size: int, overlap: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader, PdfWriter
@@ -19,9 +18,8 @@ from workers.documents import (
     detect_kind,
     extract_text,
 )
+from workers.documents.samples import SAMPLES_DIR
 from workers.documents.samples.make_pdf import SAMPLE_PAGES, build_pdf
-
-SAMPLES = Path(__file__).parents[3] / "workers" / "documents" / "samples"
 
 
 def _encrypt(pdf: bytes, user_password: str) -> bytes:
@@ -88,7 +86,7 @@ def test_declared_pdf_without_header_is_corrupt() -> None:
 
 def test_shipped_sample_pdf_extracts_every_page() -> None:
     """The shipped three-page sample PDF yields the text of all its pages, in order."""
-    data = (SAMPLES / "sample.pdf").read_bytes()
+    data = (SAMPLES_DIR / "sample.pdf").read_bytes()
     assert len(PdfReader(io.BytesIO(data)).pages) == len(SAMPLE_PAGES) == 3
     text = extract_text(data, detect_kind(data, "sample.pdf", "application/pdf"))
     headings = [page[0] for page in SAMPLE_PAGES]
@@ -173,7 +171,7 @@ def test_pdf_text_cap() -> None:
 
 def test_html_sample_keeps_prose_and_blocks() -> None:
     """HTML loses script, style and head noise but keeps its title, prose, entities and breaks."""
-    data = (SAMPLES / "sample.html").read_bytes()
+    data = (SAMPLES_DIR / "sample.html").read_bytes()
     text = extract_text(data, detect_kind(data, "sample.html", None))
     assert text.startswith("Idempotent Handlers")
     assert "tracking code" not in text
@@ -193,7 +191,7 @@ def test_html_inline_tags_do_not_glue_words() -> None:
 
 def test_markdown_sample_strips_markup() -> None:
     """The shipped Markdown article keeps its words and loses heading and emphasis marks."""
-    data = (SAMPLES / "sample.md").read_bytes()
+    data = (SAMPLES_DIR / "sample.md").read_bytes()
     text = extract_text(data, detect_kind(data, "sample.md", None))
     assert text.startswith("Event-Driven Architecture in Plain Words\n\n")
     assert "#" not in text

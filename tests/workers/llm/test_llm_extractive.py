@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workers.documents import Kind, extract_text
+from workers.documents.samples import SAMPLES_DIR
 from workers.llm import ChatRequest, ExtractiveSummarizer, InvalidChatRequest, split_sentences, summarize
 
-SAMPLE_MD = Path(__file__).parents[3] / "workers" / "documents" / "samples" / "sample.md"
+SAMPLE_MD = SAMPLES_DIR / "sample.md"
 
 
 def _article() -> str:

@@ -1,0 +1,31 @@
+"""A consumer process for fault tests: one ItemCounted per ItemCreated, group `crash`.
+
+    python -m tests.contract.crash_consumer REDIS_URL [HANDLER_DELAY_S]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bus import Context, RetryPolicy, Subscription
+from bus.config import BusConfig
+from bus.worker import Service, run_service
+from schemas import Event
+from tests.events import ItemCounted, ItemCreated
+
+DELAY_S = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+sub = Subscription(stream="testing", group="crash", batch=100,
+                   retry=RetryPolicy(reclaim_idle_s=1.0, backoff_base_s=0.01, backoff_max_s=0.1))
+
+
+@sub.handler
+async def count(event: ItemCreated, ctx: Context) -> list[Event]:
+    if DELAY_S:
+        await asyncio.sleep(DELAY_S)
+    return [ItemCounted(source_title=event.title, n=event.quantity)]
+
+
+if __name__ == "__main__":
+    url = sys.argv[1]
+    run_service(Service("crash", [sub]), BusConfig(redis_url=url, producer="crash"), url, None)
