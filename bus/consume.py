@@ -105,7 +105,7 @@ class Consumer:
                 try:
                     batch = await self._read()
                     if batch:
-                        await self._process(batch)
+                        await self._process_or_release(batch)
                     backoff = 0.1
                 except ResponseError as exc:
                     if not is_missing_group(exc):
@@ -156,9 +156,9 @@ class Consumer:
         return await self._claim_retries({eid: self._retry_at[eid][1]})
 
     async def _claim_retries(self, due: dict[str, int]) -> list[Delivery]:
-        for eid in due:
-            del self._retry_at[eid]
         claimed = await claim_due(self.client, self.stream, self.sub.group, self.name, 0, due)
+        for eid in due:  # only now: if the claim failed they stay scheduled, never stranded
+            del self._retry_at[eid]
         gone = set(due) - {d.entry_id for d in claimed}  # trimmed or taken meanwhile: no longer ours
         self._owned.difference_update(gone)
         return claimed
@@ -184,6 +184,17 @@ class Consumer:
         await ensure_group(self.client, self.stream, self.sub.group)
 
     # -- handle -----------------------------------------------------------------------------
+
+    async def _process_or_release(self, batch: list[Delivery]) -> None:
+        """Process a batch; if Redis fails mid-way, what was not committed is retried, never stranded."""
+        try:
+            await self._process(batch)
+        except BaseException:
+            retry_at = time.monotonic() + self.sub.retry.backoff_base_s
+            for d in batch:
+                if d.entry_id in self._owned and d.entry_id not in self._retry_at:
+                    self._retry_at[d.entry_id] = (retry_at, d.deliveries)
+            raise
 
     async def _process(self, batch: list[Delivery]) -> None:
         self._owned.update(d.entry_id for d in batch)

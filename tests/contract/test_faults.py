@@ -31,7 +31,7 @@ def start_consumer(url: str, delay_s: float = 0.0) -> subprocess.Popen[bytes]:
     """A consumer in its own process (tests/contract/crash_consumer.py)."""
     return subprocess.Popen(
         [sys.executable, "-m", "tests.contract.crash_consumer", url, str(delay_s)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=open(os.devnull, "w") if not os.environ.get("AIWF_TEST_VERBOSE") else None,  # noqa: SIM115
     )
 
 
@@ -116,7 +116,7 @@ async def test_sigterm_drains_and_acks_only_finished_work(
 
 
 async def test_frozen_redis_fails_publish_within_budget_and_loses_nothing(tmp_path: Path) -> None:
-    """With Redis frozen by SIGSTOP, publish fails within its stated budget; after SIGCONT every acked event is there."""
+    """With Redis frozen (SIGSTOP), publish fails within its budget; after SIGCONT every acked event is there."""
     with EmbeddedRedis(tmp_path) as server:
         assert server.process is not None
         config = BusConfig(redis_url=server.url, socket_timeout_s=0.5, connect_timeout_s=0.5, attempts=3)
@@ -138,3 +138,33 @@ async def test_frozen_redis_fails_publish_within_budget_and_loses_nothing(tmp_pa
         ids = [f[b"id"].decode() for _, f in await client.xrange(keys.stream("testing"))]
         assert set(acked) <= set(ids)
         await client.aclose()
+
+
+async def test_consumer_survives_a_redis_restart_and_loses_nothing(tmp_path: Path) -> None:
+    """Redis killed -9 and restarted on its AOF under a running consumer: it reconnects and finishes every event."""
+    server = EmbeddedRedis(tmp_path).start()
+    port = server.port
+    try:
+        config = BusConfig(redis_url=server.url, socket_timeout_s=0.5, connect_timeout_s=0.5)
+        client = connect(server.url, config)
+        inputs = await publish_items(client, config, 2000)
+        worker = start_consumer(server.url, delay_s=0.0005)
+        await wait_until(lambda: _outputs_over(client, 1), 20, "the consumer to start")
+        assert server.process is not None
+        server.process.kill()
+        server.process.wait()
+        await client.aclose()
+        await asyncio.sleep(0.5)
+        server = EmbeddedRedis(tmp_path, port=port).start()
+        client = connect(server.url, config)
+        try:
+            await wait_until(lambda: _all_done(client, len(inputs)), 60, "every input to have its output after restart")
+        finally:
+            worker.terminate()
+            assert worker.wait(20) == 0
+        causes = await output_causes(client)
+        assert set(causes) == inputs
+        assert max(causes.values()) == 1
+        await client.aclose()
+    finally:
+        server.stop()

@@ -1,0 +1,42 @@
+"""Shared helpers for the service tests: decoded stream contents and env-fresh service modules."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import pytest
+import redis.asyncio as aioredis
+
+from bus import codec, keys
+from bus.deadletter import FIELD_ERROR
+from schemas import Envelope
+
+MAX_EVENT_BYTES = 64_000_000
+
+
+async def envelopes(client: aioredis.Redis, domain: str, type_: str | None = None) -> list[Envelope]:
+    """Every event on a domain stream (of one type, if given), oldest first."""
+    rows = await client.xrange(keys.stream(domain))
+    out = [codec.decode(fields, MAX_EVENT_BYTES) for _, fields in rows]
+    return [e for e in out if type_ is None or e.type == type_]
+
+
+async def dead_letters(client: aioredis.Redis) -> dict[str, list[str]]:
+    """Error messages of every dead letter, by dead-letter stream key."""
+    found: dict[str, list[str]] = {}
+    async for key in client.scan_iter(match=keys.DEAD_LETTER_PATTERN, count=100):
+        rows = await client.xrange(key)
+        found[key.decode()] = [f.get(FIELD_ERROR.encode(), b"").decode() for _, f in rows]
+    return found
+
+
+def fresh_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> ModuleType:
+    """`workers.<name>.service` re-imported after setting (or, for None, unsetting) env: they read it at import."""
+    for key, value in env.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    module = importlib.import_module(f"workers.{name}.service")
+    return importlib.reload(module)

@@ -1,0 +1,94 @@
+"""The documents service in-process on a real Redis: uploads become processed, rejected or dead letters."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import redis.asyncio as aioredis
+from service_support import dead_letters, envelopes, fresh_service
+
+from bus import Publisher, keys
+from bus.config import BusConfig
+from schemas.events.documents import DocumentUploaded
+from tests.contract.harness import drain, running
+
+SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "samples"
+
+
+@pytest.fixture
+def documents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    """The service module, loaded with its blob store in tmp_path and a 4 KiB document limit."""
+    return fresh_service("documents", monkeypatch, {
+        "AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_MAX_DOCUMENT_BYTES": "4096",
+    })
+
+
+async def process(client: aioredis.Redis, config: BusConfig, service: ModuleType, *uploads: DocumentUploaded) -> None:
+    """Publish the uploads and run the documents subscription until its group has drained the stream."""
+    pub = Publisher(client, config)
+    for upload in uploads:
+        await pub.publish(upload)
+    async with running(service.documents, config, service="documents"):
+        await drain(client, service.documents)
+
+
+async def test_pdf_and_html_become_processed_with_chunks(
+    client: aioredis.Redis, config: BusConfig, documents: ModuleType
+) -> None:
+    """A real PDF (base64) and an HTML page each become documents.document.processed with their text in chunks."""
+    pdf = base64.b64encode((SAMPLES / "sample.pdf").read_bytes()).decode()
+    html = (SAMPLES / "sample.html").read_text()
+    await process(client, config, documents,
+                  DocumentUploaded(document_id="pdf-1", filename="sample.pdf", content_base64=pdf),
+                  DocumentUploaded(document_id="html-1", filename="sample.html", content_type="text/html", text=html))
+    done = {e.payload["document_id"]: e.payload for e in await envelopes(client, "documents",
+                                                                          "documents.document.processed")}
+    assert set(done) == {"pdf-1", "html-1"}
+    assert done["pdf-1"]["kind"] == "pdf"
+    assert done["html-1"]["kind"] == "html"
+    for payload in done.values():
+        assert payload["chunk_count"] == len(payload["chunks"]) >= 1
+        assert payload["chars"] > 100
+    assert "append-only log" in " ".join(c["text"] for c in done["pdf-1"]["chunks"])
+    assert "Idempotent Handlers" in done["html-1"]["chunks"][0]["text"]
+    assert "<p>" not in " ".join(c["text"] for c in done["html-1"]["chunks"])
+    assert await dead_letters(client) == {}
+
+
+async def test_unreadable_documents_are_rejected_with_a_reason(
+    client: aioredis.Redis, config: BusConfig, documents: ModuleType
+) -> None:
+    """A corrupt PDF, an empty text and an oversized text each become documents.document.rejected, not a retry."""
+    corrupt = base64.b64encode(b"%PDF-1.4\n1 0 obj << /Type /Catalog garbage").decode()
+    await process(client, config, documents,
+                  DocumentUploaded(document_id="corrupt", filename="broken.pdf", content_base64=corrupt),
+                  DocumentUploaded(document_id="empty", filename="empty.txt", text="  \n  "),
+                  DocumentUploaded(document_id="big", filename="big.txt", text="word " * 2000))
+    rejected = {e.payload["document_id"]: e.payload for e in await envelopes(client, "documents",
+                                                                              "documents.document.rejected")}
+    assert {k: v["code"] for k, v in rejected.items()} == {
+        "corrupt": "CorruptDocument", "empty": "EmptyDocument", "big": "DocumentTooLarge",
+    }
+    assert "PDF cannot be parsed" in rejected["corrupt"]["reason"]
+    assert "no extractable text" in rejected["empty"]["reason"]
+    assert "10000 bytes; the limit is 4096" in rejected["big"]["reason"]
+    assert await envelopes(client, "documents", "documents.document.processed") == []
+    assert await dead_letters(client) == {}
+
+
+async def test_invalid_base64_is_dead_lettered_at_once(
+    client: aioredis.Redis, config: BusConfig, documents: ModuleType
+) -> None:
+    """Content that is not base64 is a producer bug: dead-lettered on the first delivery, nothing emitted."""
+    await process(client, config, documents, DocumentUploaded(document_id="b64", content_base64="not base64!!"))
+    letters = await dead_letters(client)
+    assert list(letters) == [keys.dead_letters("documents")]
+    (error,) = letters[keys.dead_letters("documents")]
+    assert "content_base64 is not valid base64" in error
+    dlq = await client.xrange(keys.dead_letters("documents"))
+    assert dlq[0][1][b"deliveries"] == b"1"
+    types = {e.type for e in await envelopes(client, "documents")}
+    assert types == {"documents.document.uploaded"}
