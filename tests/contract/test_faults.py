@@ -28,10 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_consumer(url: str, delay_s: float = 0.0) -> subprocess.Popen[bytes]:
-    """A consumer in its own process (tests/contract/crash_consumer.py)."""
+    """A consumer in its own process (tests/contract/crash_consumer.py); its log shows with AIWF_TEST_VERBOSE=1."""
+    quiet = not os.environ.get("AIWF_TEST_VERBOSE")
     return subprocess.Popen(
         [sys.executable, "-m", "tests.contract.crash_consumer", url, str(delay_s)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=open(os.devnull, "w") if not os.environ.get("AIWF_TEST_VERBOSE") else None,  # noqa: SIM115
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL if quiet else None,
     )
 
 
