@@ -36,6 +36,15 @@ def heartbeat(service: str, consumer: str) -> str:
     return f"{PREFIX}:hb:{service}:{consumer}"
 
 
+#: Streams of the event store (bus/store): the source of truth, never trimmed by retention.
+STORE_DOMAIN_PREFIX = "es-"
+
+
+def never_trimmed(domain: str) -> bool:
+    """True for event-store streams, which retention must leave whole."""
+    return domain.startswith(STORE_DOMAIN_PREFIX)
+
+
 HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
 STREAM_PATTERN = f"{PREFIX}:ev:*"
 DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"

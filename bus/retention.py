@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import cast
 
+from bus import keys
 from bus.connection import Redis
 
 log = logging.getLogger("aiwf.retention")
@@ -53,6 +54,8 @@ async def trim(
     client: Redis, stream: str, keep: int = DEFAULT_KEEP, alarm_at: int = DEFAULT_BACKLOG_ALARM
 ) -> TrimReport:
     """Trim entries every group has acknowledged, keeping at least the newest `keep` entries."""
+    if keys.never_trimmed(keys.domain_of_key(stream)):
+        return TrimReport(stream, 0, None, 0, alarm=False)
     floor = await safe_min_id(client, stream)
     length = await client.xlen(stream)
     if floor is None or length <= keep:

@@ -82,9 +82,6 @@ class KeyringError(SecretError):
     """Raised when a service key is missing, malformed, or a key file would be overwritten."""
 
 
-KeyLike = PublicKey | PrivateKey | bytes
-
-
 def _public(key: PublicKey | bytes) -> PublicKey:
     if isinstance(key, PublicKey):
         return key

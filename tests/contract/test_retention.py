@@ -62,3 +62,14 @@ async def test_stream_without_groups_is_never_trimmed(client: aioredis.Redis, co
     report = await trim(client, keys.stream("testing"), keep=1)
     assert report.trimmed == 0
     assert await client.xlen(keys.stream("testing")) == 20
+
+
+async def test_event_store_streams_are_never_trimmed(client: aioredis.Redis, config: BusConfig) -> None:
+    """A category stream of the event store keeps every entry even when every group has acknowledged it."""
+    stream = keys.stream("es-testing")
+    for i in range(30):
+        await client.xadd(stream, {"n": str(i)})
+    await client.xgroup_create(stream, "proj", id="$")
+    report = await trim(client, stream, keep=1)
+    assert report.trimmed == 0
+    assert await client.xlen(stream) == 30

@@ -58,15 +58,16 @@ async def run_demo(
 
 def _describe(env: Envelope) -> str:
     p = env.payload
-    details = {
+    details: dict[str, Callable[[], str]] = {
         "documents.document.processed": lambda: f"{p['kind']}, {p['chars']} chars, {p['chunk_count']} chunks",
         "llm.chat.requested": lambda: f"{len(p['messages'])} messages",
         "llm.chat.completed": lambda: f"backend={p['backend']}, {p['usage']['total_tokens']} tokens",
         "tts.speech.requested": lambda: f"voice={p['voice']}, {len(p['text'])} chars",
         "tts.speech.synthesized": lambda: f"{p['duration_s']:.1f}s at {p['sample_rate']} Hz",
         "pipeline.summary.completed": lambda: "done",
-    }.get(env.type)
-    return f"{env.producer:>9} → {env.type:<28} {details() if details else ''}"
+    }
+    detail = details.get(env.type)
+    return f"{env.producer:>9} → {env.type:<28} {detail() if detail else ''}"
 
 
 async def _last_id(client: Redis, stream: str) -> str:

@@ -1,0 +1,101 @@
+"""Append: one Lua script writes the aggregate stream, its event-id index, the category view
+and the global log, all or nothing.
+
+Checks come before writes, so a refused append writes nothing:
+    1. idempotency  every event id already in the aggregate's index -> no-op, return that version;
+                    some but not all -> IdempotencyConflict
+    2. concurrency  expected version (unless ANY) must equal the stream's version (XLEN: the
+                    stream is never trimmed, and entry `<version>-0` holds that version)
+    3. write        per event: XADD aggregate `<version>-0`, HSET index, XADD category, XADD global
+If the stream were ever out of step with XLEN, the first XADD with an explicit id fails before
+anything is written, instead of leaving a gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from bus import codec
+from bus.store import keys
+from bus.store.errors import StoreError
+from schemas import REGISTRY, Envelope
+
+#: Events per append: bounded so the script's argument unpacking stays far below Lua's stack limit.
+MAX_BATCH: Final = 1000
+#: Any version is accepted (also written as None).
+ANY: Final = -1
+#: The stream must not exist yet: the append creates the aggregate.
+NO_STREAM: Final = 0
+FIELD_STREAM: Final = "stream"
+FIELD_VERSION: Final = "version"
+
+APPEND_LUA: Final = """
+local expected, sid, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local ids = {}
+for k = 1, n do ids[k] = ARGV[1 + 3 * k] end
+local known = redis.call('HMGET', KEYS[2], unpack(ids))
+local found = 0
+for k = 1, n do if known[k] then found = found + 1 end end
+if found == n then
+  local first = tonumber(known[1])
+  for k = 2, n do
+    if tonumber(known[k]) ~= first + k - 1 then return {'conflict', ids[k]} end
+  end
+  return {'duplicate', first + n - 1}
+end
+if found > 0 then
+  for k = 1, n do if known[k] then return {'conflict', ids[k]} end end
+end
+local current = redis.call('XLEN', KEYS[1])
+if expected >= 0 and current ~= expected then return {'expected', current} end
+for k = 1, n do
+  local at, version = 1 + 3 * k, current + k
+  local id, kind, body = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  redis.call('XADD', KEYS[1], version .. '-0', 'id', id, 'type', kind, 'body', body)
+  redis.call('HSET', KEYS[2], id, version)
+  redis.call('XADD', KEYS[3], '*', 'id', id, 'type', kind, 'body', body, 'stream', sid, 'version', version)
+  redis.call('XADD', KEYS[4], '*', 'id', id, 'type', kind, 'body', body, 'stream', sid, 'version', version)
+end
+return {'ok', current + n}
+"""
+
+
+@dataclass(frozen=True)
+class AppendCall:
+    """The KEYS and ARGV of one append, built and checked before Redis sees anything."""
+
+    keys: list[str]
+    argv: list[str | bytes]
+
+
+def build(sid: keys.StreamId, envelopes: Sequence[Envelope], expected: int, max_bytes: int) -> AppendCall:
+    """Check the batch (size, unique ids, registered types, event size) and lay out the script call."""
+    if not 1 <= len(envelopes) <= MAX_BATCH:
+        raise StoreError(f"append to {sid}: a batch holds 1..{MAX_BATCH} events, got {len(envelopes)}")
+    ids = [env.id for env in envelopes]
+    if len(set(ids)) != len(ids):
+        raise StoreError(f"append to {sid}: the batch repeats an event id; every event needs its own id")
+    argv: list[str | bytes] = [str(expected), str(sid), str(len(envelopes))]
+    for env in envelopes:
+        if (env.type, env.version) not in REGISTRY.models:
+            raise StoreError(f"append to {sid}: {env.type} v{env.version} is not a registered event model")
+        fields = codec.encode(env)
+        body = fields[codec.FIELD_BODY]
+        if len(body) > max_bytes:
+            raise StoreError(
+                f"append to {sid}: {env.type} is {len(body)} bytes, over AIWF_MAX_EVENT_BYTES={max_bytes}; "
+                "store large data as a blob and keep its reference in the event"
+            )
+        argv += [fields[codec.FIELD_ID], fields[codec.FIELD_TYPE], body]
+    return AppendCall([sid.events, sid.event_ids, keys.category_stream(sid.category), keys.GLOBAL_STREAM], argv)
+
+
+def check_expected(expected_version: int | None) -> int:
+    """None and ANY mean any version; 0 means the stream must not exist; N > 0 means exactly N."""
+    if expected_version is None:
+        return ANY
+    if expected_version < ANY:
+        raise StoreError(f"expected_version must be None, -1 (any), 0 (new stream) or N > 0, got {expected_version}")
+    return expected_version

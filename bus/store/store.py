@@ -1,0 +1,76 @@
+"""`EventStore`: append with an expected version, read an aggregate, a category or the global log."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bus.config import BusConfig
+from bus.connection import Redis, retrying
+from bus.store import append, keys
+from bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
+from bus.store.read import START, Recorded, read_aggregate, read_log
+from schemas import Envelope
+
+POSITION_PATTERN = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+class EventStore:
+    """The event store on one Redis; safe to share between the tasks of one event loop."""
+
+    def __init__(self, client: Redis, config: BusConfig) -> None:
+        self.client = client
+        self.config = config
+        self._append = client.register_script(append.APPEND_LUA)
+
+    async def append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int | None = None) -> int:
+        """Append a batch atomically; returns the stream's version after it (its last event's version).
+
+        `expected_version`: None or -1 = any, 0 = the stream must not exist, N = exactly N events
+        so far, else ConcurrencyError and nothing written. Re-appending a batch whose event ids are
+        all stored (a retry) writes nothing and returns the version of its last event. Connection
+        errors are retried within the config's budget, which that idempotency makes safe.
+        """
+        sid = keys.parse(stream_id)
+        expected = append.check_expected(expected_version)
+        call = append.build(sid, envelopes, expected, self.config.max_event_bytes)
+        reply = await retrying(lambda: self._append(keys=call.keys, args=call.argv), self.config, "append")
+        status, value = reply[0].decode(), reply[1]
+        if status in {"ok", "duplicate"}:
+            return int(value)
+        if status == "expected":
+            raise ConcurrencyError(str(sid), expected, int(value))
+        raise IdempotencyConflict(
+            f"append to {sid}: event {value.decode()!r} is already stored but the rest of the batch is not "
+            "(or not in this order); retry a batch whole, with the same ids in the same order"
+        )
+
+    async def version(self, stream_id: str) -> int:
+        """The stream's current version: its number of events, 0 when it does not exist."""
+        sid = keys.parse(stream_id)
+        return int(await retrying(lambda: self.client.xlen(sid.events), self.config, "version"))
+
+    async def read(self, stream_id: str, from_version: int = 0) -> list[Recorded]:
+        """Events of one aggregate with version >= from_version (versions start at 1), oldest first."""
+        sid = keys.parse(stream_id)
+        return await retrying(
+            lambda: read_aggregate(self.client, sid.events, str(sid), from_version, self.config.max_event_bytes),
+            self.config,
+            "read",
+        )
+
+    async def read_category(self, category: str, after: str = START, limit: int = 1000) -> list[Recorded]:
+        """Up to `limit` events of one category after position `after`, in append order."""
+        key = keys.category_stream(keys.check_category(category))
+        return await self._read_log(key, after, limit)
+
+    async def read_all(self, after: str = START, limit: int = 1000) -> list[Recorded]:
+        """Up to `limit` events of the global log after position `after`, in append order."""
+        return await self._read_log(keys.GLOBAL_STREAM, after, limit)
+
+    async def _read_log(self, key: str, after: str, limit: int) -> list[Recorded]:
+        if not POSITION_PATTERN.match(after):
+            raise StoreError(f"position {after[:80]!r} must be a stream entry id like '1700000000000-0'")
+        return await retrying(
+            lambda: read_log(self.client, key, after, limit, self.config.max_event_bytes), self.config, "read"
+        )

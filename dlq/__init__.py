@@ -1,0 +1,35 @@
+"""Dead letters and stream operations: what `aiwf dlq ...`, `aiwf streams` and friends run.
+
+Files in the order an operator meets them:
+
+filters.py   --stream/--type/--error/--group/--since/--older-than/--rate parsed into a Filter
+letters.py   dead letters read from `aiwf:dlq:{domain}`: parse, find by `domain/entry-id`, scan, count
+mask.py      sealed secret text shown as `***`
+show.py      everything about one letter
+replay.py    back onto the source stream with the original event id, atomically, at most N times
+purge.py     delete letters for good
+audit.py     who replayed or purged what, on `aiwf:audit`
+inspect.py   streams, groups, pending entries, forced reclaim
+keys.py      the keys these tools own
+cli.py       register(app): the typer commands
+"""
+
+from dlq.cli import register
+from dlq.errors import BadArgument, DlqError, NotReplayable, UnknownLetter, UnknownStream
+from dlq.filters import Filter
+from dlq.letters import Letter
+from dlq.replay import Replayer, Result, Status
+
+__all__ = [
+    "BadArgument",
+    "DlqError",
+    "Filter",
+    "Letter",
+    "NotReplayable",
+    "Replayer",
+    "Result",
+    "Status",
+    "UnknownLetter",
+    "UnknownStream",
+    "register",
+]

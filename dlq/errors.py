@@ -1,0 +1,25 @@
+"""The DLQ tool's errors, all rooted in AiwfError so the CLI turns them into one line."""
+
+from __future__ import annotations
+
+from bus.errors import AiwfError
+
+
+class DlqError(AiwfError):
+    """Base of every error raised by the dead-letter and inspection tools."""
+
+
+class BadArgument(DlqError):
+    """Raised when a filter, id, duration, rate or stream name cannot be parsed; the message shows the accepted form."""
+
+
+class UnknownLetter(DlqError):
+    """Raised when a dead-letter id names no letter (never existed, purged, or replayed)."""
+
+
+class UnknownStream(DlqError):
+    """Raised when a stream or consumer group named on the command line does not exist."""
+
+
+class NotReplayable(DlqError):
+    """Raised when a letter cannot be put back: malformed body, unknown type or version, invalid payload."""

@@ -1,0 +1,319 @@
+"""Replay: put dead letters back on their source stream, once, with their original event id.
+
+Each letter goes through one Lua script, so "re-published" and "removed from the DLQ" are a
+single atomic step: the script checks the letter still exists and its replay count is under
+the limit, XADDs the upcast envelope to the source stream, counts the replay, records
+"replayed as <stream id>" and XDELs the letter. A replay interrupted at any point (Ctrl-C,
+kill -9, Redis gone) has either fully replayed a letter or not touched it, so running the
+same command again replays exactly the rest; a reply lost after the script ran finds the
+letter gone and reports where it went. All keys carry the letter's `{domain}` hash tag.
+
+Which consumer groups see a replayed event. The envelope keeps its original event id, so
+every group that already committed it finds its processed-marker and acks the copy without
+running (within the marker TTL, 7 days by default); groups with no handler for the type skip
+it. So:
+
+* default: the event goes back on the stream for every group that has not processed it:
+  the group that failed, any other group that failed on it too, and laggards.
+* `group="G"`: only G's letters are selected, and only G runs them. Every other group H that
+  is already *past* the original entry (its last-delivered-id is at or beyond it and the entry
+  is not in H's pending list) gets a marker for this event id, so H acks the copy unread even
+  if its own marker expired. A group not yet past the original gets no marker: it will run
+  the original (or the copy, whichever comes first) exactly once either way, so suppressing
+  it would lose the event for it. These suppression markers hold the value SUPPRESSED, not
+  the consumer's "1"; a later replay aimed at H (default mode, or `group="H"`) deletes H's
+  suppression marker first, so an event H dead-lettered too can still be replayed to H.
+
+A dedicated replay stream per group (`aiwf:replay:{domain}:G`) would avoid touching other
+groups' markers, but the consumer reads only its domain stream; this design needs no
+consumer change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, cast
+
+from bus import codec, keys
+from bus.config import BusConfig
+from bus.connection import Redis
+from dlq import audit
+from dlq import keys as dlq_keys
+from dlq.errors import NotReplayable
+from dlq.letters import Letter
+from schemas import REGISTRY, Envelope, MalformedEvent, SchemaError
+
+#: Replays of one event id refused after this many (a bad fix must not loop forever).
+DEFAULT_MAX_REPLAYS = 3
+#: How long replay counts and "replayed as" records are kept.
+KEEP_S = 30 * 86_400
+#: The value of a processed-marker set by a group-targeted replay, not by a commit.
+SUPPRESSED = "dlq-replay-suppressed"
+
+REPLAY_LUA = """
+local letter = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[1])
+if #letter == 0 then
+  return {'gone', redis.call('HGET', KEYS[4], ARGV[1]) or ''}
+end
+local count = tonumber(redis.call('GET', KEYS[3]) or '0')
+if count >= tonumber(ARGV[2]) then
+  return {'refused', tostring(count)}
+end
+local suppress = tonumber(ARGV[5])
+for i = 5, #KEYS do
+  if i < 5 + suppress then
+    redis.call('SET', KEYS[i], ARGV[6], 'NX', 'EX', ARGV[3])
+  elseif redis.call('GET', KEYS[i]) == ARGV[6] then
+    redis.call('DEL', KEYS[i])
+  end
+end
+local sid = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
+redis.call('SET', KEYS[3], count + 1, 'EX', ARGV[4])
+redis.call('HSET', KEYS[4], ARGV[1], sid)
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('XDEL', KEYS[2], ARGV[1])
+return {'replayed', sid}
+"""
+
+
+class Status(StrEnum):
+    """What happened to one selected letter."""
+
+    REPLAYED = "replayed"
+    """Re-published and removed from the DLQ."""
+    WOULD_REPLAY = "would-replay"
+    """Dry run: would be re-published."""
+    ALREADY_REPLAYED = "already-replayed"
+    """Gone from the DLQ because an earlier (perhaps interrupted) run replayed it."""
+    GONE = "gone"
+    """Removed meanwhile by someone else (purged, or replayed by another run)."""
+    REFUSED = "refused"
+    """Its event id was replayed max-replays times already."""
+    UNREPLAYABLE = "unreplayable"
+    """Malformed body, unknown type or version, invalid payload, or wrong group."""
+
+
+OK_STATUSES = frozenset({Status.REPLAYED, Status.WOULD_REPLAY, Status.ALREADY_REPLAYED, Status.GONE})
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome for one letter."""
+
+    ref: str
+    event_id: str
+    event_type: str
+    status: Status
+    detail: str = ""
+    stream_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True unless the letter was refused or cannot be replayed."""
+        return self.status in OK_STATUSES
+
+    def as_json(self) -> dict[str, Any]:
+        """The row `aiwf dlq replay --json` prints."""
+        return {
+            "id": self.ref,
+            "event_id": self.event_id,
+            "type": self.event_type,
+            "status": self.status.value,
+            "detail": self.detail,
+            "stream_id": self.stream_id,
+        }
+
+
+def prepare(letter: Letter, max_bytes: int) -> tuple[Envelope, int]:
+    """The letter's envelope upcast to the newest version, and the version it had; NotReplayable if impossible."""
+    body = letter.body
+    if body is None:
+        raise NotReplayable("the letter keeps no original body")
+    try:
+        env = codec.loads(body, max_bytes)
+    except MalformedEvent as exc:
+        raise NotReplayable(f"malformed event, cannot be replayed ({exc}); purge it") from None
+    try:
+        version, payload = REGISTRY.upcast(env.type, env.version, env.payload)
+        REGISTRY.parse(env.type, version, payload)
+    except SchemaError as exc:
+        raise NotReplayable(f"{exc}; fix the schema or upcaster (or purge it) before replaying") from None
+    upcast = env.model_copy(update={"version": version, "payload": payload})
+    size = len(codec.dumps(upcast))
+    if size > max_bytes:
+        raise NotReplayable(f"upcast event is {size} bytes, over AIWF_MAX_EVENT_BYTES={max_bytes}")
+    return upcast, env.version
+
+
+@dataclass
+class Replayer:
+    """Replays letters one at a time, paced by `rate` (letters per second), and audits the run."""
+
+    client: Redis
+    config: BusConfig
+    group: str | None = None
+    max_replays: int = DEFAULT_MAX_REPLAYS
+    rate: float | None = None
+    dry_run: bool = False
+    _next_at: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self._script = self.client.register_script(REPLAY_LUA)
+
+    async def run(self, letters: Sequence[Letter], on_result: Callable[[Result], None] | None = None) -> list[Result]:
+        """Replay `letters` in order; `on_result` sees each outcome as it happens."""
+        results: list[Result] = []
+        try:
+            for letter in letters:
+                await self._pace()
+                result = await self.one(letter)
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the interruption is the error to report
+                await self._audit(results, len(letters), interrupted=True)
+            raise
+        await self._audit(results, len(letters), interrupted=False)
+        return results
+
+    async def one(self, letter: Letter) -> Result:
+        """Replay (or, dry, check) one letter."""
+        try:
+            env, old_version = prepare(letter, self.config.max_event_bytes)
+            suppress, clear = await self._markers(letter, env.id)
+        except NotReplayable as exc:
+            return self._result(letter, Status.UNREPLAYABLE, str(exc))
+        upcast = f", upcast v{old_version}->v{env.version}" if env.version != old_version else ""
+        target = f"group {self.group} only" if self.group else "all groups"
+        note = await self._already_processed_note(letter, env.id)
+        if self.dry_run:
+            count = await self.client.get(dlq_keys.replay_count(letter.domain, env.id))
+            if count is not None and int(count) >= self.max_replays:
+                return self._refused(letter, env.id, int(count))
+            return self._result(letter, Status.WOULD_REPLAY, f"to {target}{upcast}{note}", event_id=env.id)
+        reply = await self._run_script(letter, env, suppress, clear)
+        verdict, value = (v.decode() if isinstance(v, bytes) else str(v) for v in reply)
+        if verdict == "gone":
+            status = Status.ALREADY_REPLAYED if value else Status.GONE
+            detail = f"replayed as {value}" if value else "no longer in the DLQ (purged or taken meanwhile)"
+            return self._result(letter, status, detail, event_id=env.id, stream_id=value or None)
+        if verdict == "refused":
+            return self._refused(letter, env.id, int(value))
+        return self._result(letter, Status.REPLAYED, f"to {target}{upcast}{note}", event_id=env.id, stream_id=value)
+
+    async def _markers(self, letter: Letter, event_id: str) -> tuple[list[str], list[str]]:
+        """Processed-markers to suppress (set) and to clear (if suppressed) for this letter."""
+        if self.group is not None and letter.group != self.group:
+            raise NotReplayable(f"dead-lettered by group {letter.group!r}, not {self.group!r}")
+        stream = keys.stream(letter.domain)
+        groups = await _group_positions(self.client, stream)
+        if self.group is None:
+            return [], [keys.processed(letter.domain, g, event_id) for g in groups]
+        if self.group not in groups:
+            raise NotReplayable(f"group {self.group!r} does not exist on {stream}")
+        others = [g for g in groups if g != self.group]
+        past = await _past(self.client, stream, letter.source_id, {g: groups[g] for g in others})
+        suppress = [keys.processed(letter.domain, g, event_id) for g in others if g in past]
+        return suppress, [keys.processed(letter.domain, self.group, event_id)]
+
+    async def _already_processed_note(self, letter: Letter, event_id: str) -> str:
+        group = self.group or letter.group
+        marker = await self.client.get(keys.processed(letter.domain, group, event_id))
+        if marker is None or marker == SUPPRESSED.encode():
+            return ""
+        return f"; note: group {group!r} already processed it, so it will only acknowledge the copy"
+
+    async def _run_script(self, letter: Letter, env: Envelope, suppress: list[str], clear: list[str]) -> list[Any]:
+        script_keys = [
+            keys.stream(letter.domain),
+            keys.dead_letters(letter.domain),
+            dlq_keys.replay_count(letter.domain, env.id),
+            dlq_keys.replayed_as(letter.domain),
+            *suppress,
+            *clear,
+        ]
+        args: list[str | bytes] = [
+            letter.entry_id,
+            str(self.max_replays),
+            str(self.config.marker_ttl_s),
+            str(KEEP_S),
+            str(len(suppress)),
+            SUPPRESSED,
+        ]
+        for name, value in codec.encode(env).items():
+            args += [name, value]
+        return cast("list[Any]", await self._script(keys=script_keys, args=args))
+
+    def _refused(self, letter: Letter, event_id: str, count: int) -> Result:
+        detail = (
+            f"event {event_id} was already replayed {count} time(s) (--max-replays {self.max_replays}); "
+            "fix its handler and raise --max-replays, or purge it"
+        )
+        return self._result(letter, Status.REFUSED, detail, event_id=event_id)
+
+    @staticmethod
+    def _result(
+        letter: Letter, status: Status, detail: str, *, event_id: str | None = None, stream_id: str | None = None
+    ) -> Result:
+        return Result(letter.ref, event_id or letter.event_id, letter.event_type, status, detail, stream_id)
+
+    async def _pace(self) -> None:
+        if self.rate is None:
+            return
+        now = time.monotonic()
+        if self._next_at > now:
+            await asyncio.sleep(self._next_at - now)
+        self._next_at = max(now, self._next_at) + 1 / self.rate
+
+    async def _audit(self, results: list[Result], selected: int, *, interrupted: bool) -> None:
+        done = [r for r in results if r.status is Status.REPLAYED]
+        if self.dry_run or not done:
+            return
+        await audit.record(
+            self.client,
+            "dlq.replay",
+            count=len(done),
+            selected=selected,
+            group=self.group or "",
+            max_replays=self.max_replays,
+            interrupted=str(interrupted).lower(),
+            letters=[{"id": r.ref, "event_id": r.event_id, "stream_id": r.stream_id} for r in done],
+        )
+
+
+async def _group_positions(client: Redis, stream: str) -> dict[str, str]:
+    """Group name -> last-delivered-id on `stream` ({} when the stream does not exist)."""
+    if not await client.exists(stream):
+        return {}
+    info: list[dict[str, Any]] = await client.xinfo_groups(stream)
+    return {_text(g["name"]): _text(g["last-delivered-id"]) for g in info}
+
+
+async def _past(client: Redis, stream: str, entry_id: str, positions: dict[str, str]) -> set[str]:
+    """The groups that are done with `entry_id`: delivered to them, and not pending there."""
+    entry = _order(entry_id)
+    if entry is None or not positions:
+        return set()  # an unreadable source id: suppress nobody rather than risk losing the event
+    delivered = [g for g, last in positions.items() if (_order(last) or (0, 0)) >= entry]
+    pipe = client.pipeline(transaction=False)
+    for group in delivered:
+        pipe.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
+    pending = await pipe.execute()
+    return {g for g, rows in zip(delivered, pending, strict=True) if not rows}
+
+
+def _order(entry_id: str) -> tuple[int, int] | None:
+    ms, _, seq = entry_id.partition("-")
+    if not (ms.isdigit() and seq.isdigit()):
+        return None
+    return int(ms), int(seq)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
