@@ -242,18 +242,19 @@ class Consumer:
         handler = self.sub.handlers[env.type]
         with handle_span(env, self.sub.group) as span:
             try:
-                event = REGISTRY.parse(env.type, env.version, env.payload)
+                event = REGISTRY.parse(env.type, env.version, env.payload, reader=self.service)
                 ctx = Context(env, d.deliveries, self.name, self.sub.group, log)
                 outputs = _checked(env.type, await handler(event, ctx))
+                traceparent = current_traceparent()
+                caused = [env.caused(o, producer=self.service, traceparent=traceparent) for o in outputs]
             except Exception as exc:  # noqa: BLE001 - a handler's failure is data, never a crash
                 span.record_exception(exc)
                 self.stats.failed += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 self.outage.failed(env.id, exc)
                 return classify(exc, d.deliveries, self.sub.retry, outage=self.outage.paused)
-            traceparent = current_traceparent()
         self.outage.succeeded()
-        return Done([env.caused(o, producer=self.service, traceparent=traceparent) for o in outputs])
+        return Done(caused)
 
     # -- commit -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from bus.connection import Redis, retrying
 from bus.errors import PublishRefused
 from bus.telemetry import current_traceparent, publish_span
 from schemas import REGISTRY, Envelope, Event, SchemaError
+from schemas.secrets import SecretError
 
 Pending = tuple[str, dict[str, str | bytes], "asyncio.Future[None]"]
 
@@ -34,9 +35,9 @@ def build(
     """Validate raw data as `type_` (upcast from `version` if older) and wrap it: the CLI's edge."""
     try:
         event = REGISTRY.parse(type_, version or REGISTRY.latest(type_).event_version, data)
-    except SchemaError as exc:
+        return Envelope.wrap(event, producer=producer, correlation_id=correlation_id)
+    except (SchemaError, SecretError) as exc:
         raise PublishRefused(str(exc)) from None
-    return Envelope.wrap(event, producer=producer, correlation_id=correlation_id)
 
 
 class Publisher:
@@ -57,13 +58,16 @@ class Publisher:
     ) -> str:
         """Publish one event; returns its event id once Redis has it."""
         with publish_span(event.event_type):
-            env = Envelope.wrap(
-                event,
-                producer=self._config.producer,
-                correlation_id=correlation_id,
-                causation_id=causation_id,
-                traceparent=current_traceparent(),
-            )
+            try:
+                env = Envelope.wrap(
+                    event,
+                    producer=self._config.producer,
+                    correlation_id=correlation_id,
+                    causation_id=causation_id,
+                    traceparent=current_traceparent(),
+                )
+            except SecretError as exc:
+                raise PublishRefused(f"{event.event_type}: cannot seal its secrets: {exc}") from None
             await self.publish_envelope(env)
         return env.id
 

@@ -19,3 +19,12 @@ class Event(BaseModel):
 
     event_type: ClassVar[str]
     event_version: ClassVar[int]
+    #: Fields typed `schemas.secrets.Secret`, found by `@event`; sealed on the wire.
+    event_secret_fields: ClassVar[frozenset[str]] = frozenset()
+    #: The service whose key seals this event's secrets; None means the type's domain.
+    secret_recipient: ClassVar[str | None] = None
+
+    @classmethod
+    def recipient(cls) -> str:
+        """The service that may read this event's secret fields."""
+        return cls.secret_recipient or cls.event_type.split(".", 1)[0]

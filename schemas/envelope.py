@@ -9,9 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.base import Event
 from schemas.ids import new_id
+from schemas.secrets import default_keyring, seal_context
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+
+
+def dump_payload(event: Event) -> dict[str, Any]:
+    """The event as JSON data, its Secret fields sealed for the recipient service."""
+    if not event.event_secret_fields:
+        return event.model_dump(mode="json")
+    key = default_keyring().public_key(event.recipient())
+    return event.model_dump(mode="json", context=seal_context(key))
 
 
 class Envelope(BaseModel):
@@ -56,7 +65,7 @@ class Envelope(BaseModel):
             correlation_id=correlation_id or eid,
             causation_id=causation_id,
             traceparent=traceparent,
-            payload=event.model_dump(mode="json"),
+            payload=dump_payload(event),
         )
 
     def caused(self, event: Event, *, producer: str, traceparent: str | None = None) -> Envelope:

@@ -27,6 +27,7 @@ from schemas.errors import (
     UnknownEventType,
     UnsupportedVersion,
 )
+from schemas.secrets import SecretUnsealError, default_keyring, secret_field_names, unseal_fields
 
 E = TypeVar("E", bound=type[Event])
 Payload = dict[str, Any]
@@ -129,10 +130,16 @@ class Registry:
             version += 1
         return version, payload
 
-    def parse(self, type_: str, version: int, payload: Payload) -> Event:
-        """Upcast then validate: the newest model, or InvalidPayload naming the bad fields."""
+    def parse(self, type_: str, version: int, payload: Payload, *, reader: str | None = None) -> Event:
+        """Upcast then validate: the newest model, or InvalidPayload naming the bad fields.
+
+        When `reader` is the service the model's secrets are sealed for, they are unsealed
+        first; any other reader gets the sealed text, which it cannot open.
+        """
         version, payload = self.upcast(type_, version, payload)
         model = self.models[(type_, version)]
+        if model.event_secret_fields and reader is not None and reader == model.recipient():
+            payload = _unsealed(model, payload, reader)
         try:
             return model.model_validate(payload)
         except ValidationError as exc:
@@ -141,6 +148,13 @@ class Registry:
     def __iter__(self) -> Iterator[tuple[str, int, type[Event]]]:
         for (type_, version), model in sorted(self.models.items()):
             yield type_, version, model
+
+
+def _unsealed(model: type[Event], payload: Payload, reader: str) -> Payload:
+    try:
+        return unseal_fields(payload, model.event_secret_fields, default_keyring().private_key(reader))
+    except SecretUnsealError as exc:
+        raise InvalidPayload(f"{model.event_type}: {exc}") from None
 
 
 def check_type_name(type_: str) -> None:
@@ -172,6 +186,7 @@ def event(type_: str, *, version: int = 1, compat: Compat = Compat.BACKWARD) -> 
     def wrap(model: E) -> E:
         model.event_type = type_
         model.event_version = version
+        model.event_secret_fields = frozenset(secret_field_names(model))
         REGISTRY.register(model, type_, version, compat)
         return model
 

@@ -383,3 +383,28 @@ def mask_fields(payload: Mapping[str, Any], names: Iterable[str]) -> dict[str, A
         if out.get(name) is not None:
             out[name] = MASK
     return out
+
+
+# --------------------------------------------------------------------------- the process keyring
+
+_DEFAULT: tuple[tuple[object, ...], Keyring] | None = None
+
+
+def keys_dir() -> Path:
+    """Where key files live: AIWF_KEYS_DIR, default `<AIWF_DATA_DIR>/keys`."""
+    return Path(os.environ.get("AIWF_KEYS_DIR") or Path(os.environ.get("AIWF_DATA_DIR", ".aiwf")) / "keys")
+
+
+def default_keyring() -> Keyring:
+    """The keyring of this process: key files under `keys_dir()` plus AIWF_SECRET_* variables.
+
+    Reloaded when the directory or the variables change, so tests and long-lived processes see
+    new keys without a restart hook.
+    """
+    global _DEFAULT  # noqa: PLW0603 - one cache per process, by design
+    root = keys_dir()
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith((ENV_PREFIX, ENV_PUBLIC_PREFIX))))
+    stamp = (str(root), root.stat().st_mtime_ns if root.is_dir() else None, env)
+    if _DEFAULT is None or _DEFAULT[0] != stamp:
+        _DEFAULT = (stamp, Keyring.load(root if root.is_dir() else None))
+    return _DEFAULT[1]

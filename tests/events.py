@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from schemas import Event, event, upcaster
+from schemas.secrets import Secret
 
 
 @event("testing.item.created", version=1)
@@ -33,3 +34,21 @@ class ItemCounted(Event):
 
     source_title: str
     n: int
+
+
+@event("testing.login.attempted", version=1)
+class LoginAttempted(Event):
+    """Carries a secret sealed for the `tests` service (the harness's service name)."""
+
+    secret_recipient: ClassVar[str | None] = "tests"
+    user: str
+    password: Secret
+
+
+@event("testing.session.opened", version=1)
+class SessionOpened(Event):
+    """An output with a secret sealed for the `gateway` service."""
+
+    secret_recipient: ClassVar[str | None] = "gateway"
+    user: str
+    token: Secret
