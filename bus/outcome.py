@@ -5,6 +5,8 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from bus.errors import BackendUnavailable, PermanentError
 from bus.retry import RetryPolicy
 from schemas import Envelope, SchemaError
@@ -45,8 +47,12 @@ Outcome = Done | Skip | Retry | DeadLetter
 
 
 def classify(exc: BaseException, deliveries: int, policy: RetryPolicy, *, outage: bool) -> Retry | DeadLetter:
-    """Sort a handler failure: permanent now, outage never, otherwise after max deliveries."""
-    if isinstance(exc, SchemaError | PermanentError):
+    """Sort a handler failure: permanent now, outage never, otherwise after max deliveries.
+
+    A pydantic ValidationError raised inside a handler (building an output from its input)
+    is permanent too: the same input will build the same invalid output every time.
+    """
+    if isinstance(exc, SchemaError | PermanentError | ValidationError):
         return DeadLetter(exc, format_traceback(exc))
     if isinstance(exc, BackendUnavailable) or outage:
         return Retry(policy.backoff_s(deliveries), exc)

@@ -22,7 +22,11 @@ BREAKS = {
     "now required": {"BACKWARD", "FULL"},
     "now optional": {"FORWARD", "FULL"},
     "type changed": {"BACKWARD", "FORWARD", "FULL"},
+    "bounds widened": {"FORWARD", "FULL"},
+    "bounds narrowed": {"BACKWARD", "FULL"},
 }
+UPPER_BOUNDS = ("maxLength", "maximum", "exclusiveMaximum", "maxItems")
+LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems")
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,33 @@ def _field_changes(old: dict[str, Any], new: dict[str, Any], mode: str) -> list[
         changes.append((name, "removed required" if name in old_req else "removed"))
     for name in old_props.keys() & new_props.keys():
         if _shape(old_props[name]) != _shape(new_props[name]):
-            changes.append((name, "type changed"))
+            changes.append((name, _bounds_change(old_props[name], new_props[name])))
         elif name in new_req and name not in old_req:
             changes.append((name, "now required"))
         elif name in old_req and name not in new_req:
             changes.append((name, "now optional"))
     return [f"field {name!r} {what} (breaks {mode} readers)" for name, what in sorted(changes) if mode in BREAKS[what]]
+
+
+def _bounds_change(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """'bounds widened' / 'bounds narrowed' when only numeric bounds moved one way, else 'type changed'."""
+    bounds = UPPER_BOUNDS + LOWER_BOUNDS
+    if {k: v for k, v in _shape(old).items() if k not in bounds} != {k: v for k, v in _shape(new).items() if k not in bounds}:
+        return "type changed"
+    wider = narrower = False
+    for key in bounds:
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        upper = key in UPPER_BOUNDS
+        if before is None or after is None:  # a bound added narrows, a bound removed widens
+            loosened = after is None
+        else:
+            loosened = after > before if upper else after < before
+        wider, narrower = wider or loosened, narrower or not loosened
+    if wider and narrower:
+        return "type changed"
+    return "bounds widened" if wider else "bounds narrowed"
 
 
 def _shape(prop: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.base import Event
 from schemas.registry import event
 
-RequestId = Annotated[str, Field(min_length=1, max_length=128)]
+RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Message(BaseModel):

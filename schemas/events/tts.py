@@ -10,7 +10,7 @@ from schemas.base import Event
 from schemas.blobref import BlobRef
 from schemas.registry import event
 
-RequestId = Annotated[str, Field(min_length=1, max_length=128)]
+RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 @event("tts.speech.requested", version=1)

@@ -41,8 +41,6 @@ async def test_processed_document_asks_for_a_summary_of_its_text(
     assert req.payload["messages"][1]["content"] == "First sentence here. Second sentence there."
 
 
-@pytest.mark.xfail(strict=True, reason="bug: 'summary:' + a 121..128-char document id exceeds RequestId max_length=128 "
-                          "(schemas/events/llm.py, tts.py); the handler fails validation and is dead-lettered")
 async def test_longest_allowed_document_id_still_gets_a_summary(
     client: aioredis.Redis, config: BusConfig, pipeline: ModuleType
 ) -> None:
