@@ -92,18 +92,23 @@ def _field_changes(old: dict[str, Any], new: dict[str, Any], mode: str) -> list[
 def _bounds_change(old: dict[str, Any], new: dict[str, Any]) -> str:
     """'bounds widened' / 'bounds narrowed' when only numeric bounds moved one way, else 'type changed'."""
     bounds = UPPER_BOUNDS + LOWER_BOUNDS
-    if {k: v for k, v in _shape(old).items() if k not in bounds} != {k: v for k, v in _shape(new).items() if k not in bounds}:
+
+    def unbounded(prop: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in _shape(prop).items() if k not in bounds}
+
+    if unbounded(old) != unbounded(new):
         return "type changed"
     wider = narrower = False
     for key in bounds:
         before, after = old.get(key), new.get(key)
         if before == after:
             continue
-        upper = key in UPPER_BOUNDS
         if before is None or after is None:  # a bound added narrows, a bound removed widens
             loosened = after is None
+        elif key in UPPER_BOUNDS:
+            loosened = after > before
         else:
-            loosened = after > before if upper else after < before
+            loosened = after < before
         wider, narrower = wider or loosened, narrower or not loosened
     if wider and narrower:
         return "type changed"

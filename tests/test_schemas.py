@@ -56,9 +56,9 @@ def test_v1_payload_is_upcast_to_v2_before_validation() -> None:
 
 def test_unknown_type_and_version_are_refused_with_typed_errors() -> None:
     """Unknown type -> UnknownEventType; a version newer than known -> UnsupportedVersion; both say what to do."""
-    with pytest.raises(UnknownEventType, match="unknown event type 'testing.nothing.happened'"):
+    with pytest.raises(UnknownEventType, match=r"unknown event type 'testing\.nothing\.happened'"):
         REGISTRY.parse("testing.nothing.happened", 1, {})
-    with pytest.raises(UnsupportedVersion, match="v9 is not supported.*upgrade this reader"):
+    with pytest.raises(UnsupportedVersion, match=r"v9 is not supported.*upgrade this reader"):
         REGISTRY.parse("testing.item.created", 9, {})
 
 
