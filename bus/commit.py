@@ -11,39 +11,37 @@ keeps the happy path at one round trip for the whole batch instead of one per ev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bus import codec, keys
 from bus.config import BusConfig
 from bus.connection import Redis, retrying
 from schemas import Envelope
 
+# Op metadata travels as one JSON argument and each event body as its own argument: redis-py
+# packs every argument in Python, and eight small ones per event cost more than the script.
 COMMIT_LUA = """
 local group, ttl = ARGV[1], ARGV[2]
-local results, i = {}, 3
-while i <= #ARGV do
-  local kind, entry = ARGV[i], ARGV[i + 1]
+local ops = cjson.decode(ARGV[3])
+local results = {}
+for n, op in ipairs(ops) do
+  local kind, entry = op[1], op[2]
   if kind == 'ok' then
-    local marker, outputs = KEYS[tonumber(ARGV[i + 2])], tonumber(ARGV[i + 3])
-    i = i + 4
-    local fresh = redis.call('SET', marker, '1', 'NX', 'EX', ttl)
-    for _ = 1, outputs do
-      if fresh then
-        redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 'id', ARGV[i + 1], 'type', ARGV[i + 2], 'body', ARGV[i + 3])
+    local fresh = redis.call('SET', KEYS[op[3]], '1', 'NX', 'EX', ttl)
+    if fresh then
+      for _, out in ipairs(op[4]) do
+        redis.call('XADD', KEYS[out[1]], '*', 'id', out[2], 'type', out[3], 'body', ARGV[out[4]])
       end
-      i = i + 4
     end
     redis.call('XACK', KEYS[1], group, entry)
-    results[#results + 1] = fresh and 1 or 0
+    results[n] = fresh and 1 or 0
   elseif kind == 'ack' then
     redis.call('XACK', KEYS[1], group, entry)
-    i = i + 2
-    results[#results + 1] = 1
+    results[n] = 1
   else
-    local n = tonumber(ARGV[i + 2])
-    redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 3, i + 2 + 2 * n))
+    redis.call('XADD', KEYS[2], '*', unpack(ARGV, op[3], op[3] + 2 * op[4] - 1))
     redis.call('XACK', KEYS[1], group, entry)
-    i = i + 3 + 2 * n
-    results[#results + 1] = 2
+    results[n] = 2
   end
 end
 return results
@@ -60,36 +58,46 @@ class CommitBatch:
     group: str
     ttl_s: int
     keys: list[str] = field(default_factory=list)
-    argv: list[str | bytes] = field(default_factory=list)
-    size: int = 0
+    ops: list[list[Any]] = field(default_factory=list)
+    blobs: list[str | bytes] = field(default_factory=list)
     _key_index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._key(keys.stream(self.domain))
         self._key(keys.dead_letters(self.domain))
-        self.argv += [self.group, str(self.ttl_s)]
+
+    @property
+    def size(self) -> int:
+        """Number of ops."""
+        return len(self.ops)
 
     def ok(self, entry_id: str, event_id: str, outputs: list[Envelope]) -> None:
         """Marker, outputs and ack for a handled entry."""
         marker = self._key(keys.processed(self.domain, self.group, event_id))
-        self.argv += ["ok", entry_id, str(marker), str(len(outputs))]
+        outs = []
         for env in outputs:
-            fields = codec.encode(env)
             target = self._key(keys.stream(keys.domain_of(env.type)))
-            self.argv += [str(target), fields[codec.FIELD_ID], fields[codec.FIELD_TYPE], fields[codec.FIELD_BODY]]
-        self.size += 1
+            outs.append([target, env.id, env.type, self._blob(codec.dumps(env))])
+        self.ops.append(["ok", entry_id, marker, outs])
 
     def ack(self, entry_id: str) -> None:
         """Ack only."""
-        self.argv += ["ack", entry_id]
-        self.size += 1
+        self.ops.append(["ack", entry_id])
 
     def dead(self, entry_id: str, fields: dict[str, str | bytes]) -> None:
         """Dead letter and ack."""
-        self.argv += ["dead", entry_id, str(len(fields))]
+        first = len(self.blobs) + 4  # ARGV index (1-based) of the first field name
         for name, value in fields.items():
-            self.argv += [name, value]
-        self.size += 1
+            self.blobs += [name, value]
+        self.ops.append(["dead", entry_id, first, len(fields)])
+
+    def argv(self) -> list[str | bytes]:
+        """ARGV: group, marker TTL, the ops as JSON, then bodies and dead-letter fields."""
+        return [self.group, str(self.ttl_s), codec.to_json(self.ops), *self.blobs]
+
+    def _blob(self, value: str | bytes) -> int:
+        self.blobs.append(value)
+        return len(self.blobs) + 3  # after group, ttl and the ops; Lua's ARGV is 1-based
 
     def _key(self, key: str) -> int:
         index = self._key_index.get(key)
@@ -103,6 +111,7 @@ class Committer:
     """Runs commit batches through the cached script, retrying connection errors within budget."""
 
     def __init__(self, client: Redis, config: BusConfig) -> None:
+        self._client = client
         self._script = client.register_script(COMMIT_LUA)
         self._config = config
 
@@ -110,5 +119,6 @@ class Committer:
         """Execute the batch; one result per op: COMMITTED, DUPLICATE or DEAD_LETTERED."""
         if batch.size == 0:
             return []
-        result = await retrying(lambda: self._script(keys=batch.keys, args=batch.argv), self._config, "commit")
+        argv = batch.argv()
+        result = await retrying(lambda: self._script(keys=batch.keys, args=argv), self._config, "commit")
         return [int(r) for r in result]

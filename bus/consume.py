@@ -13,6 +13,7 @@ dead-letter stream; this loop commits a whole batch in one round trip and owns t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -78,6 +79,8 @@ class Consumer:
         self._retry_at: dict[str, tuple[float, int]] = {}  # entry id -> (due, deliveries so far)
         self._cursor = "0-0"
         self._next_reclaim = 0.0
+        self._inflight: asyncio.Task[None] | None = None  # the previous batch's commit
+        self._committing: set[str] = set()  # event ids in that commit
 
     def stop(self) -> None:
         """Finish the current batch, commit it, and return from run()."""
@@ -106,6 +109,8 @@ class Consumer:
                     batch = await self._read()
                     if batch:
                         await self._process_or_release(batch)
+                    else:
+                        await self._settle()
                     backoff = 0.1
                 except ResponseError as exc:
                     if not is_missing_group(exc):
@@ -117,6 +122,8 @@ class Consumer:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
+            with contextlib.suppress(Exception):
+                await self._settle()  # an unfinished commit left nothing acked: it is redelivered
             leases.cancel()
 
     # -- read -------------------------------------------------------------------------------
@@ -190,18 +197,18 @@ class Consumer:
         try:
             await self._process(batch)
         except BaseException:
-            retry_at = time.monotonic() + self.sub.retry.backoff_base_s
-            for d in batch:
-                if d.entry_id in self._owned and d.entry_id not in self._retry_at:
-                    self._retry_at[d.entry_id] = (retry_at, d.deliveries)
+            self._release(batch)
             raise
 
     async def _process(self, batch: list[Delivery]) -> None:
         self._owned.update(d.entry_id for d in batch)
+        # Ask Redis for the markers first and decode while it answers.
+        markers = asyncio.create_task(self._already_done(batch))
+        await asyncio.sleep(0)
         envelopes = {d.entry_id: self._decode(d) for d in batch}
-        done = await self._already_done(envelopes)
+        done = await markers
         seen: set[str] = set()
-        limit = asyncio.Semaphore(self.sub.concurrency)
+        outcomes: dict[str, Outcome] = {}
 
         async def one(d: Delivery) -> Outcome:
             env = envelopes[d.entry_id]
@@ -210,14 +217,20 @@ class Consumer:
             if env.id in done:
                 self.stats.duplicates += 1
                 return Skip("already processed")
-            if env.id in seen:  # a second copy of one event in one batch waits for the first
+            if env.id in seen or env.id in self._committing:  # a second copy waits for the first's commit
                 return Retry(self.sub.retry.backoff_base_s, PermanentError("duplicate in batch"))
             seen.add(env.id)
-            async with limit:
-                return await self._handle(env, d)
+            return await self._handle(env, d)
 
-        outcomes = await asyncio.gather(*(one(d) for d in batch))
-        await self._commit(batch, envelopes, outcomes)
+        queue = iter(batch)
+
+        async def worker() -> None:
+            # `concurrency` workers share one iterator: no task per event, and never more at once.
+            for d in queue:
+                outcomes[d.entry_id] = await one(d)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.sub.concurrency, len(batch)))))
+        await self._commit(batch, envelopes, [outcomes[d.entry_id] for d in batch])
 
     def _decode(self, d: Delivery) -> Envelope | DeadLetter | Skip:
         if d.fields is None:
@@ -231,8 +244,9 @@ class Consumer:
             return DeadLetter(exc, format_traceback(exc))
         return env
 
-    async def _already_done(self, envelopes: dict[str, Envelope | DeadLetter | Skip]) -> set[str]:
-        ids = [e.id for e in envelopes.values() if isinstance(e, Envelope)]
+    async def _already_done(self, batch: list[Delivery]) -> set[str]:
+        """Event ids of the batch whose processed-marker exists (from the entries' `id` field)."""
+        ids = [d.fields[b"id"].decode() for d in batch if d.fields and b"id" in d.fields]
         if not ids:
             return set()
         markers = await self.client.mget([keys.processed(self.sub.stream, self.sub.group, i) for i in ids])
@@ -261,34 +275,62 @@ class Consumer:
     async def _commit(
         self, batch: list[Delivery], envelopes: dict[str, Envelope | DeadLetter | Skip], outcomes: list[Outcome]
     ) -> None:
+        """Start this batch's commit once the previous one has landed, and return without waiting for it.
+
+        The handlers of the next batch then run while Redis executes this commit; commits stay
+        in order, and an event id still being committed is not run again meanwhile.
+        """
         ops = CommitBatch(self.sub.stream, self.sub.group, self.config.marker_ttl_s)
+        committing: set[str] = set()
         for d, outcome in zip(batch, outcomes, strict=True):
             env = envelopes[d.entry_id]
             if isinstance(outcome, Done) and isinstance(env, Envelope):
                 ops.ok(d.entry_id, env.id, outcome.outputs)
+                committing.add(env.id)
             elif isinstance(outcome, Skip):
                 ops.ack(d.entry_id)
                 self.stats.skipped += 1
             elif isinstance(outcome, DeadLetter):
                 fields = deadletter.entry(
-                    outcome,
-                    source=self.stream,
-                    source_id=d.entry_id,
-                    group=self.sub.group,
-                    consumer=self.name,
-                    deliveries=d.deliveries,
-                    original=d.fields or {},
+                    outcome, source=self.stream, source_id=d.entry_id, group=self.sub.group,
+                    consumer=self.name, deliveries=d.deliveries, original=d.fields or {},
                 )
                 ops.dead(d.entry_id, fields)
                 self.stats.dead_lettered += 1
                 log.warning("%s: dead-lettered %s: %s", self.sub.group, d.entry_id, outcome.error)
             elif isinstance(outcome, Retry):
                 self._retry_at[d.entry_id] = (time.monotonic() + outcome.delay_s, d.deliveries)
-        results = await self.committer.commit(ops)
-        committed = [d for d, o in zip(batch, outcomes, strict=True) if not isinstance(o, Retry)]
-        self.stats.processed += sum(1 for o in outcomes if isinstance(o, Done))
+        finished = [d for d, o in zip(batch, outcomes, strict=True) if not isinstance(o, Retry)]
+        done = sum(1 for o in outcomes if isinstance(o, Done))
+        await self._settle()
+        self._committing = committing
+        self._inflight = asyncio.create_task(self._land(ops, finished, done))
+
+    async def _land(self, ops: CommitBatch, finished: list[Delivery], done: int) -> None:
+        try:
+            results = await self.committer.commit(ops)
+        except BaseException:
+            self._release(finished)
+            raise
+        self.stats.processed += done
         self.stats.duplicates += results.count(DUPLICATE)
-        self._owned.difference_update(d.entry_id for d in committed)
+        self._owned.difference_update(d.entry_id for d in finished)
+
+    async def _settle(self) -> None:
+        """Wait for the in-flight commit; its failure surfaces here."""
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            try:
+                await task
+            finally:
+                self._committing = set()
+
+    def _release(self, batch: list[Delivery]) -> None:
+        """Entries we hold but did not commit: schedule them for retry so they are never stranded."""
+        retry_at = time.monotonic() + self.sub.retry.backoff_base_s
+        for d in batch:
+            if d.entry_id in self._owned and d.entry_id not in self._retry_at:
+                self._retry_at[d.entry_id] = (retry_at, d.deliveries)
 
     # -- leases -----------------------------------------------------------------------------
 

@@ -7,11 +7,12 @@ every service. Without a configured TracerProvider the API's no-op tracer costs 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN, NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from schemas import Envelope
@@ -20,8 +21,28 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("aiwf")
 
 
+_checked_at = -1.0
+_enabled = False
+
+
+def enabled() -> bool:
+    """True once the application has installed a real TracerProvider (the SDK's, say).
+
+    Looked up at most once a second: the lookup reads the environment, which costs more than
+    the rest of a disabled span.
+    """
+    global _checked_at, _enabled  # noqa: PLW0603 - a one-second cache for the hot path
+    now = time.monotonic()
+    if now - _checked_at > 1.0:
+        _enabled = not isinstance(trace.get_tracer_provider(), ProxyTracerProvider | NoOpTracerProvider)
+        _checked_at = now
+    return _enabled
+
+
 def current_traceparent() -> str | None:
     """The W3C traceparent of the active span, or None when nothing is recording."""
+    if not enabled():
+        return None
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
     return carrier.get("traceparent")
@@ -29,7 +50,10 @@ def current_traceparent() -> str | None:
 
 @contextmanager
 def publish_span(event_type: str) -> Iterator[Span]:
-    """A PRODUCER span around one publish."""
+    """A PRODUCER span around one publish (nothing at all while tracing is off: it is on the hot path)."""
+    if not enabled():
+        yield INVALID_SPAN
+        return
     with tracer.start_as_current_span(f"publish {event_type}", kind=SpanKind.PRODUCER) as span:
         span.set_attribute("messaging.system", "redis")
         yield span
@@ -38,6 +62,9 @@ def publish_span(event_type: str) -> Iterator[Span]:
 @contextmanager
 def handle_span(env: Envelope, group: str) -> Iterator[Span]:
     """A CONSUMER span around one handler run, parented by the event's traceparent."""
+    if not enabled():
+        yield INVALID_SPAN
+        return
     parent = _PROPAGATOR.extract({"traceparent": env.traceparent}) if env.traceparent else None
     with tracer.start_as_current_span(f"handle {env.type}", context=parent, kind=SpanKind.CONSUMER) as span:
         if span.is_recording():
