@@ -18,15 +18,22 @@ from schemas.registry import describe_validation_error
 FIELD_ID = "id"
 FIELD_TYPE = "type"
 FIELD_BODY = "body"
-ENTRY_FIELDS = (FIELD_ID, FIELD_TYPE, FIELD_BODY)
+#: Set on an entry that may repeat an event already written (a publish retry, a DLQ replay):
+#: consumers check its processed-marker before running the handler. Other first deliveries
+#: skip that round trip; the commit's SET NX still keeps their outputs to one.
+FIELD_REDELIVERY = "redelivery"
+ENTRY_FIELDS = (FIELD_ID, FIELD_TYPE, FIELD_BODY, FIELD_REDELIVERY)
 MAX_DEPTH = 64
 
 Fields = dict[str, str | bytes]
 
 
-def encode(env: Envelope) -> dict[str, str | bytes]:
-    """The XADD fields of one envelope."""
-    return {FIELD_ID: env.id, FIELD_TYPE: env.type, FIELD_BODY: dumps(env)}
+def encode(env: Envelope, redelivery: str | None = None) -> dict[str, str | bytes]:
+    """The XADD fields of one envelope; `redelivery` names why it may be a repeat."""
+    fields: dict[str, str | bytes] = {FIELD_ID: env.id, FIELD_TYPE: env.type, FIELD_BODY: dumps(env)}
+    if redelivery:
+        fields[FIELD_REDELIVERY] = redelivery
+    return fields
 
 
 def dumps(env: Envelope) -> bytes:

@@ -79,6 +79,7 @@ class Consumer:
         self._retry_at: dict[str, tuple[float, int]] = {}  # entry id -> (due, deliveries so far)
         self._cursor = "0-0"
         self._next_reclaim = 0.0
+        self._recreated_upto: tuple[int, int] | None = None  # check markers up to here after a recreate
         self._inflight: asyncio.Task[None] | None = None  # the previous batch's commit
         self._committing: set[str] = set()  # event ids in that commit
 
@@ -100,7 +101,8 @@ class Consumer:
 
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
-        await ensure_group(self.client, self.stream, self.sub.group)
+        if await ensure_group(self.client, self.stream, self.sub.group):
+            await self._mark_recreated()
         leases = asyncio.create_task(self._renew_leases())
         backoff = 0.1
         try:
@@ -189,6 +191,13 @@ class Consumer:
         self.stats.last_error = f"group {self.sub.group!r} on {self.stream!r} vanished; recreated"
         log.error("%s", self.stats.last_error)
         await ensure_group(self.client, self.stream, self.sub.group)
+        await self._mark_recreated()
+
+    async def _mark_recreated(self) -> None:
+        """A group (re)created at 0 reads old entries again: check their markers."""
+        last = cast("list[tuple[bytes, object]]", await self.client.xrevrange(self.stream, count=1))
+        if last:
+            self._recreated_upto = _order(_text(last[0][0]))
 
     # -- handle -----------------------------------------------------------------------------
 
@@ -245,12 +254,21 @@ class Consumer:
         return env
 
     async def _already_done(self, batch: list[Delivery]) -> set[str]:
-        """Event ids of the batch whose processed-marker exists (from the entries' `id` field)."""
-        ids = [d.fields[b"id"].decode() for d in batch if d.fields and b"id" in d.fields]
+        """Event ids of the batch whose processed-marker exists, for entries that may be repeats.
+
+        A repeat is a redelivery, an entry flagged `redelivery` (publish retry, DLQ replay), or
+        any entry up to where the stream was when the group had to be recreated from 0.
+        """
+        ids = [d.fields[b"id"].decode() for d in batch if d.fields and b"id" in d.fields and self._maybe_seen(d)]
         if not ids:
             return set()
         markers = await self.client.mget([keys.processed(self.sub.stream, self.sub.group, i) for i in ids])
         return {i for i, m in zip(ids, markers, strict=True) if m is not None}
+
+    def _maybe_seen(self, d: Delivery) -> bool:
+        if d.deliveries > 1 or (d.fields is not None and _REDELIVERY in d.fields):
+            return True
+        return self._recreated_upto is not None and _order(d.entry_id) <= self._recreated_upto
 
     async def _handle(self, env: Envelope, d: Delivery) -> Outcome:
         handler = self.sub.handlers[env.type]
@@ -353,6 +371,14 @@ def _checked(event_type: str, outputs: Sequence[Event]) -> Sequence[Event]:
 def consumer_name() -> str:
     """Unique per process: `<host>-<pid>-<4 hex>`, so a restarted worker never reuses a dead one's PEL."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+_REDELIVERY = codec.FIELD_REDELIVERY.encode()
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
 
 
 def _text(value: bytes | str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from bus import codec, keys
 from bus.config import BusConfig
-from bus.connection import Redis, retrying
+from bus.connection import CONNECTION_ERRORS, Redis, retrying
 from bus.errors import PublishRefused
 from bus.telemetry import current_traceparent, publish_span
 from schemas import REGISTRY, Envelope, Event, SchemaError
@@ -116,11 +116,14 @@ class Publisher:
 
     async def _send(self, batch: list[Pending]) -> None:
         try:
-            if len(batch) == 1:
-                stream, fields, _ = batch[0]
-                await retrying(lambda: self._client.xadd(stream, fields), self._config, "publish")  # type: ignore[arg-type]
-            else:
-                await retrying(lambda: self._pipeline(batch), self._config, "publish")
+            try:
+                await self._write(batch)
+            except CONNECTION_ERRORS:
+                # The first write may have landed with its reply lost: flag the retries so
+                # consumers check the processed-marker of whichever copy comes second.
+                for _, fields, _ in batch:
+                    fields[codec.FIELD_REDELIVERY] = "publish-retry"
+                await retrying(lambda: self._write(batch), self._config, "publish")
         except Exception as exc:  # noqa: BLE001 - every waiter learns the failure of its own flush
             for _, _, future in batch:
                 if not future.done():
@@ -129,6 +132,13 @@ class Publisher:
         for _, _, future in batch:
             if not future.done():
                 future.set_result(None)
+
+    async def _write(self, batch: list[Pending]) -> None:
+        if len(batch) == 1:
+            stream, fields, _ = batch[0]
+            await self._client.xadd(stream, fields)  # type: ignore[arg-type]
+        else:
+            await self._pipeline(batch)
 
     async def _pipeline(self, batch: list[Pending]) -> None:
         pipe = self._client.pipeline(transaction=False)

@@ -246,7 +246,7 @@ class Replayer:
             str(len(suppress)),
             SUPPRESSED,
         ]
-        for name, value in codec.encode(env).items():
+        for name, value in codec.encode(env, redelivery="dlq-replay").items():
             args += [name, value]
         return cast("list[Any]", await self._script(keys=script_keys, args=args))
 

@@ -8,7 +8,7 @@ from collections import Counter
 import orjson
 import redis.asyncio as aioredis
 
-from bus import BackendUnavailable, Context, Publisher, RetryPolicy, Subscription, deadletter, keys
+from bus import BackendUnavailable, Context, Publisher, RetryPolicy, Subscription, codec, deadletter, keys
 from bus.config import BusConfig
 from bus.testing import wait_until
 from schemas import Envelope, Event
@@ -128,21 +128,35 @@ async def test_malformed_and_invalid_entries_are_dead_lettered_on_first_delivery
 
 
 async def test_same_event_id_delivered_twice_runs_handler_once(client: aioredis.Redis, config: BusConfig) -> None:
-    """A publish that landed twice (same event id, two stream entries) runs the handler once."""
+    """A publish that landed twice (its retry flagged as such) runs the handler once, in one batch or two."""
     calls: Counter[str] = Counter()
     sub = counter_sub(calls)
-    pub = Publisher(client, config)
     env = Envelope.wrap(ItemCreated(title="twice"), producer="t")
-    await pub.publish_envelope(env)
+    stream = keys.stream("testing")
+    await Publisher(client, config).publish_envelope(env)
     async with running(sub, config):
         await drain(client, sub)
-        await pub.publish_envelope(env)  # a later duplicate: found by its marker
+        await client.xadd(stream, codec.encode(env, redelivery="publish-retry"))  # the retry's copy, later
         await drain(client, sub)
-    await pub.publish_envelope(env)
-    await pub.publish_envelope(env)  # two copies in one batch
+    await client.xadd(stream, codec.encode(env))
+    await client.xadd(stream, codec.encode(env, redelivery="publish-retry"))  # two copies in one batch
     async with running(sub, config):
         await drain(client, sub)
     assert calls["twice"] == 1
+    assert len(await outputs(client)) == 1
+
+
+async def test_unflagged_duplicate_still_commits_its_outputs_once(client: aioredis.Redis, config: BusConfig) -> None:
+    """A copy written by a foreign producer without the flag may run the handler again, but adds no output."""
+    calls: Counter[str] = Counter()
+    sub = counter_sub(calls)
+    env = Envelope.wrap(ItemCreated(title="foreign"), producer="t")
+    async with running(sub, config):
+        await Publisher(client, config).publish_envelope(env)
+        await drain(client, sub)
+        await client.xadd(keys.stream("testing"), codec.encode(env))
+        await drain(client, sub)
+    assert calls["foreign"] == 2
     assert len(await outputs(client)) == 1
 
 
