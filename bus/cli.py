@@ -30,6 +30,8 @@ from schemas import REGISTRY, SchemaError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
 schemas_app = typer.Typer(no_args_is_help=True, help="Event schemas: list, export, check for breaking changes.")
 app.add_typer(schemas_app, name="schemas")
+keys_app = typer.Typer(no_args_is_help=True, help="Keys that seal secret fields for the services that own them.")
+app.add_typer(keys_app, name="keys")
 SNAPSHOT = Path(__file__).resolve().parent.parent / "schemas" / "snapshot.json"
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
@@ -197,6 +199,41 @@ def schemas_check(
         print(f"ok: {len(current['events'])} event types compatible with {snapshot.name}")
 
 
+# -- keys --------------------------------------------------------------------------------------
+
+
+def secret_owners() -> list[str]:
+    """Every service some registered event seals secrets for."""
+    _load_events()
+    return sorted({model.recipient() for _, _, model in REGISTRY if model.event_secret_fields})
+
+
+def ensure_keys() -> None:
+    """Create missing key pairs for every secret owner under AIWF_KEYS_DIR (never overwrites)."""
+    from schemas.secrets import generate, keys_dir  # noqa: PLC0415
+
+    owners = secret_owners()
+    root = keys_dir()
+    missing = [o for o in owners if not (root / f"{o}.key").exists()]
+    if missing:
+        generate(root, missing)
+        console.print(f"generated secret keys for {', '.join(missing)} in {root}/", style="dim")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    services: Annotated[list[str] | None, typer.Argument(help="Services (default: every secret owner).")] = None,
+) -> None:
+    """Write X25519 key pairs (<service>.key, <service>.pub) under AIWF_KEYS_DIR for sealed secrets."""
+    from schemas.secrets import SecretError, generate, keys_dir  # noqa: PLC0415
+
+    try:
+        generate(keys_dir(), services or secret_owners())
+    except SecretError as exc:
+        fail(str(exc))
+    print(keys_dir())
+
+
 # -- health ------------------------------------------------------------------------------------
 
 
@@ -269,6 +306,7 @@ def up(
         server = EmbeddedRedis(config.data_dir, appendfsync=os.environ.get("AIWF_APPENDFSYNC", "everysec")).start()
         url = server.url
         console.print(f"embedded Redis at {url} (data in {config.data_dir}/)", style="dim")
+    ensure_keys()
     supervisor = Supervisor(names, child_env(url))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     supervisor.start()
