@@ -396,11 +396,12 @@ def _configure_logging() -> None:
 
 
 def _register_plugins() -> None:
-    try:
-        from dlq.cli import register  # noqa: PLC0415 - dlq/ adds `aiwf dlq`, `streams`, `groups`, ...
-    except ImportError:
-        return
-    register(app)
+    """Commands owned by other packages: `aiwf dlq`, `streams`, ... (dlq/), `aiwf auth verify` (workers/auth/)."""
+    from dlq.cli import register as dlq_commands  # noqa: PLC0415
+    from workers.auth.verify import register as auth_commands  # noqa: PLC0415
+
+    dlq_commands(app)
+    auth_commands(app)
 
 
 _register_plugins()

@@ -45,6 +45,9 @@ def never_trimmed(domain: str) -> bool:
     return domain.startswith(STORE_DOMAIN_PREFIX)
 
 
+#: The auth service's public signing keys (JWKS), for verifying tokens offline.
+AUTH_JWKS = f"{PREFIX}:auth:jwks"
+
 HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
 STREAM_PATTERN = f"{PREFIX}:ev:*"
 DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"

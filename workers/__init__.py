@@ -9,8 +9,8 @@ if TYPE_CHECKING:
     from bus.worker import Service
 
 #: Every worker `aiwf up` starts and compose.yaml must run, in start order.
-#: auth and calendar join when their services are wired to the event store (issue 5).
-WORKERS = ("documents", "llm", "tts", "pipeline")
+#: calendar joins when its service is wired to the event store (issue 5).
+WORKERS = ("auth", "documents", "llm", "tts", "pipeline")
 
 
 def load(name: str) -> Service:

@@ -1,0 +1,85 @@
+"""Helpers for the auth service tests: keys, a fresh service module, and request -> outcome round trips."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from pydantic import SecretStr
+from service_support import envelopes, fresh_service
+
+from bus import Publisher
+from bus.config import BusConfig
+from bus.consume import Consumer
+from schemas import Envelope, Event
+from schemas.events.auth import LoginRequested, RegistrationRequested
+from schemas.secrets import default_keyring, generate, unseal
+from tests.contract.harness import drain, running
+
+PASSWORD = "Correct-Horse-Battery-42"
+NEW_PASSWORD = "Another-Long-Secret-77"
+
+
+def make_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Sealing keys for auth and gateway under tmp_path, made the process default."""
+    root = tmp_path / "keys"
+    generate(root, ["auth", "gateway"])
+    monkeypatch.setenv("AIWF_KEYS_DIR", str(root))
+    return root
+
+
+def load_service(monkeypatch: pytest.MonkeyPatch, redis_url: str, **env: str) -> ModuleType:
+    """workers.auth.service re-imported on the test Redis with AIWF_AUTH_* overrides (e.g. LOCKOUT_FAILURES="3")."""
+    settings = {f"AIWF_AUTH_{k.upper()}": v for k, v in env.items()}
+    return fresh_service("auth", monkeypatch, {"REDIS_URL": redis_url, **settings})
+
+
+def gateway_secret(payload: dict[str, Any], field: str) -> str:
+    """Open a token sealed for the gateway, as the gateway would."""
+    return unseal(payload[field], default_keyring().private_key("gateway"))
+
+
+@dataclass
+class Flow:
+    """Publishes auth requests and returns the outcomes the running service caused."""
+
+    client: aioredis.Redis
+    service: ModuleType
+    publisher: Publisher
+
+    async def send(self, *events: Event) -> list[Envelope]:
+        """Publish, wait until the auth group drained the stream, return the outcomes of these requests."""
+        ids = await self.publisher.publish_many(list(events))
+        await drain(self.client, self.service.auth)
+        return [e for e in await envelopes(self.client, "auth") if e.causation_id in ids]
+
+    async def one(self, event: Event) -> list[tuple[str, dict[str, Any]]]:
+        """Send one request; its outcomes as (type, payload) pairs."""
+        return [(e.type, e.payload) for e in await self.send(event)]
+
+    async def register(self, username: str, password: str = PASSWORD) -> str:
+        """Register and return the new user id (fails the test otherwise)."""
+        out = await self.one(RegistrationRequested(username=username, password=SecretStr(password)))
+        assert [t for t, _ in out] == ["auth.user.registered"], out
+        return str(out[0][1]["user_id"])
+
+    async def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        """Log in and return the login.succeeded payload (fails the test otherwise)."""
+        out = await self.one(LoginRequested(username=username, password=SecretStr(password)))
+        assert [t for t, _ in out] == ["auth.login.succeeded"], out
+        return out[0][1]
+
+
+@contextlib.asynccontextmanager
+async def auth_flow(client: aioredis.Redis, config: BusConfig, service: ModuleType) -> AsyncIterator[Flow]:
+    """The auth subscription running as the `auth` service (so it may open auth's secrets)."""
+    consumer: Consumer
+    async with running(service.auth, config, service="auth") as consumer:
+        assert consumer.service == "auth"
+        yield Flow(client, service, Publisher(client, config))

@@ -1,0 +1,294 @@
+"""The auth service in-process on a real Redis, with real Argon2id and EdDSA JWTs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from types import ModuleType
+
+import jwt
+import pytest
+import redis.asyncio as aioredis
+from auth_support import NEW_PASSWORD, PASSWORD, auth_flow, gateway_secret, load_service, make_keys
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from bus import ConfigError, Context
+from bus.config import BusConfig
+from bus.store import EventStore
+from schemas import Envelope
+from schemas.events.auth import (
+    LoginRequested,
+    PasswordChangeRequested,
+    RegistrationRequested,
+    TokenRefreshRequested,
+    TokenRevocationRequested,
+)
+from workers.auth.errors import TokenInvalid
+from workers.auth.signing import JWKS_KEY
+from workers.auth.store import username_key
+from workers.auth.verify import register, verify
+
+
+@pytest.fixture
+def auth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str) -> ModuleType:
+    """The service with keys for auth and gateway, locking after 3 failures for 1.5 s."""
+    make_keys(tmp_path, monkeypatch)
+    return load_service(monkeypatch, redis_url, lockout_failures="3", lockout_window="60", lockout_cooldown="1.5")
+
+
+async def published_jwks(client: aioredis.Redis) -> dict[str, object]:
+    """The JWKS the service published in Redis."""
+    raw = await client.get(JWKS_KEY)
+    assert raw is not None
+    doc: dict[str, object] = json.loads(raw)
+    return doc
+
+
+async def test_register_login_refresh_reuse_and_password_change(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """A user registers, logs in, refreshes; replaying a used refresh token revokes the family; a new password works."""
+    async with auth_flow(client, config, auth) as flow:
+        user_id = await flow.register("ada@example.org")
+        login = await flow.login("ADA@example.org ")  # same name, other case and spacing
+        assert login["user_id"] == user_id
+        access = gateway_secret(login, "access_token")
+        claims = verify(access, await published_jwks(client))
+        assert claims["sub"] == user_id
+        assert claims["exp"] == login["expires_at"]
+
+        first_refresh = gateway_secret(login, "refresh_token")
+        out = await flow.one(TokenRefreshRequested(refresh_token=SecretStr(first_refresh)))
+        assert [t for t, _ in out] == ["auth.token.refreshed"]
+        second_refresh = gateway_secret(out[0][1], "refresh_token")
+        assert second_refresh != first_refresh
+        assert verify(gateway_secret(out[0][1], "access_token"), await published_jwks(client))["sub"] == user_id
+
+        out = await flow.one(TokenRefreshRequested(refresh_token=SecretStr(first_refresh)))  # stolen copy
+        assert out == [
+            ("auth.tokens.revoked", {"user_id": user_id, "families": 1, "reason": "refresh_reuse"}),
+            ("auth.token.refresh_failed", {"reason": "reused"}),
+        ]
+        out = await flow.one(TokenRefreshRequested(refresh_token=SecretStr(second_refresh)))
+        assert out == [("auth.token.refresh_failed", {"reason": "invalid"})]  # the family is gone
+
+        live = gateway_secret(await flow.login("ada@example.org"), "refresh_token")
+        out = await flow.one(PasswordChangeRequested(
+            user_id=user_id, current_password=SecretStr(PASSWORD), new_password=SecretStr(NEW_PASSWORD)))
+        assert out == [
+            ("auth.password.changed", {"user_id": user_id}),
+            ("auth.tokens.revoked", {"user_id": user_id, "families": 1, "reason": "password_changed"}),
+        ]
+        out = await flow.one(TokenRefreshRequested(refresh_token=SecretStr(live)))
+        assert out == [("auth.token.refresh_failed", {"reason": "invalid"})]
+        out = await flow.one(LoginRequested(username="ada@example.org", password=SecretStr(PASSWORD)))
+        assert out == [("auth.login.failed", {"reason": "invalid_credentials"})]
+        assert (await flow.login("ada@example.org", NEW_PASSWORD))["user_id"] == user_id
+
+
+async def test_lockout_after_failures_then_unlock_after_cooldown(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """Three wrong passwords lock the account (even the right one fails), and the lock lifts after the cool-down."""
+    async with auth_flow(client, config, auth) as flow:
+        user_id = await flow.register("grace")
+        wrong = LoginRequested(username="grace", password=SecretStr("Wrong-Password-123"))
+        outcomes = [await flow.one(wrong) for _ in range(3)]
+        assert outcomes[0] == outcomes[1] == [("auth.login.failed", {"reason": "invalid_credentials"})]
+        assert [t for t, _ in outcomes[2]] == ["auth.account.locked", "auth.login.failed"]
+        until = outcomes[2][0][1]["until"]
+        assert outcomes[2][0][1]["user_id"] == user_id
+        assert time.time() < until <= time.time() + 1.5
+
+        right = LoginRequested(username="grace", password=SecretStr(PASSWORD))
+        assert await flow.one(right) == [("auth.login.failed", {"reason": "invalid_credentials"})]
+        await asyncio.sleep(max(0.0, until - time.time()) + 0.05)
+        assert (await flow.login("grace"))["user_id"] == user_id
+
+
+async def test_unknown_user_and_wrong_password_fail_alike(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """A login for a name nobody registered gives exactly the outcome of a wrong password."""
+    async with auth_flow(client, config, auth) as flow:
+        await flow.register("known")
+        wrong = await flow.one(LoginRequested(username="known", password=SecretStr("Not-The-Password-1")))
+        unknown = await flow.one(LoginRequested(username="nobody", password=SecretStr("Not-The-Password-1")))
+    assert wrong == unknown == [("auth.login.failed", {"reason": "invalid_credentials"})]
+
+
+async def test_weak_password_and_bad_username_are_rejected(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """A short password and a control character in a name are refused with the rule, and nothing is claimed."""
+    async with auth_flow(client, config, auth) as flow:
+        weak = await flow.one(RegistrationRequested(username="bob", password=SecretStr("short")))
+        bad = await flow.one(RegistrationRequested(username="bo\x00b", password=SecretStr(PASSWORD)))
+    assert weak[0][0] == "auth.registration.rejected"
+    assert weak[0][1]["reason"] == "weak_password"
+    assert "shorter than 12" in weak[0][1]["detail"]
+    assert bad[0][1]["reason"] == "invalid_username"
+    assert await EventStore(client, config).version(f"username-{username_key('bob')}") == 0
+
+
+async def test_racing_registrations_of_one_name_register_exactly_one(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """Two registrations of one name handled at the same time: the store's expected version lets exactly one win."""
+    async with auth_flow(client, config, auth) as flow:
+        out = await flow.send(
+            RegistrationRequested(username="eve@example.org", password=SecretStr(PASSWORD)),
+            RegistrationRequested(username="Eve@Example.org", password=SecretStr(NEW_PASSWORD)),
+        )
+    assert sorted(e.type for e in out) == ["auth.registration.rejected", "auth.user.registered"]
+    rejected = next(e for e in out if e.type == "auth.registration.rejected")
+    assert rejected.payload["reason"] == "duplicate"
+    store = EventStore(client, config)
+    assert await store.version(f"username-{username_key('eve@example.org')}") == 1
+    users = {r.stream_id for r in await store.read_category("user")}
+    assert len(users) == 1
+
+
+async def test_racing_handlers_called_directly_register_exactly_one(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """Eight concurrent calls of the registration handler for one name: one registered, seven duplicates."""
+    events = [RegistrationRequested(username="mallory", password=SecretStr(PASSWORD)) for _ in range(8)]
+    contexts = [Context(Envelope.wrap(e, producer="tests"), 1, "c", "auth", logging.getLogger("t")) for e in events]
+    results = await asyncio.gather(*(auth.on_registration(e, c) for e, c in zip(events, contexts, strict=True)))
+    kinds = sorted(r[0].event_type for r in results)
+    assert kinds == ["auth.registration.rejected"] * 7 + ["auth.user.registered"]
+    assert len({r.stream_id for r in await EventStore(client, config).read_category("user")}) == 1
+
+
+async def test_a_redelivered_request_is_not_decided_twice(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """Handling the same registration and login envelopes again stores nothing new; lost tokens say `retry`."""
+    register_event = RegistrationRequested(username="rita", password=SecretStr(PASSWORD))
+    ctx = Context(Envelope.wrap(register_event, producer="tests"), 1, "c", "auth", logging.getLogger("t"))
+    first = await auth.on_registration(register_event, ctx)
+    again = await auth.on_registration(register_event, ctx)
+    assert first == again
+    assert first[0].event_type == "auth.user.registered"
+
+    login_event = LoginRequested(username="rita", password=SecretStr(PASSWORD))
+    ctx = Context(Envelope.wrap(login_event, producer="tests"), 1, "c", "auth", logging.getLogger("t"))
+    assert (await auth.on_login(login_event, ctx))[0].event_type == "auth.login.succeeded"
+    retried = await auth.on_login(login_event, ctx)
+    assert [(e.event_type, e.model_dump()) for e in retried] == [("auth.login.failed", {"reason": "retry"})]
+    history = await EventStore(client, config).read(f"user-{first[0].user_id}")
+    assert [r.event.event_type for r in history] == ["auth.history.registered", "auth.history.login_succeeded"]
+
+
+async def test_revocation_logs_out_one_login_or_everywhere(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """Revoking a refresh token kills its family; `everywhere` kills every family; a bogus token is refused."""
+    async with auth_flow(client, config, auth) as flow:
+        user_id = await flow.register("lin")
+        one, two, three = [gateway_secret(await flow.login("lin"), "refresh_token") for _ in range(3)]
+        out = await flow.one(TokenRevocationRequested(refresh_token=SecretStr(one)))
+        assert out == [("auth.tokens.revoked", {"user_id": user_id, "families": 1, "reason": "logout"})]
+        out = await flow.one(TokenRevocationRequested(refresh_token=SecretStr(two), everywhere=True))
+        assert out == [("auth.tokens.revoked", {"user_id": user_id, "families": 2, "reason": "logout"})]
+        out = await flow.one(TokenRefreshRequested(refresh_token=SecretStr(three)))
+        assert out == [("auth.token.refresh_failed", {"reason": "invalid"})]
+        out = await flow.one(TokenRevocationRequested(refresh_token=SecretStr("rt1.not-a-token")))
+        assert out == [("auth.token.revocation_failed", {"reason": "invalid"})]
+
+
+async def test_key_rotation_keeps_old_tokens_valid_until_their_key_retires(
+    client: aioredis.Redis, config: BusConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str
+) -> None:
+    """With a 1 s rotation interval a later login is signed by a new key; the old key verifies until it retires."""
+    make_keys(tmp_path, monkeypatch)
+    auth = load_service(monkeypatch, redis_url, key_rotate="1", key_grace="30")
+    async with auth_flow(client, config, auth) as flow:
+        await flow.register("kim")
+        old = gateway_secret(await flow.login("kim"), "access_token")
+        await asyncio.sleep(1.1)
+        new = gateway_secret(await flow.login("kim"), "access_token")
+    old_kid, new_kid = jwt.get_unverified_header(old)["kid"], jwt.get_unverified_header(new)["kid"]
+    assert old_kid != new_kid
+    jwks = await published_jwks(client)
+    assert verify(old, jwks)["sub"] == verify(new, jwks)["sub"]
+
+    runtime = await auth.runtimes.get()
+    ring = await runtime.keys.current(time.time())
+    retired = next(k for k in ring.keys if k.kid == old_kid)
+    assert retired.retire_at is not None
+    after = retired.retire_at + 1
+    later = ring.public_jwks(after)
+    assert verify(new, later, now=after)["sub"]
+    with pytest.raises(TokenInvalid, match="unknown or retired signing key"):
+        verify(old, later, now=after)
+    stored = await EventStore(client, config).read("authkeys-ring")
+    assert len(stored) == 2
+    assert all(r.envelope.payload["ring"].startswith("sealed:v1:") for r in stored)
+
+
+async def test_aiwf_auth_verify_cli(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType, tmp_path: Path
+) -> None:
+    """`aiwf auth verify` prints the claims of a good token (from a JWKS file or Redis) and refuses a forged one."""
+    import typer
+
+    async with auth_flow(client, config, auth) as flow:
+        user_id = await flow.register("cli")
+        token = gateway_secret(await flow.login("cli"), "access_token")
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps(await published_jwks(client)))
+    app = typer.Typer()
+    app.command("noop")(lambda: None)
+    register(app)
+    runner = CliRunner()
+
+    ok = runner.invoke(app, ["auth", "verify", token, "--json", "--jwks", str(jwks_file)])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["claims"]["sub"] == user_id
+    from_redis = await asyncio.to_thread(runner.invoke, app, ["auth", "verify", "-", "--json"], input=token + "\n")
+    assert from_redis.exit_code == 0, from_redis.output
+    assert json.loads(from_redis.stdout)["valid"] is True
+
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    bad = runner.invoke(app, ["auth", "verify", forged, "--jwks", str(jwks_file)])
+    assert bad.exit_code == 1
+    assert "token refused" in bad.output
+
+
+async def test_worker_startup_publishes_the_jwks(
+    client: aioredis.Redis, config: BusConfig, auth: ModuleType
+) -> None:
+    """Run as a Worker, auth creates its signing key at startup and publishes the JWKS before any login."""
+    from bus.testing import wait_until
+    from bus.worker import Worker
+
+    worker = Worker(auth.SERVICE, client, config)
+    task = asyncio.create_task(worker.run())
+
+    async def published() -> bool:
+        return bool(await client.exists(JWKS_KEY))
+
+    try:
+        await wait_until(published, 10, "the JWKS to be published")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 15)
+    jwks = await published_jwks(client)
+    assert jwks["issuer"] == "aiwf"
+    assert len(jwks["keys"]) == 1  # type: ignore[arg-type]
+
+
+async def test_startup_without_sealing_keys_says_how_to_make_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str
+) -> None:
+    """With no auth private key and no gateway public key, startup refuses with the command that makes them."""
+    monkeypatch.setenv("AIWF_KEYS_DIR", str(tmp_path / "none"))
+    auth = load_service(monkeypatch, redis_url)
+    with pytest.raises(ConfigError, match=r"no private key for service 'auth'.*no public key for service 'gateway'"):
+        await auth.startup()

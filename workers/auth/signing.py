@@ -1,0 +1,117 @@
+"""The signing key ring on the event store, rotated on a schedule, its public half published.
+
+The ring (private Ed25519 keys) lives in the store stream `authkeys-ring` as
+`auth.signing_keys.rotated` events whose `ring` field is a Secret: the store holds it sealed
+for the `auth` service, so a Redis dump shows no private key. Every auth worker reads the
+newest event; whichever worker finds the active key older than the rotation interval appends
+a rotated ring with expected version = the one it read, so two workers never both rotate.
+
+The public JWKS (plus `issuer` and `audience` members, which RFC 7517 lets readers ignore) is
+SET at `JWKS_KEY` whenever it changes: that is what `workers.auth.verify` and gateways read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pydantic import SecretStr
+
+from bus import keys
+from bus.store import ConcurrencyError, EventStore
+from schemas import Envelope
+from schemas.events.auth import SigningKeysRotated
+from schemas.secrets import default_keyring, is_sealed
+from workers.auth.errors import AuthConfigError
+from workers.auth.tokens import KeyRing
+
+__all__ = ["JWKS_KEY", "RING_STREAM", "SigningKeys", "jwks_document"]
+
+log = logging.getLogger("aiwf.auth")
+RING_STREAM: Final = "authkeys-ring"
+#: Where the public JWKS is published (the lead may move this name into bus/keys.py).
+JWKS_KEY: Final = keys.AUTH_JWKS  # the keyspace lives in bus/keys.py
+#: Rotation attempts when another worker keeps winning the race (each loss means a fresh ring exists).
+_ROTATE_ATTEMPTS: Final = 3
+
+
+def jwks_document(ring: KeyRing, now: float, issuer: str, audience: str) -> dict[str, Any]:
+    """The published JWKS: the still-published public keys, with issuer and audience."""
+    return {**ring.public_jwks(now), "issuer": issuer, "audience": audience}
+
+
+@dataclass
+class SigningKeys:
+    """Loads, rotates and publishes the ring of one auth deployment."""
+
+    store: EventStore
+    issuer: str
+    audience: str
+    #: Seconds an active key signs before a new one takes over.
+    rotate_every_s: float
+    #: Seconds a replaced key keeps verifying (at least one access-token lifetime).
+    grace_s: float
+    #: The service whose sealing key protects the ring.
+    owner: str = "auth"
+
+    def __post_init__(self) -> None:
+        """Refuse a schedule that would retire keys before their tokens expire."""
+        if self.rotate_every_s <= 0 or self.grace_s < 0:
+            msg = f"need rotate_every_s > 0 and grace_s >= 0, got {self.rotate_every_s}, {self.grace_s}"
+            raise AuthConfigError(msg)
+        self._ring: KeyRing | None = None
+        self._version = 0
+        self._published: str | None = None
+
+    async def current(self, now: float) -> KeyRing:
+        """The ring to sign with at `now`: reloaded if another worker rotated, rotated if due, published."""
+        for _ in range(_ROTATE_ATTEMPTS):
+            await self._reload()
+            ring = self._ring
+            if ring is not None and now - ring.active.created_at < self.rotate_every_s:
+                await self._publish(ring, now)
+                return ring
+            fresh = KeyRing.generate(now) if ring is None else ring.rotate(now, self.grace_s)
+            try:
+                await self._append(fresh, now)
+            except ConcurrencyError:
+                continue  # another worker rotated first: read its ring
+            log.info("signing key rotated: active kid %s", fresh.active.kid)
+            self._ring, self._version = fresh, self._version + 1
+            await self._publish(fresh, now)
+            return fresh
+        # Each lost race means a fresh ring exists; losing them all is contention: let the bus retry.
+        raise ConcurrencyError(RING_STREAM, self._version, await self.store.version(RING_STREAM))
+
+    async def rotate(self, now: float) -> KeyRing:
+        """Rotate now, whatever the schedule (an operator's or a test's call)."""
+        await self._reload()
+        fresh = KeyRing.generate(now) if self._ring is None else self._ring.rotate(now, self.grace_s)
+        await self._append(fresh, now)
+        self._ring, self._version = fresh, self._version + 1
+        await self._publish(fresh, now)
+        return fresh
+
+    async def _reload(self) -> None:
+        if await self.store.version(RING_STREAM) == self._version:
+            return
+        for rec in await self.store.read(RING_STREAM, from_version=self._version + 1):
+            if isinstance(rec.event, SigningKeysRotated):
+                self._ring = KeyRing.from_json(self._open(rec.event.ring.get_secret_value()))
+            self._version = rec.version
+
+    def _open(self, value: str) -> str:
+        return default_keyring().unseal_for(self.owner, value) if is_sealed(value) else value
+
+    async def _append(self, ring: KeyRing, now: float) -> None:
+        event = SigningKeysRotated(at=now, ring=SecretStr(ring.to_json()), jwks=ring.public_jwks(now))
+        envelope = Envelope.wrap(event, producer=self.store.config.producer)
+        await self.store.append(RING_STREAM, [envelope], expected_version=self._version)
+
+    async def _publish(self, ring: KeyRing, now: float) -> None:
+        document = json.dumps(jwks_document(ring, now, self.issuer, self.audience), sort_keys=True)
+        if document != self._published:
+            await self.store.client.set(JWKS_KEY, document)
+            self._published = document
