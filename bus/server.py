@@ -88,7 +88,11 @@ class EmbeddedRedis:
             "--logfile",
             "redis.log",
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+        # A session of its own: a terminal's Ctrl-C must reach only the supervisor, which stops
+        # Redis last, after every worker has drained and committed.
+        self.process = subprocess.Popen(  # noqa: S603 - our own arguments
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -48,7 +48,8 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         command = [sys.executable, "-m", "bus.cli", "worker", child.name]
-        child.process = subprocess.Popen(command, env=self.env)  # noqa: S603 - our own interpreter and module
+        # Own session: Ctrl-C goes to the supervisor alone, which then drains workers in order.
+        child.process = subprocess.Popen(command, env=self.env, start_new_session=True)  # noqa: S603
         child.started_at = time.monotonic()
 
     def tick(self, on_restart: Callable[[Child, int], None] | None = None) -> None:
