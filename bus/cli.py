@@ -18,7 +18,7 @@ import typer
 from rich.live import Live
 
 from bus import codec, keys
-from bus.cli_support import console, emit_json, emit_table, fail, redis_url, run
+from bus.cli_support import check_url, console, emit_json, emit_table, fail, load_config, redis_url, run
 from bus.config import BusConfig
 from bus.connection import Redis
 from bus.errors import AiwfError
@@ -168,7 +168,7 @@ def schemas_export(
     _load_events()
     data = codec.to_json(export())
     if out:
-        out.write_bytes(data + b"\n")
+        _write(out, data + b"\n")
     else:
         sys.stdout.buffer.write(data + b"\n")
 
@@ -186,17 +186,38 @@ def schemas_check(
 
     _load_events()
     current = export()
-    old = orjson.loads(snapshot.read_bytes()) if snapshot.exists() else {"events": {}}
+    old = _read_snapshot(snapshot) if snapshot.exists() else {"events": {}}
     problems = check(old, current)
     if problems and not update:
         for problem in problems:
             print(f"aiwf: breaking change: {problem}", file=sys.stderr)
         raise typer.Exit(1)
     if update or not snapshot.exists():
-        snapshot.write_bytes(orjson.dumps(current, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        _write(snapshot, orjson.dumps(current, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
         print(f"snapshot written: {snapshot}")
     else:
         print(f"ok: {len(current['events'])} event types compatible with {snapshot.name}")
+
+
+def _read_snapshot(path: Path) -> Any:
+    import orjson  # noqa: PLC0415
+
+    try:
+        old = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        fail(f"cannot read snapshot {path}: {exc.strerror}")
+    except orjson.JSONDecodeError as exc:
+        fail(f"snapshot {path} is not valid JSON: {exc}")
+    if not isinstance(old, dict) or not isinstance(old.get("events", {}), dict):
+        fail(f"snapshot {path} is not a schema snapshot (want an object with an \"events\" object)")
+    return old
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -280,9 +301,9 @@ def worker(
     _configure_logging()
     try:
         service = load(name)
-        config = BusConfig.from_env(producer=name)
     except (KeyError, AiwfError) as exc:
         fail(str(exc).strip("'\""))
+    config = load_config(producer=name)
     run_service(service, config, redis_url(config), health_port)
 
 
@@ -299,9 +320,9 @@ def up(
     unknown = set(names) - set(WORKERS)
     if unknown:
         fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
-    config = BusConfig.from_env()
+    config = load_config()
     server = None
-    url = config.redis_url or running_embedded_url(config.data_dir)
+    url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:
         server = EmbeddedRedis(config.data_dir, appendfsync=os.environ.get("AIWF_APPENDFSYNC", "everysec")).start()
         url = server.url
@@ -366,9 +387,9 @@ def demo(
     """Run documents -> llm -> tts on the sample article and narrate each event as it happens."""
     from workers.pipeline.demo import run_blocking  # noqa: PLC0415
 
-    config = BusConfig.from_env()
+    config = load_config()
     server = None
-    url = config.redis_url or running_embedded_url(config.data_dir)
+    url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:
         server = EmbeddedRedis(config.data_dir).start()
         url = server.url
@@ -396,12 +417,14 @@ def _configure_logging() -> None:
 
 
 def _register_plugins() -> None:
-    """Commands owned by other packages: `aiwf dlq`, `streams`, ... (dlq/), `aiwf auth verify` (workers/auth/)."""
+    """Commands owned by other packages: dlq/ (`dlq`, `streams`, ...), `auth verify`, `calendar agenda`."""
     from dlq.cli import register as dlq_commands  # noqa: PLC0415
     from workers.auth.verify import register as auth_commands  # noqa: PLC0415
+    from workers.calendar.cli import register as calendar_commands  # noqa: PLC0415
 
     dlq_commands(app)
     auth_commands(app)
+    calendar_commands(app)
 
 
 _register_plugins()

@@ -9,8 +9,7 @@ if TYPE_CHECKING:
     from bus.worker import Service
 
 #: Every worker `aiwf up` starts and compose.yaml must run, in start order.
-#: calendar joins when its service is wired to the event store (issue 5).
-WORKERS = ("auth", "documents", "llm", "tts", "pipeline")
+WORKERS = ("auth", "calendar", "documents", "llm", "tts", "pipeline")
 
 
 def load(name: str) -> Service:

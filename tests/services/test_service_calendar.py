@@ -1,0 +1,333 @@
+"""The calendar service on a real Redis with real icalendar: sync, re-sync, hostile feeds, the agenda."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import typer
+from service_support import dead_letters, envelopes, fresh_service
+from typer.testing import CliRunner
+
+from bus import Context, Publisher, keys
+from bus.blobs import FileBlobStore
+from bus.config import BusConfig
+from bus.store import EventStore
+from schemas import Envelope
+from schemas.events.calendar import SyncRequested
+from tests.contract.harness import drain, running
+from workers.calendar.agenda import agenda
+from workers.calendar.cli import register
+
+SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "calendar" / "samples"
+UTC = dt.UTC
+START, END = dt.datetime(2025, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 1, tzinfo=UTC)
+STANDUP = "standup-7f3a@aiwf.test"
+CHANGES = ("calendar.occurrence.added", "calendar.occurrence.updated", "calendar.occurrence.removed")
+
+
+def sample(name: str) -> str:
+    """A sample feed's text."""
+    return (SAMPLES / name).read_text()
+
+
+def request(calendar_id: str, ics: str, **extra: Any) -> SyncRequested:
+    """A sync of `ics` over 2025."""
+    return SyncRequested(calendar_id=calendar_id, ics=ics, window_start=START, window_end=END, **extra)
+
+
+def at(day: int, month: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    """A UTC instant in 2025."""
+    return dt.datetime(2025, month, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def service(monkeypatch: pytest.MonkeyPatch, redis_url: str, tmp_path: Path) -> ModuleType:
+    """The service module on the test Redis, blobs under tmp_path, a 1 s expansion budget."""
+    return fresh_service("calendar", monkeypatch, {
+        "REDIS_URL": redis_url, "AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_CALENDAR_MAX_SECONDS": "1",
+        "AIWF_CALENDAR_MAX_ICS_BYTES": None, "AIWF_CALENDAR_DEFAULT_TZ": None,
+    })
+
+
+@dataclass
+class Calendars:
+    """Publishes sync requests to the running service; returns what each caused."""
+
+    client: aioredis.Redis
+    service: ModuleType
+    publisher: Publisher
+
+    async def send(self, *events: SyncRequested) -> list[Envelope]:
+        """Publish, wait until the service and its agenda drained their streams, return the outcomes."""
+        ids = await self.publisher.publish_many(list(events))
+        await drain(self.client, self.service.calendar)
+        if await self.client.exists(keys.stream("es-calendar")):
+            await drain(self.client, self.service.agenda)
+        return [e for e in await envelopes(self.client, "calendar") if e.causation_id in ids]
+
+    async def sync(self, event: SyncRequested) -> dict[str, list[dict[str, Any]]]:
+        """One request's outcomes: payloads by event type."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for env in await self.send(event):
+            out.setdefault(env.type, []).append(env.payload)
+        return out
+
+
+@contextlib.asynccontextmanager
+async def calendars(client: aioredis.Redis, config: BusConfig, service: ModuleType) -> AsyncIterator[Calendars]:
+    """Both subscriptions of the calendar service running, as the service would run them."""
+    async with running(service.calendar, config, "calendar"), running(service.agenda, config, "calendar"):
+        yield Calendars(client, service, Publisher(client, config))
+    await service.runtimes.close()
+
+
+def keyed(payloads: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Occurrence payloads by (uid, recurrence_id)."""
+    return {(p["uid"], p["recurrence_id"]): p for p in payloads}
+
+
+async def test_real_world_samples_sync_to_their_occurrences(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType
+) -> None:
+    """Recurring with EXDATE and a moved instance, all-day, Berlin across DST and floating feeds become added events."""
+    async with calendars(client, config, service) as cal:
+        weekly = await cal.sync(request("weekly", sample("weekly_exceptions.ics")))
+        all_day = await cal.sync(request("holidays", sample("all_day.ics")))
+        berlin = await cal.sync(request("berlin", sample("berlin_dst.ics")))
+        floating = await cal.sync(request("floating", sample("floating.ics"), default_tz="America/New_York"))
+
+    standups = keyed(weekly["calendar.occurrence.added"])
+    assert sorted(k[1] for k in standups) == [
+        "2025-03-03T08:30:00Z", "2025-03-10T08:30:00Z", "2025-03-24T08:30:00Z", "2025-03-31T07:30:00Z",
+        "2025-04-07T07:30:00Z", "2025-04-14T07:30:00Z", "2025-04-21T07:30:00Z", "2025-04-28T07:30:00Z",
+    ]  # 17 March is an EXDATE; from 31 March Berlin is on summer time
+    moved = standups[(STANDUP, "2025-04-07T07:30:00Z")]
+    assert (moved["start"], moved["summary"], moved["sequence"]) == (
+        "2025-04-07T09:00:00Z", "Team standup (moved for the offsite)", 1)
+    assert (moved["tz"], moved["local_start"]) == ("Europe/Berlin", "2025-04-07T11:00:00+02:00")
+    assert weekly["calendar.sync.completed"] == [{
+        "calendar_id": "weekly", "sync_id": weekly["calendar.sync.completed"][0]["sync_id"], "added": 8,
+        "updated": 0, "removed": 0, "occurrences": 8, "window_start": "2025-01-01T00:00:00Z",
+        "window_end": "2026-01-01T00:00:00Z", "requested_at": weekly["calendar.sync.completed"][0]["requested_at"],
+    }]
+
+    days = {p["summary"]: p for p in all_day["calendar.occurrence.added"]}
+    assert set(days) == {"Labour Day", "EuroPython sprint days", "Ada's birthday"}
+    assert days["EuroPython sprint days"]["all_day"] is True
+    assert (days["EuroPython sprint days"]["start"], days["EuroPython sprint days"]["end"]) == (
+        "2025-06-10T00:00:00Z", "2025-06-13T00:00:00Z")
+    assert days["Ada's birthday"]["local_start"] == "2025-12-10"
+
+    focus = sorted(p["start"] for p in berlin["calendar.occurrence.added"] if p["summary"] == "Focus block")
+    assert focus == ["2025-03-28T09:00:00Z", "2025-03-29T09:00:00Z", "2025-03-30T08:00:00Z",
+                     "2025-03-31T08:00:00Z", "2025-04-01T08:00:00Z"]  # 10:00 Berlin, CET then CEST
+
+    by_summary = {p["summary"]: p for p in floating["calendar.occurrence.added"]}
+    lunch, call = by_summary["Lunch (wherever I am)"], by_summary["Call with the Lisbon team"]
+    assert (lunch["start"], lunch["floating"], lunch["tz"]) == ("2025-03-12T16:30:00Z", True, "America/New_York")
+    assert (call["start"], call["floating"], call["tz"]) == ("2025-03-12T15:00:00Z", False, "UTC")
+    assert await dead_letters(client) == {}
+
+
+CHANGED_WEEKLY = (
+    sample("weekly_exceptions.ics")
+    .replace("EXDATE;TZID=Europe/Berlin:20250317T093000",
+             "EXDATE;TZID=Europe/Berlin:20250317T093000\r\nEXDATE;TZID=Europe/Berlin:20250324T093000")
+    .replace("SUMMARY:Team standup (moved for the offsite)", "SUMMARY:Team standup (offsite\\, Hall C)")
+    .replace("END:VCALENDAR", "BEGIN:VEVENT\r\nUID:retro-1@aiwf.test\r\nDTSTAMP:20250301T000000Z\r\n"
+             "DTSTART:20250331T140000Z\r\nDTEND:20250331T150000Z\r\nSUMMARY:Retro\r\nEND:VEVENT\r\nEND:VCALENDAR")
+)
+
+
+async def test_resync_emits_exactly_what_changed_and_an_identical_resync_nothing(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType
+) -> None:
+    """A changed feed emits one added, one updated and one removed occurrence; the same feed again changes nothing."""
+    store = EventStore(client, config)
+    async with calendars(client, config, service) as cal:
+        await cal.sync(request("team", sample("weekly_exceptions.ics")))
+        first_version = await store.version("calendar-team")
+        changed = await cal.sync(request("team", CHANGED_WEEKLY))
+        changed_version = await store.version("calendar-team")
+        again = await cal.sync(request("team", CHANGED_WEEKLY))
+
+    assert first_version == 9  # 8 added + the marker
+    assert list(keyed(changed["calendar.occurrence.added"])) == [("retro-1@aiwf.test", "")]
+    assert list(keyed(changed["calendar.occurrence.updated"])) == [(STANDUP, "2025-04-07T07:30:00Z")]
+    assert changed["calendar.occurrence.updated"][0]["summary"] == "Team standup (offsite, Hall C)"
+    removed = changed["calendar.occurrence.removed"]
+    assert [(r["uid"], r["recurrence_id"], r["start"]) for r in removed] == [
+        (STANDUP, "2025-03-24T08:30:00Z", "2025-03-24T08:30:00Z")]
+    completed = changed["calendar.sync.completed"][0]
+    assert (completed["added"], completed["updated"], completed["removed"], completed["occurrences"]) == (1, 1, 1, 8)
+    assert changed_version == first_version + 4
+
+    assert not any(t in again for t in CHANGES)
+    zero = again["calendar.sync.completed"][0]
+    assert (zero["added"], zero["updated"], zero["removed"], zero["occurrences"]) == (0, 0, 0, 8)
+    assert await store.version("calendar-team") == changed_version  # nothing stored for a no-op sync
+
+
+def context(envelope: Envelope) -> Context:
+    """A delivery context for calling the handler directly."""
+    return Context(envelope=envelope, deliveries=1, consumer="tests", group="calendar", log=logging.getLogger("t"))
+
+
+async def test_a_redelivered_sync_returns_its_stored_events_and_stores_nothing_twice(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType
+) -> None:
+    """The same request handled twice returns the same events the second time, from the store, without appending."""
+    env = Envelope.wrap(request("again", sample("berlin_dst.ics")), producer="tests")
+    event = SyncRequested.model_validate(env.payload)
+    first = await service.on_sync_requested(event, context(env))
+    version = await EventStore(client, config).version("calendar-again")
+    second = await service.on_sync_requested(event, context(env))
+    assert [e.model_dump() for e in second] == [e.model_dump() for e in first]
+    assert [e.event_type for e in first] == ["calendar.occurrence.added"] * 6 + ["calendar.sync.completed"]
+    assert await EventStore(client, config).version("calendar-again") == version == 7
+    await service.runtimes.close()
+
+
+async def test_a_sync_crashed_between_chunks_resumes_and_reports_every_change_once(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 3-event chunks and a crash after the first, the redelivery stores the rest once and returns all 8 added."""
+    monkeypatch.setattr(service, "CHUNK", 3)
+    rt = await service.runtimes.get()
+    real_save, saves = rt.calendars.save, 0
+
+    async def crash_on_second(agg: Any, *, cause: Envelope | None = None) -> int:
+        nonlocal saves
+        saves += 1
+        if saves == 2:
+            raise RuntimeError("worker killed")
+        return int(await real_save(agg, cause=cause))
+
+    monkeypatch.setattr(rt.calendars, "save", crash_on_second)
+    env = Envelope.wrap(request("chunks", sample("weekly_exceptions.ics")), producer="tests")
+    event = SyncRequested.model_validate(env.payload)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        await service.on_sync_requested(event, context(env))
+    store = EventStore(client, config)
+    assert await store.version("calendar-chunks") == 3
+
+    out = await service.on_sync_requested(event, context(env))
+    added = [e for e in out if e.event_type == "calendar.occurrence.added"]
+    assert len({(e.model_dump()["uid"], e.model_dump()["recurrence_id"]) for e in added}) == len(added) == 8
+    assert out[-1].model_dump()["added"] == 8
+    stored = await store.read("calendar-chunks")
+    assert len(stored) == 9
+    assert len({s.envelope.id for s in stored}) == 9
+    assert {s.envelope.causation_id for s in stored[:3]} == {env.id}
+    await service.runtimes.close()
+
+
+async def test_an_older_request_than_the_last_stored_sync_is_rejected_as_stale(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType
+) -> None:
+    """A feed requested before the last stored sync is refused, so out-of-order delivery cannot roll a calendar back."""
+    older = Envelope.wrap(request("order", sample("weekly_exceptions.ics")), producer="tests")
+    await asyncio.sleep(0.01)
+    newer = Envelope.wrap(request("order", CHANGED_WEEKLY), producer="tests")
+    await service.on_sync_requested(SyncRequested.model_validate(newer.payload), context(newer))
+    out = await service.on_sync_requested(SyncRequested.model_validate(older.payload), context(older))
+    assert [(e.event_type, e.model_dump()["code"]) for e in out] == [("calendar.sync.rejected", "StaleSync")]
+    await service.runtimes.close()
+
+
+NEVER_MATCHES = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:never@t\r\n"
+    "DTSTART:20250106T000000Z\r\nRRULE:FREQ=DAILY;INTERVAL=7;BYDAY=TU\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+async def test_hostile_and_malformed_feeds_are_rejected_quickly_never_dead_lettered(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType, tmp_path: Path
+) -> None:
+    """SECONDLY without end, a never-matching rule, broken lines, no UID, a 2 MiB blob: each rejected within seconds."""
+    huge = FileBlobStore(tmp_path / "blobs").put(b"X" * (2 * 1024 * 1024), "text/calendar")
+    cases = {
+        "secondly": request("secondly", sample("hostile_secondly.ics")),
+        "never": request("never", NEVER_MATCHES),
+        "broken": request("broken", "BEGIN:VCALENDAR\r\nthis line has no colon\r\nEND:VCALENDAR\r\n"),
+        "no-uid": request("no-uid", sample("floating.ics").replace("UID:lunch-floating-3c9d@aiwf.test\n", "")),
+        "huge": SyncRequested(calendar_id="huge", blob=huge),
+        "bad-zone": request("bad-zone", sample("floating.ics"), default_tz="Mars/Olympus_Mons"),
+    }
+    began = time.monotonic()
+    async with calendars(client, config, service) as cal:
+        out = {name: await cal.sync(event) for name, event in cases.items()}
+    assert time.monotonic() - began < 15
+    only = ["calendar.sync.rejected"]
+    rejected = {name: o["calendar.sync.rejected"][0] for name, o in out.items() if list(o) == only}
+    assert {n: r["code"] for n, r in rejected.items()} == {
+        "secondly": "CalendarTooLarge", "never": "CalendarTooLarge", "broken": "InvalidCalendar",
+        "no-uid": "InvalidCalendar", "huge": "CalendarTooLarge", "bad-zone": "CalendarConfigError",
+    }
+    assert "has no UID" in rejected["no-uid"]["reason"]
+    assert "limit is 1048576" in rejected["huge"]["reason"]
+    assert await dead_letters(client) == {}
+    assert await client.xlen(keys.stream("es-calendar")) == 0  # nothing stored for any of them
+
+
+def cli_agenda(redis_url: str, *args: str) -> Any:
+    """`aiwf calendar agenda ARGS --json`, parsed; fails the test on a non-zero exit."""
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """aiwf."""
+
+    register(app)
+    result = CliRunner().invoke(app, ["calendar", "agenda", *args, "--json"], env={"REDIS_URL": redis_url})
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+async def test_the_agenda_answers_windows_and_resumes_after_a_restart(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType, redis_url: str
+) -> None:
+    """The agenda (function, CLI) holds a window's standups and a multi-day event begun earlier, also after restarts."""
+    async with calendars(client, config, service) as cal:
+        await cal.sync(request("team", sample("weekly_exceptions.ics")))
+        await cal.sync(request("days", sample("all_day.ics")))
+    march = await agenda(client, "team", at(1, 3), at(1, 4))
+    assert [i.start for i in march] == [
+        "2025-03-03T08:30:00Z", "2025-03-10T08:30:00Z", "2025-03-24T08:30:00Z", "2025-03-31T07:30:00Z"]
+    assert {i.summary for i in march} == {"Team standup"}
+    midway = await agenda(client, "days", at(11, 6, 12), at(12, 6))
+    assert [i.summary for i in midway] == ["EuroPython sprint days"]  # began 10 June, still running
+    assert await agenda(client, "days", at(13, 6), at(14, 6)) == []  # ended at midnight, exclusive
+    assert await agenda(client, "nobody", START, END) == []
+
+    rows = await asyncio.to_thread(cli_agenda, redis_url, "team", "--from", "2025-03-20", "--to", "2025-04-08")
+    assert [(r["start"], r["summary"]) for r in rows] == [
+        ("2025-03-24T08:30:00Z", "Team standup"),
+        ("2025-03-31T07:30:00Z", "Team standup"),
+        ("2025-04-07T09:00:00Z", "Team standup (moved for the offsite)"),
+    ]
+
+    async with calendars(client, config, service) as cal:  # restarted: the projection resumes
+        await cal.sync(request("team", CHANGED_WEEKLY))
+    rows = await asyncio.to_thread(cli_agenda, redis_url, "team", "--from", "2025-03-20", "--to", "2025-04-08")
+    assert [(r["start"], r["summary"]) for r in rows] == [
+        ("2025-03-31T07:30:00Z", "Team standup"),
+        ("2025-03-31T14:00:00Z", "Retro"),
+        ("2025-04-07T09:00:00Z", "Team standup (offsite, Hall C)"),
+    ]
+    info = {g["name"].decode(): g for g in await client.xinfo_groups(keys.stream("es-calendar"))}
+    assert info["calendar_agenda"]["pending"] == 0
+    applied = [k async for k in client.scan_iter(match="aiwf:projdone:*calendar_agenda:*")]
+    assert len(applied) == await client.xlen(keys.stream("es-calendar")) - 3  # every change once; not the 3 markers
