@@ -161,14 +161,21 @@ def schemas_ls(as_json: JsonOpt = False) -> None:
 @schemas_app.command("export")
 def schemas_export(
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    asyncapi: Annotated[bool, typer.Option("--asyncapi", help="AsyncAPI 3.0 of every worker.")] = False,
 ) -> None:
-    """JSON Schema of the envelope and of every event version."""
+    """JSON Schema of the envelope and of every event version, or the AsyncAPI document."""
     from schemas.export import export  # noqa: PLC0415
 
     _load_events()
-    data = codec.to_json(export())
+    if asyncapi:
+        from bus.asyncapi import document  # noqa: PLC0415
+        from workers import WORKERS, load  # noqa: PLC0415
+
+        data = codec.to_json(document([load(name) for name in WORKERS]))
+    else:
+        data = codec.to_json(export())
     if out:
-        _write(out, data + b"\n")
+        out.write_bytes(data + b"\n")
     else:
         sys.stdout.buffer.write(data + b"\n")
 
