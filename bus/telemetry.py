@@ -39,6 +39,12 @@ def enabled() -> bool:
     return _enabled
 
 
+def refresh() -> None:
+    """Forget the cached `enabled()` answer (after installing a TracerProvider, say)."""
+    global _checked_at  # noqa: PLW0603 - see enabled()
+    _checked_at = -1.0
+
+
 def current_traceparent() -> str | None:
     """The W3C traceparent of the active span, or None when nothing is recording."""
     if not enabled():
