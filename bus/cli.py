@@ -424,14 +424,16 @@ def _configure_logging() -> None:
 
 
 def _register_plugins() -> None:
-    """Commands owned by other packages: dlq/ (`dlq`, `streams`, ...), `auth verify`, `calendar agenda`."""
+    """Commands owned by other packages: dlq/ (`dlq`, `streams`, ...), `auth`, `calendar`, `tts`."""
     from dlq.cli import register as dlq_commands  # noqa: PLC0415
     from workers.auth.verify import register as auth_commands  # noqa: PLC0415
     from workers.calendar.cli import register as calendar_commands  # noqa: PLC0415
+    from workers.tts.cli import register as tts_commands  # noqa: PLC0415
 
     dlq_commands(app)
     auth_commands(app)
     calendar_commands(app)
+    tts_commands(app)
 
 
 _register_plugins()
