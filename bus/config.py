@@ -63,6 +63,11 @@ class BusConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def env_number(name: str, default: float) -> float:
+    """A number from the environment variable `name`, or `default` when unset; ConfigError names a bad value."""
+    return _number(os.environ, name, default)
+
+
 def _number(env: os._Environ[str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":

@@ -15,16 +15,14 @@ Settings (seconds unless said otherwise):
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from dataclasses import dataclass
 from typing import Final
 
-from bus.config import BusConfig
-from bus.connection import Redis, connect
-from bus.errors import ConfigError, RedisUnavailable
-from bus.server import running_embedded_url
+from bus.config import BusConfig, env_number
+from bus.connection import Redis
+from bus.errors import ConfigError
 from bus.store import EventStore, Repository
 from workers.auth.lockout import LockoutPolicy
 from workers.auth.passwords import PasswordHasher
@@ -39,16 +37,6 @@ __all__ = ["Runtime", "Settings"]
 DEFAULT_ROTATE_S: Final = 7 * 24 * 3600
 
 
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-
-
 @dataclass(frozen=True)
 class Settings:
     """The engine's settings plus the service's own (rotation, snapshots)."""
@@ -61,28 +49,28 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         """Read AIWF_AUTH_*; ConfigError naming the variable when one is impossible."""
-        access = int(_number("AIWF_AUTH_ACCESS_TTL", ACCESS_TTL_S))
+        access = int(env_number("AIWF_AUTH_ACCESS_TTL", ACCESS_TTL_S))
         try:
             auth = AuthSettings(
                 issuer=os.environ.get("AIWF_AUTH_ISSUER") or "aiwf",
                 audience=os.environ.get("AIWF_AUTH_AUDIENCE") or "aiwf",
                 access_ttl_s=access,
-                refresh_ttl_s=int(_number("AIWF_AUTH_REFRESH_TTL", REFRESH_TTL_S)),
+                refresh_ttl_s=int(env_number("AIWF_AUTH_REFRESH_TTL", REFRESH_TTL_S)),
                 lockout=LockoutPolicy(
-                    max_failures=int(_number("AIWF_AUTH_LOCKOUT_FAILURES", 5)),
-                    window_s=_number("AIWF_AUTH_LOCKOUT_WINDOW", 900),
-                    cooldown_s=_number("AIWF_AUTH_LOCKOUT_COOLDOWN", 900),
+                    max_failures=int(env_number("AIWF_AUTH_LOCKOUT_FAILURES", 5)),
+                    window_s=env_number("AIWF_AUTH_LOCKOUT_WINDOW", 900),
+                    cooldown_s=env_number("AIWF_AUTH_LOCKOUT_COOLDOWN", 900),
                 ),
             )
         except ValueError as exc:  # AuthConfigError is a ValueError
             raise ConfigError(f"AIWF_AUTH_* settings: {exc}") from None
-        snapshot_every = int(_number("AIWF_AUTH_SNAPSHOT_EVERY", 50))
+        snapshot_every = int(env_number("AIWF_AUTH_SNAPSHOT_EVERY", 50))
         if not 1 <= snapshot_every <= 1_000_000:
             raise ConfigError(f"AIWF_AUTH_SNAPSHOT_EVERY must be 1..1000000, got {snapshot_every}")
         return cls(
             auth=auth,
-            rotate_every_s=_number("AIWF_AUTH_KEY_ROTATE", DEFAULT_ROTATE_S),
-            grace_s=_number("AIWF_AUTH_KEY_GRACE", access + 300),
+            rotate_every_s=env_number("AIWF_AUTH_KEY_ROTATE", DEFAULT_ROTATE_S),
+            grace_s=env_number("AIWF_AUTH_KEY_GRACE", access + 300),
             snapshot_every=snapshot_every,
         )
 
@@ -118,31 +106,3 @@ class Runtime:
 
 
 _SCRATCH_RING: Final = KeyRing.generate(0.0)
-
-
-class Runtimes:
-    """One Runtime per event loop, made on first use (tests run a loop each; a worker runs one)."""
-
-    def __init__(self, settings: Settings) -> None:
-        """Nothing connects until `get`."""
-        self.settings = settings
-        self._by_loop: dict[int, Runtime] = {}
-
-    async def get(self) -> Runtime:
-        """This loop's Runtime, connecting to REDIS_URL (or the embedded server) the first time."""
-        loop = id(asyncio.get_running_loop())
-        runtime = self._by_loop.get(loop)
-        if runtime is None:
-            config = BusConfig.from_env(producer="auth")
-            url = config.redis_url or running_embedded_url(config.data_dir)
-            if url is None:
-                raise RedisUnavailable("auth: no Redis; set REDIS_URL or start one with `aiwf up`")
-            runtime = Runtime(connect(url, config), config, self.settings)
-            self._by_loop = {loop: runtime}  # an older loop's client is unusable here: drop it
-        return runtime
-
-    async def close(self) -> None:
-        """Close this loop's client."""
-        runtime = self._by_loop.pop(id(asyncio.get_running_loop()), None)
-        if runtime is not None:
-            await runtime.client.aclose()

@@ -28,6 +28,7 @@ from typing import Final, TypeVar
 from pydantic import SecretStr
 
 from bus import ConfigError, Context, Subscription
+from bus.resources import PerLoop
 from bus.store import Aggregate, ConcurrencyError, IdempotencyConflict, Repository
 from bus.worker import Service
 from schemas import Envelope, Event
@@ -54,7 +55,7 @@ from schemas.events.auth import (
 from schemas.secrets import KeyringError, default_keyring, keys_dir
 from workers.auth.errors import InvalidUsername, WeakPassword
 from workers.auth.refresh import parse_refresh_token
-from workers.auth.runtime import Runtime, Runtimes, Settings
+from workers.auth.runtime import Runtime, Settings
 from workers.auth.store import FamilyIndex, UserAggregate, UsernameIndex, username_key
 from workers.auth.user import DomainEvent, Outcome, Rejection
 
@@ -64,7 +65,8 @@ SAVE_ATTEMPTS: Final = 3
 USER_IDS: Final = uuid.UUID("1d0c5a52-3c1e-4d55-9a6e-2b7f0c8e9a41")
 
 auth = Subscription(stream="auth", group="auth", batch=16, concurrency=8)
-runtimes = Runtimes(Settings.from_env())
+SETTINGS = Settings.from_env()
+runtimes: PerLoop[Runtime] = PerLoop("auth", lambda client, config: Runtime(client, config, SETTINGS))
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 

@@ -41,10 +41,10 @@ from pydantic import ValidationError
 
 from bus import Context, PermanentError, Subscription
 from bus.blobs import BlobError, store_from_env
-from bus.config import BusConfig
-from bus.connection import Redis, connect
-from bus.errors import ConfigError, RedisUnavailable
-from bus.server import running_embedded_url
+from bus.config import BusConfig, env_number
+from bus.connection import Redis
+from bus.errors import ConfigError
+from bus.resources import PerLoop
 from bus.store import Aggregate, ConcurrencyError, EventStore, Repository
 from bus.worker import Service
 from schemas import Envelope, Event
@@ -76,16 +76,6 @@ MAX_SEQUENCE: Final = 2**31 - 1
 UTC: Final = dt.UTC
 
 
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-
-
 @dataclass(frozen=True)
 class Settings:
     """Window defaults and limits, from AIWF_CALENDAR_*."""
@@ -102,13 +92,13 @@ class Settings:
     def from_env(cls) -> Settings:
         """Read AIWF_CALENDAR_*; ConfigError naming the variable when one is impossible."""
         settings = cls(
-            past_days=int(_number("AIWF_CALENDAR_PAST_DAYS", cls.past_days)),
-            future_days=int(_number("AIWF_CALENDAR_FUTURE_DAYS", cls.future_days)),
+            past_days=int(env_number("AIWF_CALENDAR_PAST_DAYS", cls.past_days)),
+            future_days=int(env_number("AIWF_CALENDAR_FUTURE_DAYS", cls.future_days)),
             default_tz=os.environ.get("AIWF_CALENDAR_DEFAULT_TZ") or cls.default_tz,
-            max_ics_bytes=int(_number("AIWF_CALENDAR_MAX_ICS_BYTES", cls.max_ics_bytes)),
-            max_occurrences=int(_number("AIWF_CALENDAR_MAX_OCCURRENCES", cls.max_occurrences)),
-            max_seconds=_number("AIWF_CALENDAR_MAX_SECONDS", cls.max_seconds),
-            snapshot_every=int(_number("AIWF_CALENDAR_SNAPSHOT_EVERY", cls.snapshot_every)),
+            max_ics_bytes=int(env_number("AIWF_CALENDAR_MAX_ICS_BYTES", cls.max_ics_bytes)),
+            max_occurrences=int(env_number("AIWF_CALENDAR_MAX_OCCURRENCES", cls.max_occurrences)),
+            max_seconds=env_number("AIWF_CALENDAR_MAX_SECONDS", cls.max_seconds),
+            snapshot_every=int(env_number("AIWF_CALENDAR_SNAPSHOT_EVERY", cls.snapshot_every)),
         )
         if settings.past_days < 0 or settings.future_days < 1 or settings.past_days + settings.future_days > 400:
             raise ConfigError("AIWF_CALENDAR_PAST_DAYS >= 0 and AIWF_CALENDAR_FUTURE_DAYS >= 1, at most 400 together")
@@ -228,35 +218,8 @@ class Runtime:
         self.agenda = AGENDA.subscription(client, config)
 
 
-class Runtimes:
-    """One Runtime per event loop, made on first use (tests run a loop each; a worker runs one)."""
-
-    def __init__(self, settings: Settings) -> None:
-        """Nothing connects until `get`."""
-        self.settings = settings
-        self._by_loop: dict[int, Runtime] = {}
-
-    async def get(self) -> Runtime:
-        """This loop's Runtime, connecting to REDIS_URL (or the embedded server) the first time."""
-        loop = id(asyncio.get_running_loop())
-        runtime = self._by_loop.get(loop)
-        if runtime is None:
-            config = BusConfig.from_env(producer="calendar")
-            url = config.redis_url or running_embedded_url(config.data_dir)
-            if url is None:
-                raise RedisUnavailable("calendar: no Redis; set REDIS_URL or start one with `aiwf up`")
-            runtime = Runtime(connect(url, config), config, self.settings)
-            self._by_loop = {loop: runtime}  # an older loop's client is unusable here: drop it
-        return runtime
-
-    async def close(self) -> None:
-        """Close this loop's client."""
-        runtime = self._by_loop.pop(id(asyncio.get_running_loop()), None)
-        if runtime is not None:
-            await runtime.client.aclose()
-
-
-runtimes = Runtimes(Settings.from_env())
+SETTINGS = Settings.from_env()
+runtimes: PerLoop[Runtime] = PerLoop("calendar", lambda client, config: Runtime(client, config, SETTINGS))
 blobs = store_from_env(BusConfig.from_env().data_dir)
 calendar = Subscription(stream="calendar", group="calendar", batch=16, concurrency=4)
 
