@@ -175,7 +175,7 @@ def schemas_export(
     else:
         data = codec.to_json(export())
     if out:
-        out.write_bytes(data + b"\n")
+        _write(out, data + b"\n")
     else:
         sys.stdout.buffer.write(data + b"\n")
 
@@ -193,13 +193,15 @@ def schemas_check(
 
     _load_events()
     current = export()
+    if not snapshot.exists() and not update:
+        fail(f"no snapshot at {snapshot}; create it with `aiwf schemas check --update` and commit it")
     old = _read_snapshot(snapshot) if snapshot.exists() else {"events": {}}
     problems = check(old, current)
     if problems and not update:
         for problem in problems:
             print(f"aiwf: breaking change: {problem}", file=sys.stderr)
         raise typer.Exit(1)
-    if update or not snapshot.exists():
+    if update:
         _write(snapshot, orjson.dumps(current, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
         print(f"snapshot written: {snapshot}")
     else:

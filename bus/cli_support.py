@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from redis.connection import parse_url
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
@@ -40,12 +41,21 @@ def redis_url(config: BusConfig) -> str:
     url = config.redis_url or running_embedded_url(config.data_dir)
     if url is None:
         fail(f"no Redis: set REDIS_URL, or start one with `aiwf up` (looked in {config.data_dir}/redis.url)")
+    return check_url(url)
+
+
+def check_url(url: str) -> str:
+    """`url` if redis-py can parse it; else one line and exit 2 (a traceback from from_url otherwise)."""
+    try:
+        parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        fail(f"REDIS_URL {url!r} is not a Redis URL: {exc}", EXIT_USAGE)
     return url
 
 
 def run(body: Callable[[Redis, BusConfig], Awaitable[T]]) -> T:
     """Run an async command body with a connected client; errors become one line and exit 1."""
-    config = _config()
+    config = load_config()
 
     async def main() -> T:
         client = connect(redis_url(config), config)
@@ -65,9 +75,10 @@ def run(body: Callable[[Redis, BusConfig], Awaitable[T]]) -> T:
         fail(f"Redis refused the command: {exc}")
 
 
-def _config() -> BusConfig:
+def load_config(**overrides: object) -> BusConfig:
+    """BusConfig from the environment; a bad setting is one line and exit 2."""
     try:
-        return BusConfig.from_env()
+        return BusConfig.from_env(**overrides)
     except AiwfError as exc:
         fail(str(exc), EXIT_USAGE)
 
