@@ -18,7 +18,7 @@ import typer
 from rich.live import Live
 
 from bus import codec, keys
-from bus.cli_support import check_url, console, emit_json, emit_table, fail, load_config, redis_url, run
+from bus.cli_support import EXIT_USAGE, check_url, console, emit_json, emit_table, fail, load_config, redis_url, run
 from bus.config import BusConfig
 from bus.connection import Redis
 from bus.errors import AiwfError
@@ -442,8 +442,26 @@ _register_plugins()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: usage errors become one `aiwf:` line and exit 2, like every other error."""
+    # Recent typer vendors its own click; find its UsageError through a public subclass.
+    usage_error: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(standalone_mode=False)
+    except usage_error as exc:
+        error: Any = exc  # click's UsageError: ctx, show(), format_message()
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            error.show()  # `aiwf` alone shows the help
+            code = 0
+        else:
+            path = error.ctx.command_path.partition(" ")[2] if error.ctx else ""
+            where = f"{path}: " if path else ""
+            print(f"aiwf: {where}{error.format_message()}", file=sys.stderr)
+            code = EXIT_USAGE
+    except typer.Abort:
+        print("aiwf: aborted", file=sys.stderr)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

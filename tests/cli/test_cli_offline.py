@@ -67,3 +67,13 @@ def test_schemas_ls_needs_no_redis(aiwf: Aiwf) -> None:
     assert "documents.document.uploaded" in table.stdout
     rows = json.loads(aiwf("schemas", "ls", "--json", env={"REDIS_URL": url}).stdout)
     assert {"type": "documents.document.uploaded", "versions": "1", "compat": "BACKWARD"} in rows
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("tail", "-n", "0", "documents"), ("publish", "documents.document.uploaded", "--data", "{}", "--version", "x"),
+     ("no-such-command",), ("dlq", "ls", "--limit", "many")],
+)
+def test_usage_errors_are_one_line_and_exit_2(aiwf: Aiwf, args: tuple[str, ...]) -> None:
+    """Bad options or commands give one `aiwf:` line naming the problem, exit 2, no usage panel."""
+    assert_one_error(aiwf(*args), code=2)
