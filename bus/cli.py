@@ -279,18 +279,15 @@ async def heartbeats(client: Redis) -> list[dict[str, str]]:
 @app.command()
 def health(as_json: JsonOpt = False) -> None:
     """Which services are up, degraded or offline, from their heartbeats. Exit 1 if any is not running."""
+    from bus.health import summarize  # noqa: PLC0415
     from workers import WORKERS  # noqa: PLC0415
 
-    beats = run(lambda client, _config: heartbeats(client))
-    by_service = {b["service"]: b for b in beats if b.get("state") != "stopped"}
-    rows = [{"service": name, "state": by_service.get(name, {}).get("state", "offline"), **{
-        k: by_service.get(name, {}).get(k, "") for k in ("pending", "processed", "failed", "reason")}}
-        for name in WORKERS]
+    rows = summarize(run(lambda client, _config: heartbeats(client)), WORKERS)
     if as_json:
         emit_json(rows)
     else:
-        emit_table("services", ["service", "state", "processed", "failed", "pending", "reason"],
-                   [[r["service"], r["state"], r["processed"], r["failed"], r["pending"], r["reason"]] for r in rows])
+        columns = ["service", "state", "instances", "processed", "failed", "dead_lettered", "pending", "reason"]
+        emit_table("services", columns, [[r[c] for c in columns] for r in rows])
     if any(r["state"] != "running" for r in rows):
         raise typer.Exit(1)
 
