@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bus.errors import ConfigError, RedisUnavailable
+from bus.supervise import die_with_parent
 
 URL_FILE = "redis.url"
 
@@ -91,7 +92,8 @@ class EmbeddedRedis:
         # A session of its own: a terminal's Ctrl-C must reach only the supervisor, which stops
         # Redis last, after every worker has drained and committed.
         self.process = subprocess.Popen(  # noqa: S603 - our own arguments
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call, resolved before the fork
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

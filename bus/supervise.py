@@ -6,6 +6,7 @@ the workers' heartbeats in Redis, the same source as `aiwf health`.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -49,7 +50,10 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         command = [sys.executable, "-m", "bus.cli", "worker", child.name]
         # Own session: Ctrl-C goes to the supervisor alone, which then drains workers in order.
-        child.process = subprocess.Popen(command, env=self.env, start_new_session=True)  # noqa: S603
+        child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command, env=self.env, start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call, resolved before the fork
+        )
         child.started_at = time.monotonic()
 
     def tick(self, on_restart: Callable[[Child, int], None] | None = None) -> None:
@@ -94,3 +98,18 @@ class Supervisor:
 def child_env(redis_url: str) -> dict[str, str]:
     """The environment of a worker: ours, plus the Redis it must use."""
     return {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+
+
+# Resolved here, in the parent: the child between fork and exec only calls the function.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child before exec: ask Linux to SIGTERM it when the supervisor dies, even by SIGKILL.
+
+    Without it, a killed `aiwf up` would leave workers and Redis running unsupervised. SIGTERM
+    lets a worker drain and Redis flush its AOF. Elsewhere this is a no-op.
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
