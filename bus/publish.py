@@ -21,6 +21,20 @@ from bus.telemetry import current_traceparent, publish_span
 from schemas import REGISTRY, Envelope, Event, SchemaError
 from schemas.secrets import SecretError
 
+XADD_MANY_LUA = """
+for i = 1, #ARGV, 5 do
+  local fields = {'id', ARGV[i + 1], 'type', ARGV[i + 2], 'body', ARGV[i + 3]}
+  if ARGV[i + 4] ~= '' then
+    fields[7], fields[8] = 'redelivery', ARGV[i + 4]
+  end
+  redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', unpack(fields))
+end
+return #ARGV / 5
+"""
+#: Flushes in flight at once: one packs the next batch while Redis runs the other. Order
+#: across flushes is free: a caller awaits its publish, so its own events never overlap.
+MAX_FLUSHES = 2
+_PUBLISHED = (codec.FIELD_ID, codec.FIELD_TYPE, codec.FIELD_BODY, codec.FIELD_REDELIVERY)
 Pending = tuple[str, dict[str, str | bytes], "asyncio.Future[None]"]
 
 
@@ -45,9 +59,11 @@ class Publisher:
 
     def __init__(self, client: Redis, config: BusConfig) -> None:
         self._client = client
+        self._xadd_many = client.register_script(XADD_MANY_LUA)
         self._config = config
         self._queue: list[Pending] = []
-        self._flushing = False
+        self._flushes = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def publish(
         self,
@@ -72,13 +88,20 @@ class Publisher:
         return env.id
 
     async def publish_many(self, events: Sequence[Event], *, correlation_id: str | None = None) -> list[str]:
-        """Publish several events in one pipeline; returns their ids in order."""
+        """Publish several events in one flush, in order; returns their ids in order."""
         envs = [Envelope.wrap(e, producer=self._config.producer, correlation_id=correlation_id) for e in events]
-        await asyncio.gather(*(self.publish_envelope(env) for env in envs))
+        futures = [self._enqueue(env) for env in envs]  # all queued before any flush: one batch, in order
+        await self._kick()
+        await asyncio.gather(*futures)
         return [env.id for env in envs]
 
     async def publish_envelope(self, env: Envelope) -> None:
         """XADD an already-built envelope (DLQ replay keeps its id this way)."""
+        future = self._enqueue(env)
+        await self._kick()
+        await future
+
+    def _enqueue(self, env: Envelope) -> asyncio.Future[None]:
         fields = codec.encode(env)
         size = len(fields[codec.FIELD_BODY])
         if size > self._config.max_event_bytes:
@@ -88,27 +111,24 @@ class Publisher:
             )
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((keys.stream(keys.domain_of(env.type)), fields, future))
-        if not self._flushing:
-            await self._flush_once()
-            if self._queue:
-                # Hand the rest to a task so this caller returns as soon as its own event is written.
-                self._flushing = True
-                asyncio.get_running_loop().create_task(self._drain())
-        await future
+        return future
 
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                await self._send(self._take())
-        finally:
-            self._flushing = False
+    async def _kick(self) -> None:
+        if self._flushes < MAX_FLUSHES and self._queue:
+            await self._flush()
 
-    async def _flush_once(self) -> None:
-        self._flushing = True
+    async def _flush(self) -> None:
+        """Send what is queued; while it travels, newcomers queue for the next flush."""
+        self._flushes += 1
         try:
             await self._send(self._take())
         finally:
-            self._flushing = False
+            self._flushes -= 1
+            if self._queue and self._flushes < MAX_FLUSHES:
+                # A task takes the rest, so this caller returns as soon as its own event is written.
+                task = asyncio.get_running_loop().create_task(self._flush())
+                self._tasks.add(task)  # the loop keeps only a weak reference to tasks
+                task.add_done_callback(self._tasks.discard)
 
     def _take(self) -> list[Pending]:
         batch, self._queue = self._queue, []
@@ -141,7 +161,11 @@ class Publisher:
             await self._pipeline(batch)
 
     async def _pipeline(self, batch: list[Pending]) -> None:
-        pipe = self._client.pipeline(transaction=False)
+        # One script call for the whole flush: one reply to parse instead of one per XADD,
+        # and five arguments per event instead of seven.
+        streams: dict[str, int] = {}
+        argv: list[str | bytes] = []
         for stream, fields, _ in batch:
-            pipe.xadd(stream, fields)  # type: ignore[arg-type]
-        await pipe.execute()
+            index = streams.setdefault(stream, len(streams) + 1)
+            argv += [str(index), *(fields.get(name, "") for name in _PUBLISHED)]
+        await self._xadd_many(keys=list(streams), args=argv)
