@@ -275,7 +275,7 @@ class Consumer:
         with handle_span(env, self.sub.group) as span:
             try:
                 event = REGISTRY.parse(env.type, env.version, env.payload, reader=self.service)
-                ctx = Context(env, d.deliveries, self.name, self.sub.group, log)
+                ctx = Context(env, d.deliveries, self.name, self.sub.group, log, self.client, self.config)
                 outputs = _checked(env.type, await handler(event, ctx))
                 traceparent = current_traceparent()
                 caused = [env.caused(o, producer=self.service, traceparent=traceparent) for o in outputs]

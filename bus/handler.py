@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bus.config import BusConfig
+from bus.connection import Redis
 from bus.errors import ConfigError
 from bus.retry import RetryPolicy
 from schemas import Envelope, Event
@@ -30,6 +32,11 @@ class Context:
     consumer: str
     group: str
     log: logging.Logger
+    #: The consumer's Redis client and config, for bus-level handlers (store projections) that
+    #: commit with their own atomic step. Service handlers return events and never write with
+    #: it. None when a test builds a Context by hand.
+    client: Redis | None = None
+    config: BusConfig | None = None
 
 
 class Handler(Protocol):

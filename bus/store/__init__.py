@@ -17,12 +17,13 @@ Use:
     user = await users.load("42")                             # version 0 if it has no events yet
     user.register(...)                                        # a command: checks state, record(event)
     await users.save(user, cause=ctx.envelope)                # ConcurrencyError if someone saved first
+                                                              # (any number of events: appends of <= 1000)
 
     names = Projection("user_names", "user")                 # a consumer group on the category view
     @names.handler
     async def on_registered(event: UserRegistered, env: Envelope, writes: Writes) -> None:
         writes.hset(names.key("by-name"), event.username, event.user_id)
-    Service("auth", [names.subscription(client, config), ...])
+    Service("auth", [names.subscription(), ...])             # applies on the consumer's client
 
 Keys, for an aggregate `user-42`, all tagged `{es-user}`:
 

@@ -1,8 +1,9 @@
 """Aggregates and the repository: state rebuilt from events, saved with an expected version.
 
     load  snapshot (if its state_version is the class's) + the events after it, applied in order
-    save  the pending events, appended with expected version = the version loaded;
-          a snapshot every `snapshot_every` events (a cache: losing one only slows a load)
+    save  the pending events, appended with expected version = the version loaded, in appends of
+          at most `batch` events; a snapshot every `snapshot_every` events (a cache: losing one
+          only slows a load)
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from bus import codec
 from bus.errors import ConfigError
+from bus.store.append import MAX_BATCH
+from bus.store.errors import StoreError
 from bus.store.keys import parse
 from bus.store.store import EventStore
 from schemas import Envelope, Event, SchemaError
@@ -77,14 +80,23 @@ class Snapshot:
 
 
 class Repository(Generic[A]):
-    """Loads and saves aggregates of one class; snapshots every `snapshot_every` events when set."""
+    """Loads and saves aggregates of one class; snapshots every `snapshot_every` events when set.
 
-    def __init__(self, store: EventStore, cls: type[A], *, snapshot_every: int | None = None) -> None:
+    `batch` (1..MAX_BATCH) caps the events of one append; a larger save is split (see `save`).
+    """
+
+    def __init__(
+        self, store: EventStore, cls: type[A], *, snapshot_every: int | None = None, batch: int = MAX_BATCH
+    ) -> None:
         if snapshot_every is not None and not 1 <= snapshot_every <= 1_000_000:
             raise ConfigError(f"snapshot_every must be 1..1000000 or None, got {snapshot_every}")
+        if not 1 <= batch <= MAX_BATCH:
+            raise ConfigError(f"batch must be 1..{MAX_BATCH} events per append, got {batch}")
         self.store = store
         self.cls = cls
         self.snapshot_every = snapshot_every
+        #: Events per append of one save.
+        self.batch = batch
 
     async def load(self, aggregate_id: str) -> A:
         """The aggregate at its latest version; version 0 (fresh state) when it has no events yet."""
@@ -98,39 +110,64 @@ class Repository(Generic[A]):
             agg.version = rec.version
         return agg
 
-    async def save(self, agg: A, *, cause: Envelope | None = None) -> int:
+    async def save(self, agg: A, *, cause: Envelope | None = None, resume_at: int = 0) -> int:
         """Append the pending events with expected version = `agg.version`; returns the new version.
 
-        With `cause` (the envelope a handler is reacting to) the events carry its correlation and
-        causation ids, and their ids are derived from it: a redelivered handler that decides the
-        same events saves the same ids, which the store absorbs as a retry (this instance's state
-        is then stale: load again to read on). On ConcurrencyError nothing is stored and the
-        pending events stay: load again and redo the command.
+        Any number of events: they go in appends of at most `batch` events, each expecting the
+        version the previous one left. Each append is atomic, the save as a whole is not: an
+        error between two appends (a crash, Redis gone, a ConcurrencyError from a writer that
+        slipped in between) leaves the earlier appends stored and this instance unchanged.
+
+        With `cause` (the envelope a handler is reacting to) every event carries its correlation
+        and causation ids, and event ids are derived from (cause id, stream, position among this
+        cause's events): a redelivered handler that decides the same events saves the same ids,
+        which the store absorbs as retries, append by append, and only the missing appends are
+        written (this instance's state is then stale: load again to read on). A handler that
+        instead reloads, sees the part already stored and records only the rest passes
+        `resume_at` = how many of this cause's events are stored, so the rest take the
+        positions after them. Without `cause`, ids are fresh and a repeated save stores twice.
+        On ConcurrencyError from the first append nothing is stored and the pending events stay:
+        load again and redo the command.
         """
         if not agg.pending:
             return agg.version
-        producer = self.store.config.producer
-        envelopes = [
-            Envelope.wrap(
-                event,
-                producer=producer,
-                correlation_id=cause.correlation_id if cause else None,
-                causation_id=cause.id if cause else None,
-                traceparent=cause.traceparent if cause else None,
-                event_id=str(uuid.uuid5(CAUSED_IDS, f"{cause.id}/{agg.stream_id}/{i}")) if cause else None,
-            )
-            for i, event in enumerate(agg.pending)
-        ]
-        before = agg.version
-        agg.version = await self.store.append(agg.stream_id, envelopes, expected_version=before)
-        agg.pending = []
+        if resume_at < 0:
+            raise StoreError(f"resume_at must be >= 0, got {resume_at}")
+        envelopes = [self._envelope(agg, event, cause, resume_at + i) for i, event in enumerate(agg.pending)]
+        before = version = agg.version
+        fresh = True  # every append wrote its events just after the version this instance holds
+        for chunk in self._chunks(envelopes, resume_at):
+            stored = await self.store.append(agg.stream_id, chunk, expected_version=version)
+            fresh = fresh and stored == version + len(chunk)
+            version = stored
+        agg.version, agg.pending = version, []
         every = self.snapshot_every
-        # A version other than before + n means these ids were stored by an earlier save: this
-        # instance's state is not the stored one at that version, so it must not be snapshotted.
-        landed_here = agg.version == before + len(envelopes)
-        if every and landed_here and agg.version // every > before // every:
+        # Not fresh: some ids were stored by an earlier save, so this instance's state is not the
+        # stored one at that version and must not be snapshotted.
+        if every and fresh and agg.version // every > before // every:
             await self._write_snapshot(agg)
         return agg.version
+
+    def _envelope(self, agg: A, event: Event, cause: Envelope | None, position: int) -> Envelope:
+        if cause is None:
+            return Envelope.wrap(event, producer=self.store.config.producer)
+        return Envelope.wrap(
+            event,
+            producer=self.store.config.producer,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.id,
+            traceparent=cause.traceparent,
+            event_id=str(uuid.uuid5(CAUSED_IDS, f"{cause.id}/{agg.stream_id}/{position}")),
+        )
+
+    def _chunks(self, envelopes: list[Envelope], first: int) -> list[list[Envelope]]:
+        """Appends cut at positions that are multiples of `batch`: every save of a cause cuts alike."""
+        out, i = [], 0
+        while i < len(envelopes):
+            end = min(len(envelopes), (first + i) // self.batch * self.batch + self.batch - first)
+            out.append(envelopes[i:end])
+            i = end
+        return out
 
     async def _read_snapshot(self, stream_id: str) -> Snapshot | None:
         raw = await self.store.client.get(parse(stream_id).snapshot)

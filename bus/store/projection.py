@@ -30,8 +30,9 @@ import typing
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
-from bus.config import BusConfig
-from bus.connection import Redis, retrying
+from redis.commands.core import AsyncScript
+
+from bus.connection import retrying
 from bus.errors import ConfigError
 from bus.handler import Context, Subscription
 from bus.retry import RetryPolicy
@@ -149,6 +150,7 @@ class Projection:
         self.batch = batch
         self.handlers: dict[type[Event], Apply] = {}
         self._prefix = f"aiwf:proj:{{{self.domain}}}:{name}:"
+        self._script: AsyncScript | None = None
 
     def key(self, *parts: str) -> str:
         """A read-model key of this projection, e.g. key('by-owner', owner_id)."""
@@ -174,24 +176,32 @@ class Projection:
             raise ConfigError(f"projection {self.name}: two handlers for {model.event_type}")
         self.handlers[model] = fn
 
-    def subscription(self, client: Redis, config: BusConfig) -> Subscription:
-        """The bus subscription that runs this projection: give it to a Consumer or a Worker's Service."""
+    def subscription(self) -> Subscription:
+        """The bus subscription that runs this projection: give it to a Consumer or a Worker's Service.
+
+        Needs no client: each apply runs on the client and config of the Consumer delivering the
+        event (`Context.client` / `Context.config`), so a Service can declare it at import time.
+        """
         sub = Subscription(stream=self.domain, group=self.name, retry=self.retry, batch=self.batch, concurrency=1)
-        script = client.register_script(APPLY_LUA)
         for model, fn in self.handlers.items():
-            sub.on(model, self._applying(fn, script, config))
+            sub.on(model, self._applying(fn))
         return sub
 
-    def _applying(
-        self, fn: Apply, script: Any, config: BusConfig
-    ) -> Callable[[Event, Context], Awaitable[Sequence[Event]]]:
+    def _applying(self, fn: Apply) -> Callable[[Event, Context], Awaitable[Sequence[Event]]]:
         async def run(event: Event, ctx: Context) -> Sequence[Event]:
+            client, config = ctx.client, ctx.config
+            if client is None or config is None:
+                raise StoreError(f"projection {self.name} runs on a bus Consumer: its Context carries no client")
             writes = Writes(self._prefix)
             await fn(event, ctx.envelope, writes)
             if writes.count:
                 keys_ = [self.marker(ctx.envelope.id), *writes.keys]
                 args = [str(config.marker_ttl_s), *writes.argv]
-                await retrying(lambda: script(keys=keys_, args=args), config, f"projection {self.name}")
+                script = self._script or client.register_script(APPLY_LUA)
+                self._script = script  # the SHA is the same on every client; each call names its client
+                await retrying(
+                    lambda: script(keys=keys_, args=args, client=client), config, f"projection {self.name}"
+                )
             return []
 
         return run

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from bus import Context, Publisher, keys
 from bus.blobs import FileBlobStore
 from bus.config import BusConfig
 from bus.store import EventStore
+from bus.store.aggregate import CAUSED_IDS
 from schemas import Envelope
 from schemas.events.calendar import SyncRequested
 from tests.contract.harness import drain, running
@@ -200,22 +202,22 @@ async def test_a_redelivered_sync_returns_its_stored_events_and_stores_nothing_t
     await service.runtimes.close()
 
 
-async def test_a_sync_crashed_between_chunks_resumes_and_reports_every_change_once(
+async def test_a_sync_crashed_between_appends_resumes_and_reports_every_change_once(
     client: aioredis.Redis, config: BusConfig, service: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With 3-event chunks and a crash after the first, the redelivery stores the rest once and returns all 8 added."""
-    monkeypatch.setattr(service, "CHUNK", 3)
+    """With 3-event appends and a crash after the first, the redelivery stores the rest once and returns all 8 added."""
     rt = await service.runtimes.get()
-    real_save, saves = rt.calendars.save, 0
+    rt.calendars.batch = 3
+    real_append, appends = rt.store.append, 0
 
-    async def crash_on_second(agg: Any, *, cause: Envelope | None = None) -> int:
-        nonlocal saves
-        saves += 1
-        if saves == 2:
+    async def crash_on_second(stream_id: str, envelopes: Any, expected_version: int | None = None) -> int:
+        nonlocal appends
+        appends += 1
+        if appends == 2:
             raise RuntimeError("worker killed")
-        return int(await real_save(agg, cause=cause))
+        return int(await real_append(stream_id, envelopes, expected_version))
 
-    monkeypatch.setattr(rt.calendars, "save", crash_on_second)
+    monkeypatch.setattr(rt.store, "append", crash_on_second)
     env = Envelope.wrap(request("chunks", sample("weekly_exceptions.ics")), producer="tests")
     event = SyncRequested.model_validate(env.payload)
     with pytest.raises(RuntimeError, match="worker killed"):
@@ -229,9 +231,14 @@ async def test_a_sync_crashed_between_chunks_resumes_and_reports_every_change_on
     assert out[-1].model_dump()["added"] == 8
     stored = await store.read("calendar-chunks")
     assert len(stored) == 9
-    assert len({s.envelope.id for s in stored}) == 9
-    assert {s.envelope.causation_id for s in stored[:3]} == {env.id}
+    assert [s.envelope.id for s in stored] == [caused_id(env, "calendar-chunks", i) for i in range(9)]
+    assert {s.envelope.causation_id for s in stored} == {env.id}
     await service.runtimes.close()
+
+
+def caused_id(cause: Envelope, stream_id: str, position: int) -> str:
+    """The id Repository.save gives the event at `position` among `cause`'s events in `stream_id`."""
+    return str(uuid.uuid5(CAUSED_IDS, f"{cause.id}/{stream_id}/{position}"))
 
 
 async def test_an_older_request_than_the_last_stored_sync_is_rejected_as_stale(

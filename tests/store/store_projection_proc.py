@@ -52,7 +52,7 @@ async def main(url: str, name: str) -> None:
     """Run the projection until the process is killed."""
     config = BusConfig(redis_url=url, producer="tests", marker_ttl_s=3600)
     client = connect(url, config)
-    await Consumer(client, config, totals(name, delay_s=0.003).subscription(client, config), "tests").run()
+    await Consumer(client, config, totals(name, delay_s=0.003).subscription(), "tests").run()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 
 from bus.config import BusConfig
 from bus.errors import ConfigError
-from bus.store import Aggregate, ConcurrencyError, EventStore, Repository
+from bus.store import Aggregate, ConcurrencyError, EventStore, Repository, StoreError
+from bus.store.aggregate import CAUSED_IDS
 from bus.store.keys import parse
 from schemas import Envelope, Event
 from tests.events import ItemCreated
@@ -175,3 +177,121 @@ def test_snapshot_every_must_be_positive() -> None:
     """snapshot_every=0 is refused with ConfigError."""
     with pytest.raises(ConfigError, match="snapshot_every"):
         Repository(EventStore.__new__(EventStore), Basket, snapshot_every=0)
+
+
+class CrashingStore(EventStore):
+    """The real store, except that its `crash_at`-th append raises as if the worker were killed before it."""
+
+    def __init__(self, store: EventStore, crash_at: int) -> None:
+        super().__init__(store.client, store.config)
+        self.crash_at, self.appends = crash_at, 0
+        self.sizes: list[int] = []
+
+    async def append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int | None = None) -> int:
+        self.appends += 1
+        self.sizes.append(len(envelopes))
+        if self.appends == self.crash_at:
+            raise RuntimeError("worker killed")
+        return await super().append(stream_id, envelopes, expected_version)
+
+
+def caused_id(cause: Envelope, stream_id: str, position: int) -> str:
+    """The id save(cause=...) gives the event at `position` among the cause's events in `stream_id`."""
+    return str(uuid.uuid5(CAUSED_IDS, f"{cause.id}/{stream_id}/{position}"))
+
+
+def basket_of(n: int, start: int = 0) -> Basket:
+    """A fresh basket holding the decision 'add items start..n-1' as pending events."""
+    basket = Basket("big")
+    for i in range(start, n):
+        basket.add(f"t{i}", 1)
+    return basket
+
+
+async def test_a_save_of_more_events_than_one_append_holds_stores_all_under_the_real_cause(store: EventStore) -> None:
+    """2500 events of one cause land in three appends, versions 1..2500, ids by position, causation = the cause."""
+    cause = Envelope.wrap(ItemCreated(title="cmd"), producer="tests", correlation_id="corr-big")
+    counting = CrashingStore(store, crash_at=0)
+    assert await Repository(counting, Basket).save(basket_of(2500), cause=cause) == 2500
+    assert counting.appends == 3
+    stored = await store.read("basket-big")
+    assert [r.version for r in stored] == list(range(1, 2501))
+    assert [r.envelope.id for r in stored] == [caused_id(cause, "basket-big", i) for i in range(2500)]
+    assert {(r.envelope.causation_id, r.envelope.correlation_id) for r in stored} == {(cause.id, "corr-big")}
+
+
+@pytest.mark.parametrize("crash_at", [2, 3])
+async def test_a_save_crashed_between_appends_and_redelivered_stores_every_event_once(
+    store: EventStore, crash_at: int
+) -> None:
+    """Killed before its 2nd (or 3rd) 4-event append, the redelivered save of the same decision stores only the rest."""
+    cause = Envelope.wrap(ItemCreated(title="cmd"), producer="tests")
+    with pytest.raises(RuntimeError, match="worker killed"):
+        await Repository(CrashingStore(store, crash_at), Basket, batch=4).save(basket_of(10), cause=cause)
+    assert await store.version("basket-big") == 4 * (crash_at - 1)
+    repo = Repository(store, Basket, batch=4, snapshot_every=3)
+    assert await repo.save(basket_of(10), cause=cause) == 10  # decided again on the state it saw before
+    stored = await store.read("basket-big")
+    assert [r.envelope.id for r in stored] == [caused_id(cause, "basket-big", i) for i in range(10)]
+    assert {r.envelope.causation_id for r in stored} == {cause.id}
+    assert (await repo.load("big")).titles == [f"t{i}" for i in range(10)]
+
+
+async def test_a_reloaded_handler_resumes_a_crashed_save_after_its_stored_events(store: EventStore) -> None:
+    """A handler that reloads and records only the missing events saves them with resume_at: same ids, none twice."""
+    cause = Envelope.wrap(ItemCreated(title="cmd"), producer="tests")
+    with pytest.raises(RuntimeError, match="worker killed"):
+        await Repository(CrashingStore(store, 3), Basket, batch=4).save(basket_of(10), cause=cause)
+    repo = Repository(store, Basket, batch=4)
+    basket = await repo.load("big")
+    assert basket.version == 8
+    for i in range(basket.version, 10):
+        basket.add(f"t{i}", 1)
+    assert await repo.save(basket, cause=cause, resume_at=8) == 10
+    stored = await store.read("basket-big")
+    assert [r.envelope.id for r in stored] == [caused_id(cause, "basket-big", i) for i in range(10)]
+    assert (await repo.load("big")).titles == [f"t{i}" for i in range(10)]
+
+
+async def test_a_resumed_save_cuts_its_appends_where_the_first_save_did(store: EventStore) -> None:
+    """Appends end at positions that are multiples of `batch`, so a replay's appends never half-overlap stored ones."""
+    cause = Envelope.wrap(ItemCreated(title="cmd"), producer="tests")
+    with pytest.raises(RuntimeError, match="worker killed"):
+        await Repository(CrashingStore(store, 2), Basket, batch=3).save(basket_of(10), cause=cause)
+    resumed = CrashingStore(store, 0)
+    basket = await Repository(store, Basket).load("big")
+    for i in range(3, 10):
+        basket.add(f"t{i}", 1)
+    assert await Repository(resumed, Basket, batch=4).save(basket, cause=cause, resume_at=3) == 10
+    assert resumed.sizes == [1, 4, 2]  # positions 3 | 4..7 | 8..9
+    assert await Repository(store, Basket, batch=4).save(basket_of(10), cause=cause) == 10  # a replay: all stored
+
+
+async def test_a_writer_between_two_appends_stops_the_save_and_leaves_the_instance_unchanged(
+    store: EventStore,
+) -> None:
+    """When another writer appends between two appends of a save, the second raises; the first stays stored."""
+
+    class Interleaved(EventStore):
+        async def append(
+            self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int | None = None
+        ) -> int:
+            version = await super().append(stream_id, envelopes, expected_version)
+            if version == 2:
+                await store.append(stream_id, [Envelope.wrap(ItemCreated(title="other"), producer="tests")])
+            return version
+
+    basket = basket_of(5)
+    with pytest.raises(ConcurrencyError, match="expected version 2, actual version 3"):
+        await Repository(Interleaved(store.client, store.config), Basket, batch=2).save(basket)
+    assert (basket.version, len(basket.pending)) == (0, 5)
+    assert (await Repository(store, Basket).load("big")).titles == ["t0", "t1", "other"]
+
+
+async def test_resume_at_and_batch_are_checked(store: EventStore) -> None:
+    """A negative resume_at is a StoreError and a batch over the store's limit a ConfigError, before any write."""
+    with pytest.raises(ConfigError, match=r"batch must be 1\.\.1000"):
+        Repository(store, Basket, batch=1001)
+    with pytest.raises(StoreError, match="resume_at"):
+        await Repository(store, Basket).save(basket_of(1), resume_at=-1)
+    assert await store.version("basket-big") == 0

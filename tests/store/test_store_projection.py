@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -44,7 +45,7 @@ async def fill(store: EventStore, aggregates: int, per_aggregate: int) -> None:
 
 async def run_to_end(proj: Projection, client: aioredis.Redis, config: BusConfig) -> None:
     """Run the projection until its group has drained the stream, then stop it gracefully."""
-    sub = proj.subscription(client, config)
+    sub = proj.subscription()
     async with running(sub, config):
         await drain(client, sub)
 
@@ -104,7 +105,7 @@ async def test_projection_killed_between_apply_and_ack_ends_like_an_uninterrupte
 
     calls: Counter[str] = Counter()
     proj = totals("killed", calls)
-    sub = proj.subscription(client, config)
+    sub = proj.subscription()
     reached = asyncio.Event()
     sub.handlers[ItemCreated.event_type] = hang_after(25, reached, sub.handlers[ItemCreated.event_type])
     victim_client = connect(config.redis_url or "", config)
@@ -208,3 +209,12 @@ async def test_event_whose_writes_cannot_all_apply_writes_nothing_and_is_dead_le
     assert b"WRONGTYPE projection key" in dead[1][deadletter.FIELD_ERROR.encode()]
     (rec,) = await store.read("item-0")
     assert not await client.exists(proj.marker(rec.envelope.id))
+
+
+async def test_projection_called_without_a_consumer_context_says_where_it_runs() -> None:
+    """A projection handler given a Context with no client (not from a Consumer) refuses with a StoreError."""
+    env = Envelope.wrap(ItemCreated(title="t", quantity=1), producer="tests")
+    ctx = Context(env, 1, "c", "no_client", logging.getLogger("t"))
+    handler = totals("no_client").subscription().handlers[ItemCreated.event_type]
+    with pytest.raises(StoreError, match="runs on a bus Consumer"):
+        await handler(ItemCreated(title="t", quantity=1), ctx)

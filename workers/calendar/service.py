@@ -9,11 +9,12 @@ same events to the bus. Nothing changed: nothing is stored, and only a zero-coun
 `sync.completed` is returned. A malformed, hostile or oversized document is a
 `calendar.sync.rejected` (never a retry: the engine bounds size, rule work and time).
 
-At least once, safely. The store takes at most MAX_BATCH events per append, so a large sync
-is appended in chunks; the event ids of each chunk derive from the request's id and the
-version the chunk starts at. A redelivered request whose marker is stored returns the stored
-events again; one that crashed between chunks resumes from the stored state (the comparison
-yields exactly the missing changes) and then returns every event of the sync. The window
+At least once, safely. One save stores the whole sync (Repository.save splits it into appends
+of at most 1000 events, with ids derived from the request's id and each event's position in
+the sync). A redelivered request whose marker is stored returns the stored events again; one
+that crashed between two appends resumes from the stored state (the comparison yields exactly
+the missing changes, saved after the stored ones with `resume_at`) and then returns every
+event of the sync. The window
 defaults are counted from the request's `occurred_at`, not the clock, so a redelivery expands
 the same window. A request older than the calendar's last stored sync is rejected as
 `StaleSync`, so feeds delivered out of order cannot roll a calendar back.
@@ -32,8 +33,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -66,12 +65,8 @@ from workers.calendar.expand import ExpandOptions, Occurrence, OccurrenceKey, ex
 from workers.calendar.ics import MAX_ICS_BYTES, parse_calendar
 from workers.calendar.props import utc_iso
 
-#: Events per append: below the store's MAX_BATCH (1000), so one request's Lua call stays small.
-CHUNK: Final = 500
 #: Saves redone on fresh state after losing a race with another sync of the same calendar.
 SAVE_ATTEMPTS: Final = 3
-#: Event-id seeds of a sync's later chunks (uuid5 of request id and start version).
-SYNC_CHUNKS: Final = uuid.UUID("0b9e8a4c-6f21-4c7d-8e53-7a2d41c9f0e6")
 MAX_SEQUENCE: Final = 2**31 - 1
 UTC: Final = dt.UTC
 
@@ -207,7 +202,7 @@ class CalendarAggregate(Aggregate):
 
 
 class Runtime:
-    """One Redis client, the store, the calendar repository and the agenda's apply handlers."""
+    """One Redis client, the store and the calendar repository."""
 
     def __init__(self, client: Redis, config: BusConfig, settings: Settings) -> None:
         """Wire everything on `client`; nothing touches Redis until a method is awaited."""
@@ -215,7 +210,6 @@ class Runtime:
         self.settings = settings
         self.store = EventStore(client, config)
         self.calendars = Repository(self.store, CalendarAggregate, snapshot_every=settings.snapshot_every)
-        self.agenda = AGENDA.subscription(client, config)
 
 
 SETTINGS = Settings.from_env()
@@ -260,7 +254,7 @@ async def _synced(
     window: tuple[dt.datetime, dt.datetime],
     found: dict[OccurrenceKey, Occurrence],
 ) -> list[Event]:
-    """Store the changes from `agg`'s state to `found` in chunks, then the marker; the sync's events."""
+    """Store the changes from `agg`'s state to `found`, then the marker; the sync's events."""
     sync_id = cause.id
     if agg.sync.sync_id == sync_id and agg.sync.done:
         return await _stored_sync(rt, agg)  # a concurrent delivery of this request finished first
@@ -274,28 +268,15 @@ async def _synced(
         return [_rejected(event, sync_id, "InvalidCalendar", f"an occurrence cannot be described: {exc}")]
     if not changes and not resumed:
         return [_completed(event, sync_id, window, cause.occurred_at, SyncProgress(), len(found))]
-    chunks = [changes[i : i + CHUNK] for i in range(0, len(changes), CHUNK)] or [[]]
-    for n, chunk in enumerate(chunks):
-        for change in chunk:
-            agg.record(change)
-        if n == len(chunks) - 1:
-            marker = _completed(event, sync_id, window, cause.occurred_at, agg.sync, len(agg.held))
-            agg.record(marker)
-        await rt.calendars.save(agg, cause=_chunk_cause(cause, agg))
+    stored = agg.version - agg.sync.first_version + 1 if resumed else 0  # this sync's events already stored
+    for change in changes:
+        agg.record(change)
+    marker = _completed(event, sync_id, window, cause.occurred_at, agg.sync, len(agg.held))
+    agg.record(marker)
+    await rt.calendars.save(agg, cause=cause, resume_at=stored)
     if resumed:
         return await _stored_sync(rt, agg)
     return [*changes, marker]
-
-
-def _chunk_cause(cause: Envelope, agg: CalendarAggregate) -> Envelope:
-    """The request itself for a sync's first append; for later ones a stand-in whose id names the chunk.
-
-    Repository.save derives event ids from the cause's id and each event's index in the save,
-    so two appends of one request need two ids: the stand-in keeps correlation and trace.
-    """
-    if agg.sync.first_version == agg.version + 1:
-        return cause
-    return cause.model_copy(update={"id": str(uuid.uuid5(SYNC_CHUNKS, f"{cause.id}/{agg.version}"))})
 
 
 async def _stored_sync(rt: Runtime, agg: CalendarAggregate) -> list[Event]:
@@ -393,29 +374,8 @@ def _rejected(event: SyncRequested, sync_id: str, code: str, reason: str) -> Syn
 
 # -------------------------------------------------------------------------------- agenda
 
-
-def _agenda_subscription() -> Subscription:
-    """AGENDA's bus subscription, applying through this loop's Runtime.
-
-    Projection.subscription needs a client, and a Service is declared before any client
-    exists, so each handler here forwards to the one built on the Runtime's client.
-    """
-    sub = Subscription(stream=AGENDA.domain, group=AGENDA.name, retry=AGENDA.retry, batch=AGENDA.batch,
-                       concurrency=1)
-    for model in AGENDA.handlers:
-        sub.on(model, _forwarded(model.event_type))
-    return sub
-
-
-def _forwarded(event_type: str) -> Callable[[Event, Context], Awaitable[Sequence[Event]]]:
-    async def run(event: Event, ctx: Context) -> Sequence[Event]:
-        rt = await runtimes.get()
-        return await rt.agenda.handlers[event_type](event, ctx)
-
-    return run
-
-
-agenda = _agenda_subscription()
+#: The agenda projection: it applies on the client of the consumer that delivers each event.
+agenda = AGENDA.subscription()
 SERVICE = Service(name="calendar", subscriptions=[calendar, agenda], shutdown=runtimes.close)
 
 __all__ = ["SERVICE", "CalendarAggregate", "Settings", "agenda", "calendar", "on_sync_requested", "runtimes"]
