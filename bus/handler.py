@@ -64,7 +64,7 @@ class Subscription:
     #: Entries read per XREADGROUP; their commits share one round trip.
     batch: int = 100
     #: Handlers running at once for this subscription.
-    concurrency: int = 64
+    concurrency: int = 16
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

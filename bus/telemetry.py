@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind
@@ -54,23 +54,28 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+_NO_SPAN = nullcontext(INVALID_SPAN)
+
+
+def publish_span(event_type: str) -> AbstractContextManager[Span]:
+    """A PRODUCER span around one publish (a shared no-op while tracing is off: it is on the hot path)."""
+    return _publish_span(event_type) if enabled() else _NO_SPAN
+
+
+def handle_span(env: Envelope, group: str) -> AbstractContextManager[Span]:
+    """A CONSUMER span around one handler run, parented by the event's traceparent."""
+    return _handle_span(env, group) if enabled() else _NO_SPAN
+
+
 @contextmanager
-def publish_span(event_type: str) -> Iterator[Span]:
-    """A PRODUCER span around one publish (nothing at all while tracing is off: it is on the hot path)."""
-    if not enabled():
-        yield INVALID_SPAN
-        return
+def _publish_span(event_type: str) -> Iterator[Span]:
     with tracer.start_as_current_span(f"publish {event_type}", kind=SpanKind.PRODUCER) as span:
         span.set_attribute("messaging.system", "redis")
         yield span
 
 
 @contextmanager
-def handle_span(env: Envelope, group: str) -> Iterator[Span]:
-    """A CONSUMER span around one handler run, parented by the event's traceparent."""
-    if not enabled():
-        yield INVALID_SPAN
-        return
+def _handle_span(env: Envelope, group: str) -> Iterator[Span]:
     parent = _PROPAGATOR.extract({"traceparent": env.traceparent}) if env.traceparent else None
     with tracer.start_as_current_span(f"handle {env.type}", context=parent, kind=SpanKind.CONSUMER) as span:
         if span.is_recording():

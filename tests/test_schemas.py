@@ -167,3 +167,14 @@ def test_forward_types_refuse_new_versions() -> None:
     old = copy.deepcopy(new)
     del old["events"]["testing.item.created"]["versions"]["2"]
     assert [p.message for p in check(old, new)] == ["new version of a FORWARD type: old readers cannot read it"]
+
+
+def test_wrapped_envelope_equals_a_pydantic_constructed_one() -> None:
+    """Envelope.wrap's fast constructor builds exactly what model_construct and model_validate build."""
+    env = Envelope.wrap(ItemCreated(title="t", quantity=2), producer="p", correlation_id="c", causation_id="x")
+    values = {name: getattr(env, name) for name in Envelope.model_fields}
+    assert env == Envelope.model_construct(**values)
+    assert env == Envelope.model_validate(values)
+    assert env.model_fields_set == set(Envelope.model_fields)
+    assert env.model_dump() == Envelope.model_validate(values).model_dump()
+    assert codec.loads(codec.dumps(env), 10_000) == env
