@@ -57,14 +57,12 @@ def loads(body: bytes, max_bytes: int) -> Envelope:
         raise MalformedEvent(f"event is {len(body)} bytes, over the {max_bytes}-byte limit; send large data as a blob")
     check_depth(body)
     try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedEvent(f"body is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise MalformedEvent(f"body must be a JSON object, got {type(raw).__name__}")
-    try:
-        return Envelope.model_validate(raw)
+        return Envelope.model_validate_json(body)  # pydantic parses and validates in one pass
     except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise MalformedEvent(f"body is not valid JSON: {exc.errors()[0]['msg']}") from None
+        if any(e["type"] == "model_type" for e in exc.errors()):
+            raise MalformedEvent("body must be a JSON object") from None
         raise MalformedEvent(f"bad envelope: {describe_validation_error(exc)}") from None
 
 

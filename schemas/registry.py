@@ -80,6 +80,8 @@ class Registry:
     models: dict[tuple[str, int], type[Event]] = field(default_factory=dict)
     upcasters: dict[tuple[str, int], Upcaster] = field(default_factory=dict)
     compat: dict[str, Compat] = field(default_factory=dict)
+    #: The newest model per type, kept on register: looked up for every event read.
+    newest: dict[str, tuple[int, type[Event]]] = field(default_factory=dict)
 
     def register(self, model: type[Event], type_: str, version: int, compat: Compat) -> None:
         """Add a model; refuses malformed type names and a second model for one (type, version)."""
@@ -91,6 +93,8 @@ class Registry:
             raise RegistryConflict(f"{type_} v{version} is already registered by {existing.__qualname__}")
         self.models[(type_, version)] = model
         self.compat[type_] = compat
+        if version >= self.newest.get(type_, (0, model))[0]:
+            self.newest[type_] = (version, model)
 
     def add_upcaster(self, type_: str, from_version: int, fn: Upcaster) -> None:
         """Add the one-step upcaster from `from_version` to `from_version + 1`."""
@@ -108,14 +112,15 @@ class Registry:
 
     def latest(self, type_: str) -> type[Event]:
         """The newest model of a type; UnknownEventType when there is none."""
-        versions = self.versions(type_)
-        if not versions:
+        newest = self.newest.get(type_)
+        if newest is None:
             raise UnknownEventType(f"unknown event type {type_!r}; known types: {', '.join(self.types()) or 'none'}")
-        return self.models[(type_, versions[-1])]
+        return newest[1]
 
     def upcast(self, type_: str, version: int, payload: Payload) -> tuple[int, Payload]:
         """Apply one-step upcasters until the newest version; returns (version, payload)."""
-        newest = self.latest(type_).event_version
+        self.latest(type_)  # UnknownEventType first
+        newest = self.newest[type_][0]
         if version > newest or version < 1:
             raise UnsupportedVersion(
                 f"{type_} v{version} is not supported (newest known is v{newest}); upgrade this reader"
