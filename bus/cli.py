@@ -335,7 +335,10 @@ def up(
         console.print(f"embedded Redis at {url} (data in {config.data_dir}/)", style="dim")
     ensure_keys()
     supervisor = Supervisor(names, child_env(url))
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts
+    # background jobs with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     supervisor.start()
     try:
         _watch(supervisor, url, config, table)

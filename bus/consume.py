@@ -211,32 +211,31 @@ class Consumer:
 
     async def _process(self, batch: list[Delivery]) -> None:
         self._owned.update(d.entry_id for d in batch)
-        # Ask Redis for the markers first and decode while it answers.
-        markers = asyncio.create_task(self._already_done(batch))
-        await asyncio.sleep(0)
+        maybe_seen = [d for d in batch if self._maybe_seen(d)]
+        markers = None
+        if maybe_seen:  # ask Redis for their markers first, and decode while it answers
+            markers = asyncio.create_task(self._already_done(maybe_seen))
+            await asyncio.sleep(0)
         envelopes = {d.entry_id: self._decode(d) for d in batch}
-        done = await markers
+        done = await markers if markers else set()
         seen: set[str] = set()
         outcomes: dict[str, Outcome] = {}
-
-        async def one(d: Delivery) -> Outcome:
-            env = envelopes[d.entry_id]
-            if isinstance(env, DeadLetter | Skip):
-                return env
-            if env.id in done:
-                self.stats.duplicates += 1
-                return Skip("already processed")
-            if env.id in seen or env.id in self._committing:  # a second copy waits for the first's commit
-                return Retry(self.sub.retry.backoff_base_s, PermanentError("duplicate in batch"))
-            seen.add(env.id)
-            return await self._handle(env, d)
-
         queue = iter(batch)
 
         async def worker() -> None:
             # `concurrency` workers share one iterator: no task per event, and never more at once.
             for d in queue:
-                outcomes[d.entry_id] = await one(d)
+                env = envelopes[d.entry_id]
+                if isinstance(env, DeadLetter | Skip):
+                    outcomes[d.entry_id] = env
+                elif env.id in done:
+                    self.stats.duplicates += 1
+                    outcomes[d.entry_id] = Skip("already processed")
+                elif env.id in seen or env.id in self._committing:  # a second copy waits for the first's commit
+                    outcomes[d.entry_id] = Retry(self.sub.retry.backoff_base_s, PermanentError("duplicate in batch"))
+                else:
+                    seen.add(env.id)
+                    outcomes[d.entry_id] = await self._handle(env, d)
 
         await asyncio.gather(*(worker() for _ in range(min(self.sub.concurrency, len(batch)))))
         await self._commit(batch, envelopes, [outcomes[d.entry_id] for d in batch])
@@ -254,12 +253,12 @@ class Consumer:
         return env
 
     async def _already_done(self, batch: list[Delivery]) -> set[str]:
-        """Event ids of the batch whose processed-marker exists, for entries that may be repeats.
+        """Event ids whose processed-marker exists, asked only for entries that may be repeats.
 
         A repeat is a redelivery, an entry flagged `redelivery` (publish retry, DLQ replay), or
         any entry up to where the stream was when the group had to be recreated from 0.
         """
-        ids = [d.fields[b"id"].decode() for d in batch if d.fields and b"id" in d.fields and self._maybe_seen(d)]
+        ids = [d.fields[b"id"].decode() for d in batch if d.fields and b"id" in d.fields]
         if not ids:
             return set()
         markers = await self.client.mget([keys.processed(self.sub.stream, self.sub.group, i) for i in ids])

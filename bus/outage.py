@@ -46,6 +46,8 @@ class OutageDetector:
 
     def succeeded(self) -> None:
         """A success ends any streak and any pause."""
+        if not self.paused and not self._streak:
+            return  # the common case, once per handled event
         self.paused, self.reason, self._streak, self._signature = False, "", 0, ""
         self._event_ids.clear()
 
