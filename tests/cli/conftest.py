@@ -70,14 +70,15 @@ def spawn(env: Env, tmp_path: Path) -> Iterator[Spawn]:
     """Start `aiwf ARGS` in its own session, output to files in tmp_path; killed (whole session) at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*args: str, env: Env | None = None) -> subprocess.Popen[bytes]:
+    def start(*args: str, env: Env | None = None, sigint: int = signal.SIG_DFL) -> subprocess.Popen[bytes]:
         log = tmp_path / f"{args[0]}-{len(started)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [AIWF, *args], env=env or base, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
-                # A shell's background job starts with SIGINT ignored; give the child the default back.
-                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+                # A shell's background job starts with SIGINT ignored; by default give the child the
+                # default back, or pass sigint=signal.SIG_IGN to start it the way a shell would.
+                preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),  # noqa: PLW1509
             )
         started.append(process)
         return process

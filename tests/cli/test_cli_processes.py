@@ -122,3 +122,25 @@ def test_up_refuses_a_malformed_redis_url_before_starting_workers(aiwf: Aiwf, tm
     result = aiwf("up", "--no-table", "--only", "documents", env={"REDIS_URL": "http://127.0.0.1:1"}, timeout=20)
     assert "REDIS_URL" in assert_one_error(result, code=2)
 
+
+
+def test_up_started_as_a_background_job_still_stops_on_sigint(aiwf: Aiwf, spawn: Spawn, r: redis.Redis) -> None:
+    """Started with SIGINT ignored (as a shell starts `cmd &`), `aiwf up` still drains and exits 0 on SIGINT."""
+    up = spawn("up", "--no-table", "--only", "documents", sigint=signal.SIG_IGN)
+    wait_for(lambda: _states(aiwf).get("documents") == "running", 30, "documents running")
+    worker = _running_pid(r, "documents")
+    up.send_signal(signal.SIGINT)
+    assert up.wait(40) == 0
+    assert worker is not None
+    wait_for(lambda: not _alive(worker), 5, "the worker to exit with aiwf up")
+
+
+def test_workers_end_when_the_supervisor_is_killed(aiwf: Aiwf, spawn: Spawn, r: redis.Redis) -> None:
+    """SIGKILL of `aiwf up` (no chance to clean up) still ends its workers: they get SIGTERM from the kernel."""
+    up = spawn("up", "--no-table", "--only", "documents")
+    wait_for(lambda: _states(aiwf).get("documents") == "running", 30, "documents running")
+    worker = _running_pid(r, "documents")
+    assert worker is not None
+    up.send_signal(signal.SIGKILL)
+    up.wait(10)
+    wait_for(lambda: not _alive(worker), 15, "the orphaned worker to exit")
