@@ -1,21 +1,33 @@
 """The Redis Streams bus. Files in the order one event walks through them:
 
-config.py      BusConfig from REDIS_URL / AIWF_*
-server.py      the embedded redis-server when REDIS_URL is unset
-connection.py  client with timeouts; tenacity retries within a budget
-keys.py        every key, hash-tagged by domain
-codec.py       Envelope <-> entry fields (the only orjson user)
-publish.py     validate -> envelope -> XADD, concurrent publishes pipelined
-groups.py      consumer groups, created idempotently
-handler.py     Subscription + the Handler contract
-consume.py     read -> dedupe -> handle -> commit, per subscription
-outcome.py     Done | Skip | Retry | DeadLetter, and classify()
-outage.py      same failure everywhere = backend down: pause and probe
-commit.py      the Lua commit: marker + outputs + ack, one round trip per batch
-deadletter.py  dead-letter entry fields
-reclaim.py     XAUTOCLAIM orphans, lease renewal for live work
-retention.py   trim only what every group has acknowledged
-worker.py      a service's process: consumers, heartbeat, /health, signals
+    config.py      BusConfig from REDIS_URL / AIWF_*
+    server.py      the embedded redis-server when REDIS_URL is unset
+    connection.py  client with timeouts; tenacity retries within a budget
+    keys.py        every key, hash-tagged by domain
+    codec.py       Envelope <-> entry fields (the only orjson user)
+    publish.py     validate -> envelope -> XADD, concurrent publishes in one script call
+    groups.py      consumer groups, created idempotently
+    handler.py     Subscription + the Handler contract + Context
+    consume.py     read -> (markers) -> handle -> commit, per subscription
+    outcome.py     Done | Skip | Retry | DeadLetter, and classify()
+    outage.py      same failure everywhere = backend down: pause and probe
+    commit.py      the Lua commit: marker + outputs + ack, one call per batch
+    deadletter.py  dead-letter entry fields
+    reclaim.py     XAUTOCLAIM orphans, lease renewal for live work
+    retention.py   trim only what every group has acknowledged
+    telemetry.py   OpenTelemetry spans, trace context carried in the envelope
+
+Around the path:
+
+    worker.py      a service's process: consumers, heartbeat, /health, retention, signals
+    supervise.py   `aiwf up`: one process per worker, restarted with backoff
+    health.py      service state from heartbeats
+    resources.py   per-loop Redis resources for handlers that keep state (the event store)
+    blobs.py       claim-check blob store for large payloads
+    store/         the event-sourced store: append, read, aggregates, projections
+    asyncapi.py    AsyncAPI document of every worker (faststream)
+    cli.py         the `aiwf` command line (cli_support.py: output and one-line errors)
+    testing.py     a real Redis for tests, and waiting on conditions
 """
 
 from bus.config import BusConfig
