@@ -7,6 +7,9 @@ outage is BackendUnavailable, never a dead letter.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from bus import BackendUnavailable, Context, Subscription
 from bus.blobs import store_from_env
 from bus.config import BusConfig
@@ -16,7 +19,9 @@ from schemas.events.tts import SpeechRejected, SpeechRequested, SpeechSynthesize
 from workers.tts import EngineUnavailable, InvalidSpeechRequest, SpeechEngine
 
 tts = Subscription(stream="tts", group="tts", batch=4, concurrency=2)
-engine = SpeechEngine()
+#: AIWF_ESPEAK_LIBRARY pins a libespeak-ng (default: the espeakng-loader wheel's, else the system's).
+LIBRARY = os.environ.get("AIWF_ESPEAK_LIBRARY")
+engine = SpeechEngine(library_path=Path(LIBRARY) if LIBRARY else None)
 blobs = store_from_env(BusConfig.from_env().data_dir)
 
 

@@ -1,0 +1,46 @@
+"""tts with a broken speech engine: degraded, requests wait in the stream, nothing is dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from service_support import dead_letters, fresh_service
+
+from bus import Publisher, keys
+from bus.config import BusConfig
+from bus.connection import connect
+from bus.testing import wait_until
+from bus.worker import Worker
+from schemas.events.tts import SpeechRequested
+
+
+async def test_broken_engine_makes_tts_degraded_and_requests_wait(
+    client: aioredis.Redis, config: BusConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With libespeak-ng missing the worker reports degraded, its requests stay pending, and no dead letter appears."""
+    bogus = tmp_path / "libespeak-ng.so.1"
+    bogus.write_bytes(b"not a library")
+    tts = fresh_service("tts", monkeypatch, {"AIWF_ESPEAK_LIBRARY": str(bogus), "AIWF_BLOB_DIR": str(tmp_path)})
+    for i in range(3):
+        await Publisher(client, config).publish(SpeechRequested(request_id=f"r{i}", text="hello"))
+    worker = Worker(tts.SERVICE, connect(config.redis_url or "", config), config, drain_timeout_s=5)
+    running = asyncio.create_task(worker.run())
+    try:
+        await wait_until(lambda: _is(worker.state() == "degraded"), 10, "the worker to report degraded")
+        await asyncio.sleep(1.0)  # several probe rounds
+        assert "espeak-ng unavailable" in str(worker.snapshot()["reason"])
+        assert await dead_letters(client) == {}
+        assert not [f for _, f in await client.xrange(keys.stream("tts")) if f[b"type"] != b"tts.speech.requested"]
+        pending = await client.xpending(keys.stream("tts"), "tts")
+        assert pending["pending"] >= 1
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 15)
+        await worker.client.aclose()
+
+
+async def _is(value: bool) -> bool:
+    return value
