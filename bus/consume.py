@@ -1,9 +1,11 @@
 """The consumer: read a batch, run its handlers, commit the batch. One loop per subscription.
 
     read     due retries (XCLAIM) -> orphans (XAUTOCLAIM, now and then) -> new (XREADGROUP >)
-    dedupe   processed-markers of the batch in one MGET: already done -> ack only
+    dedupe   entries that may repeat (redeliveries, flagged retries and replays): one MGET of
+             their processed-markers; already done -> ack only
     handle   decode + upcast + validate, then the handlers, `concurrency` at a time
-    commit   one Lua call for the whole batch (bus/commit.py); failures wait for their retry
+    commit   one Lua call for the whole batch (bus/commit.py), sent while the next batch is
+             handled; failures wait for their retry
 
 Why plain redis-py and not faststream's subscriber here: faststream acks each message with
 its own round trip (about 4,200 events/s on this machine kind) and has no retry counter or
