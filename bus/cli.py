@@ -376,16 +376,18 @@ def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> 
 def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
     from rich.table import Table  # noqa: PLC0415
 
-    by_service = {b["service"]: b for b in beats}
+    from bus.health import summarize  # noqa: PLC0415
+
+    rows = {r["service"]: r for r in summarize(beats, list(supervisor.children))}
     table = Table(title=f"aiwf up — {time.strftime('%H:%M:%S')}", title_justify="left")
     for column in ("service", "pid", "state", "processed", "failed", "dead", "pending", "restarts", "reason"):
         table.add_column(column)
     for name, child in supervisor.children.items():
-        beat = by_service.get(name, {})
-        state = beat.get("state", "starting" if child.process else "restarting")
-        table.add_row(name, str(child.process.pid if child.process else "-"), state, beat.get("processed", ""),
-                      beat.get("failed", ""), beat.get("dead_lettered", ""), beat.get("pending", ""),
-                      str(child.restarts), beat.get("reason", "")[:40])
+        row = rows[name]
+        state = row["state"] if row["state"] != "offline" else ("starting" if child.process else "restarting")
+        table.add_row(name, str(child.process.pid if child.process else "-"), state, str(row["processed"]),
+                      str(row["failed"]), str(row["dead_lettered"]), str(row["pending"]), str(child.restarts),
+                      str(row["reason"])[:40])
     return table
 
 
