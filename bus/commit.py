@@ -1,11 +1,13 @@
 """The commit: one server-side step per read batch. The only module that writes for a consumer.
 
 For each finished entry the Lua script below, atomically:
-    ok    SET the processed-marker NX; only if it was new, XADD the outputs; XACK
-    ack   XACK (no handler for this type, or a marker already showed it done)
-    dead  XADD the dead letter; XACK
-MULTI/EXEC cannot make the outputs depend on the SET NX result, and one EVALSHA per batch
-keeps the happy path at one round trip for the whole batch instead of one per event.
+    ok    SET the processed-marker NX; only if it was new, XADD the outputs
+    ack   nothing more (no handler for this type, or a marker already showed it done)
+    dead  XADD the dead letter
+and then one XACK of every entry of the batch. The script runs as one atomic step, so no
+entry is acked without its marker and outputs, or has outputs without its ack. MULTI/EXEC
+cannot make the outputs depend on the SET NX result, and one EVALSHA per batch keeps the
+happy path at one round trip for the whole batch instead of one per event.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from schemas import Envelope
 COMMIT_LUA = """
 local group, ttl = ARGV[1], ARGV[2]
 local ops = cjson.decode(ARGV[3])
-local results = {}
+local results, acks = {}, {}
 for n, op in ipairs(ops) do
   local kind, entry = op[1], op[2]
   if kind == 'ok' then
@@ -33,16 +35,18 @@ for n, op in ipairs(ops) do
         redis.call('XADD', KEYS[out[1]], '*', 'id', out[2], 'type', out[3], 'body', ARGV[out[4]])
       end
     end
-    redis.call('XACK', KEYS[1], group, entry)
     results[n] = fresh and 1 or 0
   elseif kind == 'ack' then
-    redis.call('XACK', KEYS[1], group, entry)
     results[n] = 1
   else
     redis.call('XADD', KEYS[2], '*', unpack(ARGV, op[3], op[3] + 2 * op[4] - 1))
-    redis.call('XACK', KEYS[1], group, entry)
     results[n] = 2
   end
+  acks[n] = entry
+end
+-- One XACK for the batch (in slices: unpack has a stack limit); the script is atomic either way.
+for i = 1, #acks, 1000 do
+  redis.call('XACK', KEYS[1], group, unpack(acks, i, math.min(i + 999, #acks)))
 end
 return results
 """
