@@ -26,6 +26,7 @@ from bus.publish import Publisher, build
 from bus.server import EmbeddedRedis, running_embedded_url
 from bus.supervise import Supervisor, child_env
 from schemas import REGISTRY, SchemaError
+from schemas.secrets import mask_sealed
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
 schemas_app = typer.Typer(no_args_is_help=True, help="Event schemas: list, export, check for breaking changes.")
@@ -121,22 +122,11 @@ def _entry_row(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
     try:
         env = codec.loads(fields.get(b"body", b""), 64_000_000)
         row |= {"correlation_id": env.correlation_id, "causation_id": env.causation_id,
-                "occurred_at": env.occurred_at.isoformat(), "version": env.version, "payload": mask(env.payload)}
+                "occurred_at": env.occurred_at.isoformat(), "version": env.version, "payload": mask_sealed(env.payload)}
     except SchemaError as exc:
         row["payload"] = None
         row["error"] = str(exc)
     return row
-
-
-def mask(value: Any) -> Any:
-    """Sealed secrets shown as *** at any depth."""
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    if isinstance(value, str) and value.startswith("sealed:"):
-        return "***"
-    return value
 
 
 def _short(value: Any, width: int = 70) -> str:

@@ -89,6 +89,17 @@ def check_depth(body: bytes, limit: int = MAX_DEPTH) -> None:
             depth -= 1
 
 
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as (milliseconds, sequence), for comparing ids."""
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply value as str (replies are bytes; ids we built are str)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def parse_json_arg(text: str | bytes, what: str) -> Any:
     """Parse user-supplied JSON (CLI --data, files) with the same caps; MalformedEvent on error."""
     data = text.encode() if isinstance(text, str) else text

@@ -156,7 +156,7 @@ class Consumer:
         )
         if not reply:
             return []
-        return [Delivery(_text(eid), fields, 1) for eid, fields in reply[0][1]]
+        return [Delivery(codec.text(eid), fields, 1) for eid, fields in reply[0][1]]
 
     async def _probe(self, now: float) -> list[Delivery]:
         """While paused, one retry at a time, when the detector says so."""
@@ -199,7 +199,7 @@ class Consumer:
         """A group (re)created at 0 reads old entries again: check their markers."""
         last = cast("list[tuple[bytes, object]]", await self.client.xrevrange(self.stream, count=1))
         if last:
-            self._recreated_upto = _order(_text(last[0][0]))
+            self._recreated_upto = codec.entry_order(codec.text(last[0][0]))
 
     # -- handle -----------------------------------------------------------------------------
 
@@ -269,7 +269,7 @@ class Consumer:
     def _maybe_seen(self, d: Delivery) -> bool:
         if d.deliveries > 1 or (d.fields is not None and _REDELIVERY in d.fields):
             return True
-        return self._recreated_upto is not None and _order(d.entry_id) <= self._recreated_upto
+        return self._recreated_upto is not None and codec.entry_order(d.entry_id) <= self._recreated_upto
 
     async def _handle(self, env: Envelope, d: Delivery) -> Outcome:
         handler = self.sub.handlers[env.type]
@@ -375,12 +375,3 @@ def consumer_name() -> str:
 
 
 _REDELIVERY = codec.FIELD_REDELIVERY.encode()
-
-
-def _order(entry_id: str) -> tuple[int, int]:
-    ms, seq = entry_id.split("-")
-    return int(ms), int(seq)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -48,6 +48,25 @@ def never_trimmed(domain: str) -> bool:
 #: The auth service's public signing keys (JWKS), for verifying tokens offline.
 AUTH_JWKS = f"{PREFIX}:auth:jwks"
 
+# Dead-letter tooling (dlq/). Outside `aiwf:dlq:*` and `aiwf:ev:*` so scans for those never
+# see them; per-domain ones carry `{domain}` so a replay touches one Redis Cluster slot.
+
+#: One entry per replay or purge run: who, when, how many, which letters.
+AUDIT = f"{PREFIX}:audit"
+#: The audit stream keeps about this many entries (XADD MAXLEN ~).
+AUDIT_MAXLEN = 100_000
+
+
+def replay_count(domain: str, event_id: str) -> str:
+    """How many times one event id was replayed from `domain`'s dead letters."""
+    return f"{PREFIX}:replay:count:{{{domain}}}:{event_id}"
+
+
+def replayed_as(domain: str) -> str:
+    """Hash: dead-letter entry id -> stream entry id it was replayed as."""
+    return f"{PREFIX}:replay:done:{{{domain}}}"
+
+
 HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
 STREAM_PATTERN = f"{PREFIX}:ev:*"
 DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"

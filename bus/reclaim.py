@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TypedDict, cast
 
+from bus.codec import entry_order, text
 from bus.connection import Redis
 
 Fields = dict[bytes, bytes]
@@ -43,9 +44,9 @@ async def autoclaim(
 ) -> tuple[str, list[Delivery], list[str]]:
     """XAUTOCLAIM one page: (next cursor, claimed deliveries with their counts, ids deleted meanwhile)."""
     reply = cast("AutoclaimReply", await client.xautoclaim(stream, group, consumer, min_idle_ms, cursor, count=count))
-    next_cursor = _text(reply[0])
-    claimed = [(_text(eid), fields) for eid, fields in reply[1] if eid is not None]
-    deleted = [_text(eid) for eid in reply[2]] if len(reply) > 2 else []
+    next_cursor = text(reply[0])
+    claimed = [(text(eid), fields) for eid, fields in reply[1] if eid is not None]
+    deleted = [text(eid) for eid in reply[2]] if len(reply) > 2 else []
     counts = await delivery_counts(client, stream, group, consumer, [eid for eid, _ in claimed])
     return next_cursor, [Delivery(eid, fields, counts.get(eid, 1)) for eid, fields in claimed], deleted
 
@@ -59,7 +60,7 @@ async def claim_due(
     reply = cast(
         "list[tuple[bytes, Fields | None]]", await client.xclaim(stream, group, consumer, min_idle_ms, list(due))
     )
-    return [Delivery(_text(eid), fields, due[_text(eid)] + 1) for eid, fields in reply if eid is not None]
+    return [Delivery(text(eid), fields, due[text(eid)] + 1) for eid, fields in reply if eid is not None]
 
 
 async def renew(client: Redis, stream: str, group: str, consumer: str, entry_ids: Collection[str]) -> None:
@@ -78,19 +79,10 @@ async def delivery_counts(
     rows = await client.xpending_range(
         stream,
         group,
-        min=min(entry_ids, key=_order),
-        max=max(entry_ids, key=_order),
+        min=min(entry_ids, key=entry_order),
+        max=max(entry_ids, key=entry_order),
         count=len(entry_ids) * 4 + 100,
         consumername=consumer,
     )
     typed = cast("list[PendingRow]", rows)
-    return {_text(r["message_id"]): r["times_delivered"] for r in typed if _text(r["message_id"]) in wanted}
-
-
-def _order(entry_id: str) -> tuple[int, int]:
-    ms, seq = entry_id.split("-")
-    return int(ms), int(seq)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return {text(r["message_id"]): r["times_delivered"] for r in typed if text(r["message_id"]) in wanted}

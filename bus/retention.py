@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from bus import keys
+from bus.codec import entry_order, text
 from bus.connection import Redis
 
 log = logging.getLogger("aiwf.retention")
@@ -43,11 +44,11 @@ async def safe_min_id(client: Redis, stream: str) -> str | None:
     for group in groups:
         if group["pending"]:
             summary = await client.xpending(stream, group["name"])
-            floors.append(_id(summary["min"]))
+            floors.append(text(summary["min"]))
         else:
-            ms, seq = _id(group["last-delivered-id"]).split("-")
+            ms, seq = text(group["last-delivered-id"]).split("-")
             floors.append(f"{ms}-{int(seq) + 1}")
-    return min(floors, key=_order)
+    return min(floors, key=entry_order)
 
 
 async def trim(
@@ -62,7 +63,7 @@ async def trim(
         return TrimReport(stream, 0, floor, 0, alarm=False)
     # Never cut into the newest `keep` entries either: take the lower of the two bounds.
     kept_from = cast("list[tuple[bytes, object]]", await client.xrevrange(stream, count=keep))
-    bound = min(floor, _id(kept_from[-1][0]), key=_order)
+    bound = min(floor, text(kept_from[-1][0]), key=entry_order)
     trimmed = int(await client.xtrim(stream, minid=bound, approximate=False))
     # When the floor is the bound, everything left is unacknowledged by some group.
     backlog = int(await client.xlen(stream)) if bound == floor else 0
@@ -70,12 +71,3 @@ async def trim(
     if alarm:
         log.error("%s: backlog of %d+ unacknowledged entries is past its bound %d", stream, backlog, alarm_at)
     return TrimReport(stream, trimmed, floor, backlog, alarm)
-
-
-def _order(entry_id: str) -> tuple[int, int]:
-    ms, seq = entry_id.split("-")
-    return int(ms), int(seq)
-
-
-def _id(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

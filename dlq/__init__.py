@@ -4,13 +4,11 @@ Files in the order an operator meets them:
 
 filters.py   --stream/--type/--error/--group/--since/--older-than/--rate parsed into a Filter
 letters.py   dead letters read from `aiwf:dlq:{domain}`: parse, find by `domain/entry-id`, scan, count
-mask.py      sealed secret text shown as `***`
 show.py      everything about one letter
 replay.py    back onto the source stream with the original event id, atomically, at most N times
 purge.py     delete letters for good
 audit.py     who replayed or purged what, on `aiwf:audit`
 inspect.py   streams, groups, pending entries, forced reclaim
-keys.py      the keys these tools own
 cli.py       register(app): the typer commands
 """
 

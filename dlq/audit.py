@@ -13,9 +13,9 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
+from bus import keys
 from bus.codec import to_json
 from bus.connection import Redis
-from dlq import keys as dlq_keys
 
 
 def actor() -> str:
@@ -36,5 +36,5 @@ async def record(client: Redis, action: str, **details: Any) -> str:
     }
     for name, value in details.items():
         fields[name] = to_json(value) if isinstance(value, list | dict) else str(value)
-    entry_id = await client.xadd(dlq_keys.AUDIT, fields, maxlen=dlq_keys.AUDIT_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    entry_id = await client.xadd(keys.AUDIT, fields, maxlen=keys.AUDIT_MAXLEN, approximate=True)  # type: ignore[arg-type]
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

@@ -15,10 +15,9 @@ from typing import Any, cast
 
 from bus import codec, deadletter, keys
 from bus.connection import Redis
-from dlq import keys as dlq_keys
 from dlq.errors import BadArgument, UnknownLetter
 from dlq.filters import Filter
-from dlq.mask import mask_text
+from schemas.secrets import mask_sealed_text as mask_text
 
 REF = re.compile(r"^([a-z][a-z0-9_]*)/(\d+-\d+)$")
 #: Entries fetched per XRANGE page while scanning.
@@ -241,13 +240,13 @@ async def get(client: Redis, ref: str) -> Letter:
 
 async def replayed_as(client: Redis, domain: str, entry_id: str) -> str | None:
     """The stream entry id a letter was replayed as, while that record lasts."""
-    raw = await client.hget(dlq_keys.replayed_as(domain), entry_id)
+    raw = await client.hget(keys.replayed_as(domain), entry_id)
     return raw.decode() if isinstance(raw, bytes) else None
 
 
 async def times_replayed(client: Redis, domain: str, event_id: str) -> int:
     """How many times this event id was replayed from `domain`'s dead letters."""
-    raw = await client.get(dlq_keys.replay_count(domain, event_id))
+    raw = await client.get(keys.replay_count(domain, event_id))
     return int(raw) if raw is not None else 0
 
 

@@ -43,7 +43,6 @@ from bus import codec, keys
 from bus.config import BusConfig
 from bus.connection import Redis
 from dlq import audit
-from dlq import keys as dlq_keys
 from dlq.errors import NotReplayable
 from dlq.letters import Letter
 from schemas import REGISTRY, Envelope, MalformedEvent, SchemaError
@@ -193,7 +192,7 @@ class Replayer:
         target = f"group {self.group} only" if self.group else "all groups"
         note = await self._already_processed_note(letter, env.id)
         if self.dry_run:
-            count = await self.client.get(dlq_keys.replay_count(letter.domain, env.id))
+            count = await self.client.get(keys.replay_count(letter.domain, env.id))
             if count is not None and int(count) >= self.max_replays:
                 return self._refused(letter, env.id, int(count))
             return self._result(letter, Status.WOULD_REPLAY, f"to {target}{upcast}{note}", event_id=env.id)
@@ -233,8 +232,8 @@ class Replayer:
         script_keys = [
             keys.stream(letter.domain),
             keys.dead_letters(letter.domain),
-            dlq_keys.replay_count(letter.domain, env.id),
-            dlq_keys.replayed_as(letter.domain),
+            keys.replay_count(letter.domain, env.id),
+            keys.replayed_as(letter.domain),
             *suppress,
             *clear,
         ]
@@ -292,7 +291,7 @@ async def _group_positions(client: Redis, stream: str) -> dict[str, str]:
     if not await client.exists(stream):
         return {}
     info: list[dict[str, Any]] = await client.xinfo_groups(stream)
-    return {_text(g["name"]): _text(g["last-delivered-id"]) for g in info}
+    return {codec.text(g["name"]): codec.text(g["last-delivered-id"]) for g in info}
 
 
 async def _past(client: Redis, stream: str, entry_id: str, positions: dict[str, str]) -> set[str]:
@@ -313,7 +312,3 @@ def _order(entry_id: str) -> tuple[int, int] | None:
     if not (ms.isdigit() and seq.isdigit()):
         return None
     return int(ms), int(seq)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -6,8 +6,9 @@ from typing import Any
 
 from bus import codec
 from dlq.letters import Letter
-from dlq.mask import mask, mask_text
 from schemas import MalformedEvent
+from schemas.secrets import mask_sealed as mask
+from schemas.secrets import mask_sealed_text as mask_text
 
 #: Most characters of a malformed body shown.
 RAW_BODY_CHARS = 2000

@@ -376,6 +376,30 @@ def unseal_fields(payload: Mapping[str, Any], names: Iterable[str], private_key:
     return out
 
 
+# --------------------------------------------------------------------------- display
+
+SEALED_TEXT = re.compile(re.escape(SEALED_PREFIX) + r"[A-Za-z0-9+/=_-]*")
+MAX_MASK_DEPTH = 64
+
+
+def mask_sealed(value: Any, depth: int = 0) -> Any:
+    """A copy of JSON-like `value` with every sealed string replaced by `***`."""
+    if depth > MAX_MASK_DEPTH:
+        return MASK  # deeper than the codec ever lets through: show nothing rather than recurse
+    if isinstance(value, str):
+        return MASK if value.startswith(SEALED_PREFIX) else value
+    if isinstance(value, dict):
+        return {k: mask_sealed(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_sealed(v, depth + 1) for v in value]
+    return value
+
+
+def mask_sealed_text(text: str) -> str:
+    """Free text with every sealed token replaced by `***`."""
+    return SEALED_TEXT.sub(MASK, text)
+
+
 def mask_fields(payload: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """Copy of ``payload`` with the named fields shown as ``***`` (for logs and dead-letter views)."""
     out = dict(payload)

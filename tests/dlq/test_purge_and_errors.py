@@ -12,7 +12,6 @@ from dlq_world import Cli, World, dead_ids, run_cli
 from bus import keys
 from bus.groups import ensure_group
 from bus.server import free_port
-from dlq import keys as dlq_keys
 
 
 async def test_purge_removes_only_what_its_filters_select(world: World, client: aioredis.Redis, cli: Cli) -> None:
@@ -24,7 +23,7 @@ async def test_purge_removes_only_what_its_filters_select(world: World, client: 
     assert (doc["purged"], doc["selected"]) == (1, 1)
     assert await dead_ids(client, "testdlq") == []
     assert await dead_ids(client, "testing") == kept
-    ((_, audit),) = await client.xrange(dlq_keys.AUDIT)
+    ((_, audit),) = await client.xrange(keys.AUDIT)
     assert (audit[b"action"], audit[b"count"], audit[b"user"]) == (b"dlq.purge", b"1", b"tester")
     assert [lt["id"] for lt in orjson.loads(audit[b"letters"])] == doc["ids"]
 
@@ -53,7 +52,7 @@ async def test_purge_dry_run_and_missing_yes_change_nothing(world: World, client
         "aiwf: about to delete 3 dead letters for good: confirm with --yes (no terminal to ask on)\n"
     )
     assert await dead_ids(client, "testing") + await dead_ids(client, "testdlq") == before
-    assert await client.xlen(dlq_keys.AUDIT) == 0
+    assert await client.xlen(keys.AUDIT) == 0
 
 
 @pytest.mark.parametrize(

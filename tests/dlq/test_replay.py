@@ -16,11 +16,11 @@ import redis.asyncio as aioredis
 from dlq_world import Cli, World, dead_ids, outputs, poison, run_cli
 
 from bus import Context, Publisher, Subscription, keys
+from bus import keys as dlq_keys
 from bus.config import BusConfig
 from bus.groups import ensure_group
 from bus.testing import wait_until
 from dlq import cli as dlq_cli
-from dlq import keys as dlq_keys
 from dlq import letters
 from dlq.filters import Filter
 from dlq.replay import Replayer, Status

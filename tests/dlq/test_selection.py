@@ -9,7 +9,8 @@ import pytest
 from dlq.errors import BadArgument
 from dlq.filters import Filter, domain_arg, parse_rate, parse_since, stream_key
 from dlq.letters import Letter, parse_ref
-from dlq.mask import mask, mask_text
+from schemas.secrets import mask_sealed as mask
+from schemas.secrets import mask_sealed_text as mask_text
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
