@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 import redis.asyncio as aioredis  # noqa: E402
 
-from bus import Context, Publisher, Subscription, codec, keys  # noqa: E402
-from bus.config import BusConfig  # noqa: E402
-from bus.connection import connect  # noqa: E402
-from bus.consume import Consumer  # noqa: E402
-from bus.server import EmbeddedRedis  # noqa: E402
-from schemas import Envelope, Event, event  # noqa: E402
+from aiwf.bus import Context, Publisher, Subscription, codec, keys  # noqa: E402
+from aiwf.bus.config import BusConfig  # noqa: E402
+from aiwf.bus.connection import connect  # noqa: E402
+from aiwf.bus.consume import Consumer  # noqa: E402
+from aiwf.bus.server import EmbeddedRedis  # noqa: E402
+from aiwf.schemas import Envelope, Event, event  # noqa: E402
 
 PIPE = 100  # pipeline size, read COUNT and Subscription batch everywhere
 GROUP = "bench"

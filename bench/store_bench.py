@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis.asyncio as aioredis
 
-from bus import codec
-from bus.config import BusConfig
-from bus.server import EmbeddedRedis
-from bus.store import Aggregate, EventStore, Repository
-from bus.store.keys import parse
-from schemas import Envelope, Event, event
+from aiwf.bus import codec
+from aiwf.bus.config import BusConfig
+from aiwf.bus.server import EmbeddedRedis
+from aiwf.bus.store import Aggregate, EventStore, Repository
+from aiwf.bus.store.keys import parse
+from aiwf.schemas import Envelope, Event, event
 
 SINGLE_APPENDS = 2000
 BATCHED_EVENTS = 5000

@@ -30,8 +30,8 @@ Around the path:
     testing.py     a real Redis for tests, and waiting on conditions
 """
 
-from bus.config import BusConfig
-from bus.errors import (
+from aiwf.bus.config import BusConfig
+from aiwf.bus.errors import (
     AiwfError,
     BackendUnavailable,
     ConfigError,
@@ -41,9 +41,9 @@ from bus.errors import (
     RedisUnavailable,
     TransientError,
 )
-from bus.handler import Context, Handler, Subscription
-from bus.publish import Publisher
-from bus.retry import RetryPolicy
+from aiwf.bus.handler import Context, Handler, Subscription
+from aiwf.bus.publish import Publisher
+from aiwf.bus.retry import RetryPolicy
 
 __all__ = [
     "AiwfError",

@@ -14,9 +14,9 @@ from typing import Any, Union
 from faststream.redis import RedisBroker, StreamSub
 from faststream.specification import AsyncAPI
 
-from bus import keys
-from bus.worker import Service
-from schemas import REGISTRY
+from aiwf.bus import keys
+from aiwf.bus.worker import Service
+from aiwf.schemas import REGISTRY
 
 
 def document(services: list[Service], version: str = "0.1.0") -> dict[str, Any]:

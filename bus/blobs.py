@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from bus.errors import AiwfError
-from schemas.blobref import BlobRef
+from aiwf.bus.errors import AiwfError
+from aiwf.schemas.blobref import BlobRef
 
 __all__ = [
     "DEFAULT_MAX_BLOB_BYTES",

@@ -17,16 +17,26 @@ from typing import Annotated, Any, cast
 import typer
 from rich.live import Live
 
-from bus import codec, keys
-from bus.cli_support import EXIT_USAGE, check_url, console, emit_json, emit_table, fail, load_config, redis_url, run
-from bus.config import BusConfig
-from bus.connection import Redis
-from bus.errors import AiwfError
-from bus.publish import Publisher, build
-from bus.server import EmbeddedRedis, running_embedded_url
-from bus.supervise import Supervisor, child_env
-from schemas import REGISTRY, SchemaError
-from schemas.secrets import mask_sealed
+from aiwf.bus import codec, keys
+from aiwf.bus.cli_support import (
+    EXIT_USAGE,
+    check_url,
+    console,
+    emit_json,
+    emit_table,
+    fail,
+    load_config,
+    redis_url,
+    run,
+)
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis
+from aiwf.bus.errors import AiwfError
+from aiwf.bus.publish import Publisher, build
+from aiwf.bus.server import EmbeddedRedis, running_embedded_url
+from aiwf.bus.supervise import Supervisor, child_env
+from aiwf.schemas import REGISTRY, SchemaError
+from aiwf.schemas.secrets import mask_sealed
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
 schemas_app = typer.Typer(no_args_is_help=True, help="Event schemas: list, export, check for breaking changes.")
@@ -39,7 +49,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 
 
 def _load_events() -> None:
-    import schemas.events  # noqa: F401, PLC0415 - registers every domain's models
+    import aiwf.schemas.events  # noqa: F401, PLC0415 - registers every domain's models
 
 
 # -- publish / tail ----------------------------------------------------------------------------
@@ -154,12 +164,12 @@ def schemas_export(
     asyncapi: Annotated[bool, typer.Option("--asyncapi", help="AsyncAPI 3.0 of every worker.")] = False,
 ) -> None:
     """JSON Schema of the envelope and of every event version, or the AsyncAPI document."""
-    from schemas.export import export  # noqa: PLC0415
+    from aiwf.schemas.export import export  # noqa: PLC0415
 
     _load_events()
     if asyncapi:
-        from bus.asyncapi import document  # noqa: PLC0415
-        from workers import WORKERS, load  # noqa: PLC0415
+        from aiwf.bus.asyncapi import document  # noqa: PLC0415
+        from aiwf.workers import WORKERS, load  # noqa: PLC0415
 
         data = codec.to_json(document([load(name) for name in WORKERS]))
     else:
@@ -178,8 +188,8 @@ def schemas_check(
     """Refuse schema changes that would break readers, against the committed snapshot."""
     import orjson  # noqa: PLC0415
 
-    from schemas.compat import check  # noqa: PLC0415
-    from schemas.export import export  # noqa: PLC0415
+    from aiwf.schemas.compat import check  # noqa: PLC0415
+    from aiwf.schemas.export import export  # noqa: PLC0415
 
     _load_events()
     current = export()
@@ -230,7 +240,7 @@ def secret_owners() -> list[str]:
 
 def ensure_keys() -> None:
     """Create missing key pairs for every secret owner under AIWF_KEYS_DIR (never overwrites)."""
-    from schemas.secrets import generate, keys_dir  # noqa: PLC0415
+    from aiwf.schemas.secrets import generate, keys_dir  # noqa: PLC0415
 
     owners = secret_owners()
     root = keys_dir()
@@ -245,7 +255,7 @@ def keys_generate(
     services: Annotated[list[str] | None, typer.Argument(help="Services (default: every secret owner).")] = None,
 ) -> None:
     """Write X25519 key pairs (<service>.key, <service>.pub) under AIWF_KEYS_DIR for sealed secrets."""
-    from schemas.secrets import SecretError, generate, keys_dir  # noqa: PLC0415
+    from aiwf.schemas.secrets import SecretError, generate, keys_dir  # noqa: PLC0415
 
     try:
         generate(keys_dir(), services or secret_owners())
@@ -269,8 +279,8 @@ async def heartbeats(client: Redis) -> list[dict[str, str]]:
 @app.command()
 def health(as_json: JsonOpt = False) -> None:
     """Which services are up, degraded or offline, from their heartbeats. Exit 1 if any is not running."""
-    from bus.health import summarize  # noqa: PLC0415
-    from workers import WORKERS  # noqa: PLC0415
+    from aiwf.bus.health import summarize  # noqa: PLC0415
+    from aiwf.workers import WORKERS  # noqa: PLC0415
 
     rows = summarize(run(lambda client, _config: heartbeats(client)), WORKERS)
     if as_json:
@@ -291,8 +301,8 @@ def worker(
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
 ) -> None:
     """Run one worker (what each container runs) until SIGTERM/SIGINT."""
-    from bus.worker import run_service  # noqa: PLC0415
-    from workers import load  # noqa: PLC0415
+    from aiwf.bus.worker import run_service  # noqa: PLC0415
+    from aiwf.workers import load  # noqa: PLC0415
 
     _configure_logging()
     try:
@@ -309,7 +319,7 @@ def up(
     table: Annotated[bool, typer.Option("--table/--no-table", help="Live status table.")] = True,
 ) -> None:
     """Embedded Redis if REDIS_URL is unset, plus every worker, supervised and restarted on crash."""
-    from workers import WORKERS  # noqa: PLC0415
+    from aiwf.workers import WORKERS  # noqa: PLC0415
 
     _configure_logging()
     names = only.split(",") if only else list(WORKERS)
@@ -341,7 +351,7 @@ def up(
 
 
 def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> None:
-    from bus.connection import connect  # noqa: PLC0415
+    from aiwf.bus.connection import connect  # noqa: PLC0415
 
     def restarted(child: Any, code: int) -> None:
         console.print(f"{child.name} exited with {code}; restarting in {child.delay_s / 2:.1f}s", style="yellow")
@@ -366,7 +376,7 @@ def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> 
 def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
     from rich.table import Table  # noqa: PLC0415
 
-    from bus.health import summarize  # noqa: PLC0415
+    from aiwf.bus.health import summarize  # noqa: PLC0415
 
     rows = {r["service"]: r for r in summarize(beats, list(supervisor.children))}
     table = Table(title=f"aiwf up — {time.strftime('%H:%M:%S')}", title_justify="left")
@@ -386,7 +396,7 @@ def demo(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the whole pipeline.")] = 120.0,
 ) -> None:
     """Run documents -> llm -> tts on the sample article and narrate each event as it happens."""
-    from workers.pipeline.demo import run_blocking  # noqa: PLC0415
+    from aiwf.workers.pipeline.demo import run_blocking  # noqa: PLC0415
 
     config = load_config()
     server = None
@@ -419,10 +429,10 @@ def _configure_logging() -> None:
 
 def _register_plugins() -> None:
     """Commands owned by other packages: dlq/ (`dlq`, `streams`, ...), `auth`, `calendar`, `tts`."""
-    from dlq.cli import register as dlq_commands  # noqa: PLC0415
-    from workers.auth.verify import register as auth_commands  # noqa: PLC0415
-    from workers.calendar.cli import register as calendar_commands  # noqa: PLC0415
-    from workers.tts.cli import register as tts_commands  # noqa: PLC0415
+    from aiwf.dlq.cli import register as dlq_commands  # noqa: PLC0415
+    from aiwf.workers.auth.verify import register as auth_commands  # noqa: PLC0415
+    from aiwf.workers.calendar.cli import register as calendar_commands  # noqa: PLC0415
+    from aiwf.workers.tts.cli import register as tts_commands  # noqa: PLC0415
 
     dlq_commands(app)
     auth_commands(app)

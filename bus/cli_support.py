@@ -18,12 +18,12 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
-from bus.codec import to_json
-from bus.config import BusConfig
-from bus.connection import CONNECTION_ERRORS, Redis, connect
-from bus.errors import AiwfError
-from bus.server import running_embedded_url
-from schemas import SchemaError
+from aiwf.bus.codec import to_json
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import CONNECTION_ERRORS, Redis, connect
+from aiwf.bus.errors import AiwfError
+from aiwf.bus.server import running_embedded_url
+from aiwf.schemas import SchemaError
 
 T = TypeVar("T")
 console = Console()

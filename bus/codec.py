@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from schemas import Envelope, MalformedEvent
-from schemas.registry import describe_validation_error
+from aiwf.schemas import Envelope, MalformedEvent
+from aiwf.schemas.registry import describe_validation_error
 
 FIELD_ID = "id"
 FIELD_TYPE = "type"

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bus import codec, keys
-from bus.config import BusConfig
-from bus.connection import Redis, retrying
-from schemas import Envelope
+from aiwf.bus import codec, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis, retrying
+from aiwf.schemas import Envelope
 
 # Op metadata travels as one JSON argument and each event body as its own argument: redis-py
 # packs every argument in Python, and eight small ones per event cost more than the script.

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bus.errors import ConfigError
+from aiwf.bus.errors import ConfigError
 
 DEFAULT_DATA_DIR = Path(".aiwf")
 #: Redis socket read/write timeout: a frozen server becomes an error instead of a hang.

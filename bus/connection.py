@@ -17,8 +17,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from bus.config import BusConfig
-from bus.errors import RedisUnavailable
+from aiwf.bus.config import BusConfig
+from aiwf.bus.errors import RedisUnavailable
 
 T = TypeVar("T")
 Redis = aioredis.Redis

@@ -27,18 +27,18 @@ from typing import cast
 
 from redis.exceptions import ResponseError
 
-from bus import codec, deadletter, keys
-from bus.commit import DUPLICATE, CommitBatch, Committer
-from bus.config import BusConfig
-from bus.connection import CONNECTION_ERRORS, Redis
-from bus.errors import PermanentError, RedisUnavailable
-from bus.groups import ensure_group, is_missing_group
-from bus.handler import Context, Subscription
-from bus.outage import OutageDetector
-from bus.outcome import DeadLetter, Done, Outcome, Retry, Skip, classify, format_traceback
-from bus.reclaim import Delivery, autoclaim, claim_due, renew
-from bus.telemetry import current_traceparent, handle_span
-from schemas import REGISTRY, Envelope, Event, SchemaError
+from aiwf.bus import codec, deadletter, keys
+from aiwf.bus.commit import DUPLICATE, CommitBatch, Committer
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import CONNECTION_ERRORS, Redis
+from aiwf.bus.errors import PermanentError, RedisUnavailable
+from aiwf.bus.groups import ensure_group, is_missing_group
+from aiwf.bus.handler import Context, Subscription
+from aiwf.bus.outage import OutageDetector
+from aiwf.bus.outcome import DeadLetter, Done, Outcome, Retry, Skip, classify, format_traceback
+from aiwf.bus.reclaim import Delivery, autoclaim, claim_due, renew
+from aiwf.bus.telemetry import current_traceparent, handle_span
+from aiwf.schemas import REGISTRY, Envelope, Event, SchemaError
 
 log = logging.getLogger("aiwf.consume")
 ReadReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]

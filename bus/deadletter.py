@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 
-from bus.outcome import DeadLetter
+from aiwf.bus.outcome import DeadLetter
 
 FIELD_SOURCE = "source"  # stream the entry was read from
 FIELD_SOURCE_ID = "source_id"  # its stream entry id there

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.exceptions import ResponseError
 
-from bus.connection import Redis
+from aiwf.bus.connection import Redis
 
 
 async def ensure_group(client: Redis, stream: str, group: str) -> bool:

@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bus.config import BusConfig
-from bus.connection import Redis
-from bus.errors import ConfigError
-from bus.retry import RetryPolicy
-from schemas import Envelope, Event
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis
+from aiwf.bus.errors import ConfigError
+from aiwf.bus.retry import RetryPolicy
+from aiwf.schemas import Envelope, Event
 
 
 @dataclass(frozen=True)

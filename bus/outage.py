@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from bus.errors import BackendUnavailable
-from bus.outcome import signature
-from bus.retry import RetryPolicy
+from aiwf.bus.errors import BackendUnavailable
+from aiwf.bus.outcome import signature
+from aiwf.bus.retry import RetryPolicy
 
 
 @dataclass

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from bus.errors import BackendUnavailable, PermanentError
-from bus.retry import RetryPolicy
-from schemas import Envelope, SchemaError
+from aiwf.bus.errors import BackendUnavailable, PermanentError
+from aiwf.bus.retry import RetryPolicy
+from aiwf.schemas import Envelope, SchemaError
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from bus import codec, keys
-from bus.config import BusConfig
-from bus.connection import CONNECTION_ERRORS, Redis, retrying
-from bus.errors import PublishRefused
-from bus.telemetry import current_traceparent, publish_span
-from schemas import REGISTRY, Envelope, Event, SchemaError
-from schemas.secrets import SecretError
+from aiwf.bus import codec, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import CONNECTION_ERRORS, Redis, retrying
+from aiwf.bus.errors import PublishRefused
+from aiwf.bus.telemetry import current_traceparent, publish_span
+from aiwf.schemas import REGISTRY, Envelope, Event, SchemaError
+from aiwf.schemas.secrets import SecretError
 
 XADD_MANY_LUA = """
 for i = 1, #ARGV, 5 do

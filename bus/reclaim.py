@@ -13,8 +13,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TypedDict, cast
 
-from bus.codec import entry_order, text
-from bus.connection import Redis
+from aiwf.bus.codec import entry_order, text
+from aiwf.bus.connection import Redis
 
 Fields = dict[bytes, bytes]
 AutoclaimReply = tuple[bytes, list[tuple[bytes, Fields]], list[bytes]]

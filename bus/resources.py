@@ -12,10 +12,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from bus.config import BusConfig
-from bus.connection import Redis, connect
-from bus.errors import RedisUnavailable
-from bus.server import running_embedded_url
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis, connect
+from aiwf.bus.errors import RedisUnavailable
+from aiwf.bus.server import running_embedded_url
 
 T = TypeVar("T")
 

@@ -13,9 +13,9 @@ import logging
 from dataclasses import dataclass
 from typing import cast
 
-from bus import keys
-from bus.codec import entry_order, text
-from bus.connection import Redis
+from aiwf.bus import keys
+from aiwf.bus.codec import entry_order, text
+from aiwf.bus.connection import Redis
 
 log = logging.getLogger("aiwf.retention")
 #: Entries at or below this count are always kept, read or not: enough for `aiwf tail` and debugging.

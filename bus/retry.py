@@ -6,7 +6,7 @@ import os
 import random
 from dataclasses import dataclass
 
-from bus.errors import ConfigError
+from aiwf.bus.errors import ConfigError
 
 #: Deliveries before a failing event is dead-lettered.
 DEFAULT_MAX_DELIVERIES = 5

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bus.errors import ConfigError, RedisUnavailable
-from bus.supervise import die_with_parent
+from aiwf.bus.errors import ConfigError, RedisUnavailable
+from aiwf.bus.supervise import die_with_parent
 
 URL_FILE = "redis.url"
 

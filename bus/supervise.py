@@ -48,7 +48,7 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child) -> None:
-        command = [sys.executable, "-m", "bus.cli", "worker", child.name]
+        command = [sys.executable, "-m", "aiwf.bus.cli", "worker", child.name]
         # Own session: Ctrl-C goes to the supervisor alone, which then drains workers in order.
         child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command, env=self.env, start_new_session=True,

@@ -15,7 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from schemas import Envelope
+from aiwf.schemas import Envelope
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("aiwf")

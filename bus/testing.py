@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-from bus.server import EmbeddedRedis
+from aiwf.bus.server import EmbeddedRedis
 
 
 @contextlib.contextmanager

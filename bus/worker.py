@@ -16,12 +16,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from bus import keys, retention
-from bus.codec import to_json
-from bus.config import BusConfig
-from bus.connection import CONNECTION_ERRORS, Redis, connect
-from bus.consume import Consumer, consumer_name
-from bus.handler import Subscription
+from aiwf.bus import keys, retention
+from aiwf.bus.codec import to_json
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import CONNECTION_ERRORS, Redis, connect
+from aiwf.bus.consume import Consumer, consumer_name
+from aiwf.bus.handler import Subscription
 
 log = logging.getLogger("aiwf.worker")
 HEARTBEAT_EVERY_S = 2.0

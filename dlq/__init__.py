@@ -12,11 +12,11 @@ inspect.py   streams, groups, pending entries, forced reclaim
 cli.py       register(app): the typer commands
 """
 
-from dlq.cli import register
-from dlq.errors import BadArgument, DlqError, NotReplayable, UnknownLetter, UnknownStream
-from dlq.filters import Filter
-from dlq.letters import Letter
-from dlq.replay import Replayer, Result, Status
+from aiwf.dlq.cli import register
+from aiwf.dlq.errors import BadArgument, DlqError, NotReplayable, UnknownLetter, UnknownStream
+from aiwf.dlq.filters import Filter
+from aiwf.dlq.letters import Letter
+from aiwf.dlq.replay import Replayer, Result, Status
 
 __all__ = [
     "BadArgument",

@@ -13,9 +13,9 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from bus import keys
-from bus.codec import to_json
-from bus.connection import Redis
+from aiwf.bus import keys
+from aiwf.bus.codec import to_json
+from aiwf.bus.connection import Redis
 
 
 def actor() -> str:

@@ -21,17 +21,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bus.cli_support import EXIT_FAILURE, EXIT_USAGE, console, emit_json, emit_table, fail, run
-from bus.config import BusConfig
-from bus.connection import Redis
-from dlq import inspect as inspect_
-from dlq import letters as letters_
-from dlq import purge as purge_
-from dlq.errors import BadArgument, UnknownLetter
-from dlq.filters import Filter, parse_count, parse_rate, stream_key
-from dlq.letters import MAX_SELECTION, Letter
-from dlq.replay import DEFAULT_MAX_REPLAYS, Replayer, Result, Status
-from dlq.show import describe
+from aiwf.bus.cli_support import EXIT_FAILURE, EXIT_USAGE, console, emit_json, emit_table, fail, run
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis
+from aiwf.dlq import inspect as inspect_
+from aiwf.dlq import letters as letters_
+from aiwf.dlq import purge as purge_
+from aiwf.dlq.errors import BadArgument, UnknownLetter
+from aiwf.dlq.filters import Filter, parse_count, parse_rate, stream_key
+from aiwf.dlq.letters import MAX_SELECTION, Letter
+from aiwf.dlq.replay import DEFAULT_MAX_REPLAYS, Replayer, Result, Status
+from aiwf.dlq.show import describe
 
 T = TypeVar("T")
 #: Replays of more letters than this ask for confirmation (or --yes).
@@ -396,7 +396,7 @@ def _selection(refs: list[str], all_: bool, **options: str | None) -> Filter:
 
 def _load_event_models() -> None:
     """Register every domain's models: a replay upcasts and validates each letter against them."""
-    import schemas.events  # noqa: F401, PLC0415 - imported for its registrations, only by commands that need them
+    import aiwf.schemas.events  # noqa: F401, PLC0415 - imported for its registrations, only by commands that need them
 
 
 def _interactive() -> bool:

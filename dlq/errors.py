@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bus.errors import AiwfError
+from aiwf.bus.errors import AiwfError
 
 
 class DlqError(AiwfError):

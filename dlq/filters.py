@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bus import keys
-from dlq.errors import BadArgument
+from aiwf.bus import keys
+from aiwf.dlq.errors import BadArgument
 
 if TYPE_CHECKING:
-    from dlq.letters import Letter
+    from aiwf.dlq.letters import Letter
 
 DOMAIN = re.compile(r"^[a-z][a-z0-9_]*$")
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")

@@ -17,10 +17,10 @@ from typing import Any, cast
 
 from redis.exceptions import ResponseError
 
-from bus import codec, keys
-from bus.connection import Redis
-from bus.groups import is_missing_group
-from dlq.errors import UnknownStream
+from aiwf.bus import codec, keys
+from aiwf.bus.connection import Redis
+from aiwf.bus.groups import is_missing_group
+from aiwf.dlq.errors import UnknownStream
 
 #: Counting lag by hand stops here and reports "10000+".
 LAG_CAP = 10_000

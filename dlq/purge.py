@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bus import keys
-from bus.connection import Redis
-from dlq import audit
-from dlq.letters import Letter
+from aiwf.bus import keys
+from aiwf.bus.connection import Redis
+from aiwf.dlq import audit
+from aiwf.dlq.letters import Letter
 
 #: Entry ids per XDEL call.
 CHUNK = 500

@@ -39,13 +39,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
-from bus import codec, keys
-from bus.config import BusConfig
-from bus.connection import Redis
-from dlq import audit
-from dlq.errors import NotReplayable
-from dlq.letters import Letter
-from schemas import REGISTRY, Envelope, MalformedEvent, SchemaError
+from aiwf.bus import codec, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis
+from aiwf.dlq import audit
+from aiwf.dlq.errors import NotReplayable
+from aiwf.dlq.letters import Letter
+from aiwf.schemas import REGISTRY, Envelope, MalformedEvent, SchemaError
 
 #: Replays of one event id refused after this many (a bad fix must not loop forever).
 DEFAULT_MAX_REPLAYS = 3

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bus import codec
-from dlq.letters import Letter
-from schemas import MalformedEvent
-from schemas.secrets import mask_sealed as mask
-from schemas.secrets import mask_sealed_text as mask_text
+from aiwf.bus import codec
+from aiwf.dlq.letters import Letter
+from aiwf.schemas import MalformedEvent
+from aiwf.schemas.secrets import mask_sealed as mask
+from aiwf.schemas.secrets import mask_sealed_text as mask_text
 
 #: Most characters of a malformed body shown.
 RAW_BODY_CHARS = 2000

@@ -10,9 +10,9 @@ compat.py    breaking-change check against the committed snapshot
 events/      the models of each domain
 """
 
-from schemas.base import Event
-from schemas.envelope import Envelope
-from schemas.errors import (
+from aiwf.schemas.base import Event
+from aiwf.schemas.envelope import Envelope
+from aiwf.schemas.errors import (
     IncompatibleChange,
     InvalidPayload,
     MalformedEvent,
@@ -21,8 +21,8 @@ from schemas.errors import (
     UnknownEventType,
     UnsupportedVersion,
 )
-from schemas.ids import new_id
-from schemas.registry import REGISTRY, Compat, Registry, event, upcaster
+from aiwf.schemas.ids import new_id
+from aiwf.schemas.registry import REGISTRY, Compat, Registry, event, upcaster
 
 __all__ = [
     "REGISTRY",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.export import Snapshot
+from aiwf.schemas.export import Snapshot
 
 BREAKS = {
     # change -> modes it breaks. Models forbid unknown fields, so an added field breaks old readers.

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from schemas.base import Event
-from schemas.ids import new_id
-from schemas.secrets import default_keyring, seal_context
+from aiwf.schemas.base import Event
+from aiwf.schemas.ids import new_id
+from aiwf.schemas.secrets import default_keyring, seal_context
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.envelope import Envelope
-from schemas.registry import REGISTRY, Registry
+from aiwf.schemas.envelope import Envelope
+from aiwf.schemas.registry import REGISTRY, Registry
 
 Snapshot = dict[str, Any]
 

@@ -20,14 +20,14 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from schemas.base import Event
-from schemas.errors import (
+from aiwf.schemas.base import Event
+from aiwf.schemas.errors import (
     InvalidPayload,
     RegistryConflict,
     UnknownEventType,
     UnsupportedVersion,
 )
-from schemas.secrets import SecretUnsealError, default_keyring, secret_field_names, unseal_fields
+from aiwf.schemas.secrets import SecretUnsealError, default_keyring, secret_field_names, unseal_fields
 
 E = TypeVar("E", bound=type[Event])
 Payload = dict[str, Any]

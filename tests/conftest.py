@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from bus.config import BusConfig
-from bus.testing import redis_server
+from aiwf.bus.config import BusConfig
+from aiwf.bus.testing import redis_server
 
 
 @pytest.fixture(scope="session")

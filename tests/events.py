@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from schemas import Event, event, upcaster
-from schemas.secrets import Secret
+from aiwf.schemas import Event, event, upcaster
+from aiwf.schemas.secrets import Secret
 
 
 @event("testing.item.created", version=1)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import schemas.events  # noqa: F401 - registers every domain's models
-from bus import keys
-from bus.asyncapi import document
-from schemas import REGISTRY
-from workers import WORKERS, load
+import aiwf.schemas.events  # noqa: F401 - registers every domain's models
+from aiwf.bus import keys
+from aiwf.bus.asyncapi import document
+from aiwf.schemas import REGISTRY
+from aiwf.workers import WORKERS, load
 
 
 def test_every_subscription_and_event_type_is_documented() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bus.blobs import (
+from aiwf.bus.blobs import (
     BlobCorrupt,
     BlobNotFound,
     BlobRef,

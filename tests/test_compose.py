@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from workers import WORKERS
+from aiwf.workers import WORKERS
 
 COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[1] / "compose.yaml").read_text())
 

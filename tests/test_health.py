@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bus.health import STALE_AFTER_S, summarize
+from aiwf.bus.health import STALE_AFTER_S, summarize
 
 NOW = 1_000_000.0
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bus import codec
-from schemas import (
+from aiwf.bus import codec
+from aiwf.schemas import (
     REGISTRY,
     Envelope,
     Event,
@@ -21,9 +21,9 @@ from schemas import (
     UnsupportedVersion,
     new_id,
 )
-from schemas.compat import check
-from schemas.export import export
-from schemas.registry import Compat, check_type_name
+from aiwf.schemas.compat import check
+from aiwf.schemas.export import export
+from aiwf.schemas.registry import Compat, check_type_name
 from tests.events import ItemCreated
 
 

@@ -11,7 +11,7 @@ import pytest
 from nacl.public import PrivateKey
 from pydantic import BaseModel, SecretStr
 
-from schemas.secrets import (
+from aiwf.schemas.secrets import (
     MASK,
     SEALED_PREFIX,
     Keyring,

@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bus.worker import Service
+    from aiwf.bus.worker import Service
 
 #: Every worker `aiwf up` starts and compose.yaml must run, in start order.
 WORKERS = ("auth", "calendar", "documents", "llm", "tts", "pipeline")
@@ -16,6 +16,6 @@ def load(name: str) -> Service:
     """The Service declared by `workers.<name>.service`."""
     if name not in WORKERS:
         raise KeyError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
-    module = importlib.import_module(f"workers.{name}.service")
+    module = importlib.import_module(f"aiwf.workers.{name}.service")
     service: Service = module.SERVICE
     return service

@@ -60,13 +60,13 @@ Every appended event is stored three times (its aggregate, its category, the glo
 size memory for that.
 """
 
-from bus.store.aggregate import Aggregate, Repository, Snapshot
-from bus.store.append import ANY, MAX_BATCH, NO_STREAM
-from bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
-from bus.store.keys import ALL, StreamId
-from bus.store.projection import Projection, Writes
-from bus.store.read import START, Recorded
-from bus.store.store import EventStore
+from aiwf.bus.store.aggregate import Aggregate, Repository, Snapshot
+from aiwf.bus.store.append import ANY, MAX_BATCH, NO_STREAM
+from aiwf.bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
+from aiwf.bus.store.keys import ALL, StreamId
+from aiwf.bus.store.projection import Projection, Writes
+from aiwf.bus.store.read import START, Recorded
+from aiwf.bus.store.store import EventStore
 
 __all__ = [
     "ALL",

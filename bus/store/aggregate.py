@@ -13,13 +13,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
-from bus import codec
-from bus.errors import ConfigError
-from bus.store.append import MAX_BATCH
-from bus.store.errors import StoreError
-from bus.store.keys import parse
-from bus.store.store import EventStore
-from schemas import Envelope, Event, SchemaError
+from aiwf.bus import codec
+from aiwf.bus.errors import ConfigError
+from aiwf.bus.store.append import MAX_BATCH
+from aiwf.bus.store.errors import StoreError
+from aiwf.bus.store.keys import parse
+from aiwf.bus.store.store import EventStore
+from aiwf.schemas import Envelope, Event, SchemaError
 
 log = logging.getLogger("aiwf.store")
 #: Namespace of event ids derived from a cause (uuid5), so a redelivered handler's save repeats its ids.

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bus import codec
-from bus.store import keys
-from bus.store.errors import StoreError
-from schemas import REGISTRY, Envelope
+from aiwf.bus import codec
+from aiwf.bus.store import keys
+from aiwf.bus.store.errors import StoreError
+from aiwf.schemas import REGISTRY, Envelope
 
 #: Events per append: bounded so the script's argument unpacking stays far below Lua's stack limit.
 MAX_BATCH: Final = 1000

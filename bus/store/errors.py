@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bus.errors import AiwfError, TransientError
+from aiwf.bus.errors import AiwfError, TransientError
 
 
 class StoreError(AiwfError):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bus import keys as bus_keys
-from bus.store.errors import StoreError
+from aiwf.bus import keys as bus_keys
+from aiwf.bus.store.errors import StoreError
 
 CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: An aggregate id: 1..200 visible characters, no whitespace or control characters.

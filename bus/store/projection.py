@@ -32,13 +32,13 @@ from typing import Any, Final
 
 from redis.commands.core import AsyncScript
 
-from bus.connection import retrying
-from bus.errors import ConfigError
-from bus.handler import Context, Subscription
-from bus.retry import RetryPolicy
-from bus.store import keys
-from bus.store.errors import StoreError
-from schemas import Envelope, Event
+from aiwf.bus.connection import retrying
+from aiwf.bus.errors import ConfigError
+from aiwf.bus.handler import Context, Subscription
+from aiwf.bus.retry import RetryPolicy
+from aiwf.bus.store import keys
+from aiwf.bus.store.errors import StoreError
+from aiwf.schemas import Envelope, Event
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 #: Commands per event: bounded so one apply stays a short script.

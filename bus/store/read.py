@@ -10,10 +10,10 @@ import logging
 from dataclasses import dataclass
 from typing import Final, cast
 
-from bus import codec
-from bus.connection import Redis
-from bus.store.append import FIELD_STREAM, FIELD_VERSION
-from schemas import REGISTRY, Envelope, Event
+from aiwf.bus import codec
+from aiwf.bus.connection import Redis
+from aiwf.bus.store.append import FIELD_STREAM, FIELD_VERSION
+from aiwf.schemas import REGISTRY, Envelope, Event
 
 log = logging.getLogger("aiwf.store")
 Entries = list[tuple[bytes, dict[bytes, bytes]]]

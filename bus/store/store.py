@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bus.config import BusConfig
-from bus.connection import Redis, retrying
-from bus.store import append, keys
-from bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
-from bus.store.read import START, Recorded, read_aggregate, read_log
-from schemas import Envelope
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis, retrying
+from aiwf.bus.store import append, keys
+from aiwf.bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
+from aiwf.bus.store.read import START, Recorded, read_aggregate, read_log
+from aiwf.schemas import Envelope
 
 POSITION_PATTERN = re.compile(r"^\d{1,20}-\d{1,20}$")
 

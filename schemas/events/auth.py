@@ -16,9 +16,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from schemas.base import Event
-from schemas.registry import event
-from schemas.secrets import Secret
+from aiwf.schemas.base import Event
+from aiwf.schemas.registry import event
+from aiwf.schemas.secrets import Secret
 
 #: A sealed secret is about 4/3 of its plaintext plus 70 characters: room for an 8 KiB token.
 SECRET_CHARS = 12_000

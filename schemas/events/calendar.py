@@ -14,9 +14,9 @@ from typing import Annotated, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from schemas.base import Event
-from schemas.blobref import BlobRef
-from schemas.registry import event
+from aiwf.schemas.base import Event
+from aiwf.schemas.blobref import BlobRef
+from aiwf.schemas.registry import event
 
 #: Inline documents above this travel as a blob reference instead (claim check).
 MAX_INLINE_ICS = 200_000

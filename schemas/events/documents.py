@@ -6,9 +6,9 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.base import Event
-from schemas.blobref import BlobRef
-from schemas.registry import event
+from aiwf.schemas.base import Event
+from aiwf.schemas.blobref import BlobRef
+from aiwf.schemas.registry import event
 
 #: Inline content above this travels as a blob reference instead (claim check).
 MAX_INLINE_CHARS = 200_000

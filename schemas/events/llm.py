@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.base import Event
-from schemas.registry import event
+from aiwf.schemas.base import Event
+from aiwf.schemas.registry import event
 
 RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 

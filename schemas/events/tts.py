@@ -6,9 +6,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from schemas.base import Event
-from schemas.blobref import BlobRef
-from schemas.registry import event
+from aiwf.schemas.base import Event
+from aiwf.schemas.blobref import BlobRef
+from aiwf.schemas.registry import event
 
 RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cli_checks import Aiwf, assert_one_error
 
-from bus.server import free_port
+from aiwf.bus.server import free_port
 
 DOC = '{"document_id": "doc-1", "text": "hello"}'
 NEEDS_REDIS = [

@@ -12,8 +12,8 @@ import pytest
 import redis
 from cli_checks import Aiwf, Env, Spawn, assert_one_error, beats, get_health, wait_for
 
-from bus.server import EmbeddedRedis, free_port
-from workers import WORKERS
+from aiwf.bus.server import EmbeddedRedis, free_port
+from aiwf.workers import WORKERS
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bus import Context, RetryPolicy, Subscription
-from bus.config import BusConfig
-from bus.worker import Service, run_service
-from schemas import Event
+from aiwf.bus import Context, RetryPolicy, Subscription
+from aiwf.bus.config import BusConfig
+from aiwf.bus.worker import Service, run_service
+from aiwf.schemas import Event
 from tests.events import ItemCounted, ItemCreated
 
 DELAY_S = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import redis.asyncio as aioredis
 
-from bus import keys
-from bus.config import BusConfig
-from bus.connection import connect
-from bus.consume import Consumer
-from bus.handler import Subscription
-from bus.testing import wait_until
+from aiwf.bus import keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
+from aiwf.bus.consume import Consumer
+from aiwf.bus.handler import Subscription
+from aiwf.bus.testing import wait_until
 
 
 @contextlib.asynccontextmanager

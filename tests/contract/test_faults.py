@@ -16,11 +16,11 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from bus import Publisher, RedisUnavailable, keys
-from bus.config import BusConfig
-from bus.connection import connect
-from bus.server import EmbeddedRedis
-from bus.testing import wait_until
+from aiwf.bus import Publisher, RedisUnavailable, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
+from aiwf.bus.server import EmbeddedRedis
+from aiwf.bus.testing import wait_until
 from tests.events import ItemCreated
 
 pytestmark = pytest.mark.fault

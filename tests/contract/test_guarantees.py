@@ -8,10 +8,10 @@ from collections import Counter
 import orjson
 import redis.asyncio as aioredis
 
-from bus import BackendUnavailable, Context, Publisher, RetryPolicy, Subscription, codec, deadletter, keys
-from bus.config import BusConfig
-from bus.testing import wait_until
-from schemas import Envelope, Event
+from aiwf.bus import BackendUnavailable, Context, Publisher, RetryPolicy, Subscription, codec, deadletter, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.testing import wait_until
+from aiwf.schemas import Envelope, Event
 from tests.contract.harness import drain, entries, running
 from tests.events import ItemCounted, ItemCreated
 

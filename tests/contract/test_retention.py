@@ -6,11 +6,11 @@ from collections import Counter
 
 import redis.asyncio as aioredis
 
-from bus import Context, Publisher, Subscription, keys
-from bus.config import BusConfig
-from bus.groups import ensure_group
-from bus.retention import trim
-from schemas import Event
+from aiwf.bus import Context, Publisher, Subscription, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.groups import ensure_group
+from aiwf.bus.retention import trim
+from aiwf.schemas import Event
 from tests.contract.harness import drain, running
 from tests.events import ItemCreated
 

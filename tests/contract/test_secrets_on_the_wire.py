@@ -8,10 +8,10 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from bus import Context, Publisher, PublishRefused, Subscription, keys
-from bus.config import BusConfig
-from schemas import Event
-from schemas.secrets import default_keyring, generate, is_sealed, unseal
+from aiwf.bus import Context, Publisher, PublishRefused, Subscription, keys
+from aiwf.bus.config import BusConfig
+from aiwf.schemas import Event
+from aiwf.schemas.secrets import default_keyring, generate, is_sealed, unseal
 from tests.contract.harness import drain, running
 from tests.events import LoginAttempted, SessionOpened
 

@@ -12,9 +12,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from bus import Context, Publisher, Subscription, telemetry
-from bus.config import BusConfig
-from schemas import Event
+from aiwf.bus import Context, Publisher, Subscription, telemetry
+from aiwf.bus.config import BusConfig
+from aiwf.schemas import Event
 from tests.contract.harness import drain, running
 from tests.events import ItemCounted, ItemCreated
 

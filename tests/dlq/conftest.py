@@ -9,8 +9,8 @@ from click.testing import Result
 from dlq_world import Cli, World, poison
 from typer.testing import CliRunner
 
-from bus.config import BusConfig
-from dlq import register
+from aiwf.bus.config import BusConfig
+from aiwf.dlq import register
 
 
 @pytest.fixture

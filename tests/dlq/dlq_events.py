@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas import Event, event
+from aiwf.schemas import Event, event
 
 
 @event("testdlq.thing.happened", version=1)

@@ -13,9 +13,9 @@ import redis.asyncio as aioredis
 from click.testing import Result
 from dlq_events import ThingHappened, ThingNoted
 
-from bus import Context, PermanentError, Publisher, RetryPolicy, Subscription, keys
-from bus.config import BusConfig
-from schemas import Event
+from aiwf.bus import Context, PermanentError, Publisher, RetryPolicy, Subscription, keys
+from aiwf.bus.config import BusConfig
+from aiwf.schemas import Event
 from tests.contract.harness import drain, entries, running
 from tests.events import ItemCounted, ItemCreated
 

@@ -10,11 +10,11 @@ import pytest
 import redis.asyncio as aioredis
 from dlq_world import Cli, run_cli
 
-from bus import Publisher, keys
-from bus.config import BusConfig
-from bus.groups import ensure_group
-from bus.testing import redis_server
-from dlq import inspect
+from aiwf.bus import Publisher, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.groups import ensure_group
+from aiwf.bus.testing import redis_server
+from aiwf.dlq import inspect
 from tests.events import ItemCreated
 
 STREAM = keys.stream("testing")

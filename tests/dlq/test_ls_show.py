@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import redis.asyncio as aioredis
 from dlq_world import Cli, World, dead_ids, run_cli
 
-from bus import keys
-from bus.config import BusConfig
-from dlq import letters
-from dlq.filters import Filter
+from aiwf.bus import keys
+from aiwf.bus.config import BusConfig
+from aiwf.dlq import letters
+from aiwf.dlq.filters import Filter
 
 
 async def test_ls_lists_exactly_the_dead_letters_newest_first(world: World, client: aioredis.Redis, cli: Cli) -> None:

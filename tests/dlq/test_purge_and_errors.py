@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio as aioredis
 from dlq_world import Cli, World, dead_ids, run_cli
 
-from bus import keys
-from bus.groups import ensure_group
-from bus.server import free_port
+from aiwf.bus import keys
+from aiwf.bus.groups import ensure_group
+from aiwf.bus.server import free_port
 
 
 async def test_purge_removes_only_what_its_filters_select(world: World, client: aioredis.Redis, cli: Cli) -> None:

@@ -15,16 +15,16 @@ import pytest
 import redis.asyncio as aioredis
 from dlq_world import Cli, World, dead_ids, outputs, poison, run_cli
 
-from bus import Context, Publisher, Subscription, keys
-from bus import keys as dlq_keys
-from bus.config import BusConfig
-from bus.groups import ensure_group
-from bus.testing import wait_until
-from dlq import cli as dlq_cli
-from dlq import letters
-from dlq.filters import Filter
-from dlq.replay import Replayer, Status
-from schemas import Event
+from aiwf.bus import Context, Publisher, Subscription, keys
+from aiwf.bus import keys as dlq_keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.groups import ensure_group
+from aiwf.bus.testing import wait_until
+from aiwf.dlq import cli as dlq_cli
+from aiwf.dlq import letters
+from aiwf.dlq.filters import Filter
+from aiwf.dlq.replay import Replayer, Status
+from aiwf.schemas import Event
 from tests.contract.harness import drain, running
 from tests.events import ItemCreated, ItemCreatedV1
 

@@ -14,12 +14,12 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 from service_support import envelopes, fresh_service
 
-from bus import Publisher
-from bus.config import BusConfig
-from bus.consume import Consumer
-from schemas import Envelope, Event
-from schemas.events.auth import LoginRequested, RegistrationRequested
-from schemas.secrets import default_keyring, generate, unseal
+from aiwf.bus import Publisher
+from aiwf.bus.config import BusConfig
+from aiwf.bus.consume import Consumer
+from aiwf.schemas import Envelope, Event
+from aiwf.schemas.events.auth import LoginRequested, RegistrationRequested
+from aiwf.schemas.secrets import default_keyring, generate, unseal
 from tests.contract.harness import drain, running
 
 PASSWORD = "Correct-Horse-Battery-42"

@@ -8,9 +8,9 @@ from types import ModuleType
 import pytest
 import redis.asyncio as aioredis
 
-from bus import codec, keys
-from bus.deadletter import FIELD_ERROR
-from schemas import Envelope
+from aiwf.bus import codec, keys
+from aiwf.bus.deadletter import FIELD_ERROR
+from aiwf.schemas import Envelope
 
 MAX_EVENT_BYTES = 64_000_000
 
@@ -38,5 +38,5 @@ def fresh_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
-    module = importlib.import_module(f"workers.{name}.service")
+    module = importlib.import_module(f"aiwf.workers.{name}.service")
     return importlib.reload(module)

@@ -13,18 +13,18 @@ from auth_support import NEW_PASSWORD, PASSWORD, auth_flow, gateway_secret, load
 from pydantic import SecretStr
 from service_support import dead_letters
 
-from bus import Publisher
-from bus.config import BusConfig
-from bus.store import EventStore
-from schemas import Envelope
-from schemas.events.auth import (
+from aiwf.bus import Publisher
+from aiwf.bus.config import BusConfig
+from aiwf.bus.store import EventStore
+from aiwf.schemas import Envelope
+from aiwf.schemas.events.auth import (
     LoginRequested,
     PasswordChangeRequested,
     TokenRefreshRequested,
     TokenRevocationRequested,
 )
-from schemas.secrets import Keyring, default_keyring, unseal
-from workers.auth.tokens import KeyRing
+from aiwf.schemas.secrets import Keyring, default_keyring, unseal
+from aiwf.workers.auth.tokens import KeyRing
 
 WRONG_PASSWORD = "Guessing-Attempt-99"
 STRAY_PASSWORD = "Sealed-For-The-Wrong-Service-1"

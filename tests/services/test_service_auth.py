@@ -16,21 +16,21 @@ from auth_support import NEW_PASSWORD, PASSWORD, auth_flow, gateway_secret, load
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from bus import ConfigError, Context
-from bus.config import BusConfig
-from bus.store import EventStore
-from schemas import Envelope
-from schemas.events.auth import (
+from aiwf.bus import ConfigError, Context
+from aiwf.bus.config import BusConfig
+from aiwf.bus.store import EventStore
+from aiwf.schemas import Envelope
+from aiwf.schemas.events.auth import (
     LoginRequested,
     PasswordChangeRequested,
     RegistrationRequested,
     TokenRefreshRequested,
     TokenRevocationRequested,
 )
-from workers.auth.errors import TokenInvalid
-from workers.auth.signing import JWKS_KEY
-from workers.auth.store import username_key
-from workers.auth.verify import register, verify
+from aiwf.workers.auth.errors import TokenInvalid
+from aiwf.workers.auth.signing import JWKS_KEY
+from aiwf.workers.auth.store import username_key
+from aiwf.workers.auth.verify import register, verify
 
 
 @pytest.fixture
@@ -265,8 +265,8 @@ async def test_worker_startup_publishes_the_jwks(
     client: aioredis.Redis, config: BusConfig, auth: ModuleType
 ) -> None:
     """Run as a Worker, auth creates its signing key at startup and publishes the JWKS before any login."""
-    from bus.testing import wait_until
-    from bus.worker import Worker
+    from aiwf.bus.testing import wait_until
+    from aiwf.bus.worker import Worker
 
     worker = Worker(auth.SERVICE, client, config)
     task = asyncio.create_task(worker.run())

@@ -21,16 +21,16 @@ import typer
 from service_support import dead_letters, envelopes, fresh_service
 from typer.testing import CliRunner
 
-from bus import Context, Publisher, keys
-from bus.blobs import FileBlobStore
-from bus.config import BusConfig
-from bus.store import EventStore
-from bus.store.aggregate import CAUSED_IDS
-from schemas import Envelope
-from schemas.events.calendar import SyncRequested
+from aiwf.bus import Context, Publisher, keys
+from aiwf.bus.blobs import FileBlobStore
+from aiwf.bus.config import BusConfig
+from aiwf.bus.store import EventStore
+from aiwf.bus.store.aggregate import CAUSED_IDS
+from aiwf.schemas import Envelope
+from aiwf.schemas.events.calendar import SyncRequested
+from aiwf.workers.calendar.agenda import agenda
+from aiwf.workers.calendar.cli import register
 from tests.contract.harness import drain, running
-from workers.calendar.agenda import agenda
-from workers.calendar.cli import register
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "calendar" / "samples"
 UTC = dt.UTC

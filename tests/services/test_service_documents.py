@@ -10,9 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 from service_support import dead_letters, envelopes, fresh_service
 
-from bus import Publisher, keys
-from bus.config import BusConfig
-from schemas.events.documents import DocumentUploaded
+from aiwf.bus import Publisher, keys
+from aiwf.bus.config import BusConfig
+from aiwf.schemas.events.documents import DocumentUploaded
 from tests.contract.harness import drain, running
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "samples"

@@ -9,13 +9,13 @@ import pytest
 import redis.asyncio as aioredis
 from service_support import dead_letters, envelopes, fresh_service
 
-from bus import Publisher
-from bus.config import BusConfig
-from bus.testing import wait_until
-from schemas import Envelope
-from schemas.events.llm import ChatRequested, Message
+from aiwf.bus import Publisher
+from aiwf.bus.config import BusConfig
+from aiwf.bus.testing import wait_until
+from aiwf.schemas import Envelope
+from aiwf.schemas.events.llm import ChatRequested, Message
+from aiwf.workers.llm.testing_server import serve_chat
 from tests.contract.harness import running
-from workers.llm.testing_server import serve_chat
 
 ARTICLE = (
     "Redis streams keep an append-only log of entries. Consumer groups share a stream between workers. "

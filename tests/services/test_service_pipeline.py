@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio as aioredis
 from service_support import dead_letters, envelopes, fresh_service
 
-from bus import Publisher
-from bus.config import BusConfig
-from schemas.events.documents import Chunk, DocumentProcessed
+from aiwf.bus import Publisher
+from aiwf.bus.config import BusConfig
+from aiwf.schemas.events.documents import Chunk, DocumentProcessed
 from tests.contract.harness import drain, running
 
 

@@ -17,14 +17,14 @@ import pytest
 import redis.asyncio as aioredis
 from service_support import dead_letters, envelopes
 
-from bus import Publisher, Subscription, keys
-from bus.blobs import FileBlobStore
-from bus.config import BusConfig
-from bus.supervise import Supervisor, child_env
-from bus.testing import wait_until
-from schemas import Envelope, new_id
-from schemas.blobref import BlobRef
-from schemas.events.documents import DocumentUploaded
+from aiwf.bus import Publisher, Subscription, keys
+from aiwf.bus.blobs import FileBlobStore
+from aiwf.bus.config import BusConfig
+from aiwf.bus.supervise import Supervisor, child_env
+from aiwf.bus.testing import wait_until
+from aiwf.schemas import Envelope, new_id
+from aiwf.schemas.blobref import BlobRef
+from aiwf.schemas.events.documents import DocumentUploaded
 from tests.contract.harness import drained
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "samples"

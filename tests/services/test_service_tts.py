@@ -11,11 +11,11 @@ import pytest
 import redis.asyncio as aioredis
 from service_support import dead_letters, envelopes, fresh_service
 
-from bus import Publisher
-from bus.blobs import FileBlobStore
-from bus.config import BusConfig
-from schemas.blobref import BlobRef
-from schemas.events.tts import SpeechRequested
+from aiwf.bus import Publisher
+from aiwf.bus.blobs import FileBlobStore
+from aiwf.bus.config import BusConfig
+from aiwf.schemas.blobref import BlobRef
+from aiwf.schemas.events.tts import SpeechRequested
 from tests.contract.harness import drain, running
 
 

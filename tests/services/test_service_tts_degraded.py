@@ -9,12 +9,12 @@ import pytest
 import redis.asyncio as aioredis
 from service_support import dead_letters, fresh_service
 
-from bus import Publisher, keys
-from bus.config import BusConfig
-from bus.connection import connect
-from bus.testing import wait_until
-from bus.worker import Worker
-from schemas.events.tts import SpeechRequested
+from aiwf.bus import Publisher, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
+from aiwf.bus.testing import wait_until
+from aiwf.bus.worker import Worker
+from aiwf.schemas.events.tts import SpeechRequested
 
 
 async def test_broken_engine_makes_tts_degraded_and_requests_wait(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from bus.config import BusConfig
-from bus.store import EventStore
+from aiwf.bus.config import BusConfig
+from aiwf.bus.store import EventStore
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from bus.config import BusConfig
-from bus.connection import connect
-from bus.consume import Consumer
-from bus.retry import RetryPolicy
-from bus.store import Projection, Writes
-from schemas import Envelope
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
+from aiwf.bus.consume import Consumer
+from aiwf.bus.retry import RetryPolicy
+from aiwf.bus.store import Projection, Writes
+from aiwf.schemas import Envelope
 from tests.events import ItemCreated
 
 FAST = RetryPolicy(max_deliveries=5, backoff_base_s=0.01, backoff_max_s=0.05, reclaim_idle_s=0.3)

@@ -12,12 +12,12 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bus.config import BusConfig
-from bus.errors import ConfigError
-from bus.store import Aggregate, ConcurrencyError, EventStore, Repository, StoreError
-from bus.store.aggregate import CAUSED_IDS
-from bus.store.keys import parse
-from schemas import Envelope, Event
+from aiwf.bus.config import BusConfig
+from aiwf.bus.errors import ConfigError
+from aiwf.bus.store import Aggregate, ConcurrencyError, EventStore, Repository, StoreError
+from aiwf.bus.store.aggregate import CAUSED_IDS
+from aiwf.bus.store.keys import parse
+from aiwf.schemas import Envelope, Event
 from tests.events import ItemCreated
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from bus import codec
-from bus.errors import TransientError
-from bus.store import ANY, NO_STREAM, ConcurrencyError, EventStore, IdempotencyConflict, StoreError
-from bus.store.keys import GLOBAL_STREAM, category_stream, parse
-from schemas import Envelope
+from aiwf.bus import codec
+from aiwf.bus.errors import TransientError
+from aiwf.bus.store import ANY, NO_STREAM, ConcurrencyError, EventStore, IdempotencyConflict, StoreError
+from aiwf.bus.store.keys import GLOBAL_STREAM, category_stream, parse
+from aiwf.schemas import Envelope
 from tests.events import ItemCounted, ItemCreated, ItemCreatedV1
 
 

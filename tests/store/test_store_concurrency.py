@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bus.config import BusConfig
-from bus.store import ConcurrencyError, EventStore
-from schemas import Envelope
+from aiwf.bus.config import BusConfig
+from aiwf.bus.store import ConcurrencyError, EventStore
+from aiwf.schemas import Envelope
 from tests.events import ItemCreated
 
 

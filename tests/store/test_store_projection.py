@@ -18,16 +18,16 @@ import pytest
 import redis.asyncio as aioredis
 from store_projection_proc import FAST, read_state, totals
 
-from bus import deadletter
-from bus import keys as bus_keys
-from bus.config import BusConfig
-from bus.connection import connect
-from bus.consume import Consumer
-from bus.errors import ConfigError
-from bus.handler import Context
-from bus.store import ALL, EventStore, Projection, StoreError, Writes
-from bus.testing import wait_until
-from schemas import Envelope, Event
+from aiwf.bus import deadletter
+from aiwf.bus import keys as bus_keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
+from aiwf.bus.consume import Consumer
+from aiwf.bus.errors import ConfigError
+from aiwf.bus.handler import Context
+from aiwf.bus.store import ALL, EventStore, Projection, StoreError, Writes
+from aiwf.bus.testing import wait_until
+from aiwf.schemas import Envelope, Event
 from tests.contract.harness import drain, running
 from tests.events import ItemCounted, ItemCreated, ItemCreatedV1
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from workers.auth.errors import AuthConfigError
+from aiwf.workers.auth.errors import AuthConfigError
 
 __all__ = ["MAX_TRACKED_FAILURES", "LockoutPolicy"]
 

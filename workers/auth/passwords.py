@@ -9,7 +9,7 @@ from typing import Final
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from workers.auth.errors import AuthConfigError, CorruptPasswordHash, WeakPassword
+from aiwf.workers.auth.errors import AuthConfigError, CorruptPasswordHash, WeakPassword
 
 __all__ = [
     "ARGON2_MEMORY_KIB",

@@ -20,17 +20,17 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from bus.config import BusConfig, env_number
-from bus.connection import Redis
-from bus.errors import ConfigError
-from bus.store import EventStore, Repository
-from workers.auth.lockout import LockoutPolicy
-from workers.auth.passwords import PasswordHasher
-from workers.auth.refresh import REFRESH_TTL_S
-from workers.auth.signing import SigningKeys
-from workers.auth.store import FamilyIndex, UserAggregate, UsernameIndex
-from workers.auth.tokens import ACCESS_TTL_S, KeyRing
-from workers.auth.user import AuthContext, AuthSettings
+from aiwf.bus.config import BusConfig, env_number
+from aiwf.bus.connection import Redis
+from aiwf.bus.errors import ConfigError
+from aiwf.bus.store import EventStore, Repository
+from aiwf.workers.auth.lockout import LockoutPolicy
+from aiwf.workers.auth.passwords import PasswordHasher
+from aiwf.workers.auth.refresh import REFRESH_TTL_S
+from aiwf.workers.auth.signing import SigningKeys
+from aiwf.workers.auth.store import FamilyIndex, UserAggregate, UsernameIndex
+from aiwf.workers.auth.tokens import ACCESS_TTL_S, KeyRing
+from aiwf.workers.auth.user import AuthContext, AuthSettings
 
 __all__ = ["Runtime", "Settings"]
 

@@ -27,12 +27,12 @@ from typing import Final, TypeVar
 
 from pydantic import SecretStr
 
-from bus import ConfigError, Context, Subscription
-from bus.resources import PerLoop
-from bus.store import Aggregate, ConcurrencyError, IdempotencyConflict, Repository
-from bus.worker import Service
-from schemas import Envelope, Event
-from schemas.events.auth import (
+from aiwf.bus import ConfigError, Context, Subscription
+from aiwf.bus.resources import PerLoop
+from aiwf.bus.store import Aggregate, ConcurrencyError, IdempotencyConflict, Repository
+from aiwf.bus.worker import Service
+from aiwf.schemas import Envelope, Event
+from aiwf.schemas.events.auth import (
     AccountLocked,
     LoginFailed,
     LoginRequested,
@@ -52,12 +52,12 @@ from schemas.events.auth import (
     UsernameClaimed,
     UserRegistered,
 )
-from schemas.secrets import KeyringError, default_keyring, keys_dir
-from workers.auth.errors import InvalidUsername, WeakPassword
-from workers.auth.refresh import parse_refresh_token
-from workers.auth.runtime import Runtime, Settings
-from workers.auth.store import FamilyIndex, UserAggregate, UsernameIndex, username_key
-from workers.auth.user import DomainEvent, Outcome, Rejection
+from aiwf.schemas.secrets import KeyringError, default_keyring, keys_dir
+from aiwf.workers.auth.errors import InvalidUsername, WeakPassword
+from aiwf.workers.auth.refresh import parse_refresh_token
+from aiwf.workers.auth.runtime import Runtime, Settings
+from aiwf.workers.auth.store import FamilyIndex, UserAggregate, UsernameIndex, username_key
+from aiwf.workers.auth.user import DomainEvent, Outcome, Rejection
 
 #: Decisions redone on fresh state after losing a save race, before the bus retries the event.
 SAVE_ATTEMPTS: Final = 3

@@ -19,13 +19,13 @@ from typing import Any, Final
 
 from pydantic import SecretStr
 
-from bus import keys
-from bus.store import ConcurrencyError, EventStore
-from schemas import Envelope
-from schemas.events.auth import SigningKeysRotated
-from schemas.secrets import default_keyring, is_sealed
-from workers.auth.errors import AuthConfigError
-from workers.auth.tokens import KeyRing
+from aiwf.bus import keys
+from aiwf.bus.store import ConcurrencyError, EventStore
+from aiwf.schemas import Envelope
+from aiwf.schemas.events.auth import SigningKeysRotated
+from aiwf.schemas.secrets import default_keyring, is_sealed
+from aiwf.workers.auth.errors import AuthConfigError
+from aiwf.workers.auth.tokens import KeyRing
 
 __all__ = ["JWKS_KEY", "RING_STREAM", "SigningKeys", "jwks_document"]
 

@@ -18,9 +18,9 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
-from bus.store import Aggregate
-from schemas import Event
-from schemas.events.auth import (
+from aiwf.bus.store import Aggregate
+from aiwf.schemas import Event
+from aiwf.schemas.events.auth import (
     HistoryLocked,
     HistoryLoginFailed,
     HistoryLoginSucceeded,
@@ -31,8 +31,8 @@ from schemas.events.auth import (
     RefreshFamilyOpened,
     UsernameClaimed,
 )
-from workers.auth.errors import InvalidUserEvent
-from workers.auth.user import DomainEvent, User
+from aiwf.workers.auth.errors import InvalidUserEvent
+from aiwf.workers.auth.user import DomainEvent, User
 
 __all__ = ["FamilyIndex", "UserAggregate", "UsernameIndex", "to_dict", "to_model", "username_key"]
 

@@ -15,7 +15,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 
-from workers.auth.errors import AuthConfigError, TokenExpired, TokenInvalid
+from aiwf.workers.auth.errors import AuthConfigError, TokenExpired, TokenInvalid
 
 __all__ = [
     "ACCESS_TTL_S",

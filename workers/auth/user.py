@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from workers.auth.errors import (
+from aiwf.workers.auth.errors import (
     AlreadyRegistered,
     AuthConfigError,
     InvalidUserEvent,
@@ -27,16 +27,16 @@ from workers.auth.errors import (
     NotRegistered,
     WeakPassword,
 )
-from workers.auth.lockout import MAX_TRACKED_FAILURES, LockoutPolicy
-from workers.auth.passwords import PasswordHasher, PasswordPolicy
-from workers.auth.refresh import (
+from aiwf.workers.auth.lockout import MAX_TRACKED_FAILURES, LockoutPolicy
+from aiwf.workers.auth.passwords import PasswordHasher, PasswordPolicy
+from aiwf.workers.auth.refresh import (
     REFRESH_TTL_S,
     RefreshCheck,
     RefreshFamily,
     new_refresh_token,
     parse_refresh_token,
 )
-from workers.auth.tokens import ACCESS_TTL_S, KeyRing, issue_access_token
+from aiwf.workers.auth.tokens import ACCESS_TTL_S, KeyRing, issue_access_token
 
 __all__ = [
     "EVENT_TYPES",

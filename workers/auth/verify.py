@@ -20,9 +20,9 @@ from typing import Annotated, Any, Final
 
 import typer
 
-from workers.auth.errors import TokenInvalid
-from workers.auth.signing import JWKS_KEY
-from workers.auth.tokens import MAX_TOKEN_CHARS, verify_access_token
+from aiwf.workers.auth.errors import TokenInvalid
+from aiwf.workers.auth.signing import JWKS_KEY
+from aiwf.workers.auth.tokens import MAX_TOKEN_CHARS, verify_access_token
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "fetch_jwks", "parse_jwks", "register", "verify"]
 
@@ -102,7 +102,7 @@ def verify_command(
     as_json: Json = False,
 ) -> None:
     """Verify an access token offline; prints its claims, or exits 1 with the reason it is refused."""
-    from bus.cli_support import emit_json, emit_table, fail, run  # noqa: PLC0415 - only the CLI needs the bus
+    from aiwf.bus.cli_support import emit_json, emit_table, fail, run  # noqa: PLC0415 - only the CLI needs the bus
 
     text = sys.stdin.read(MAX_TOKEN_CHARS + 2).strip() if token == "-" else token  # noqa: S105 - "-" means stdin
     try:

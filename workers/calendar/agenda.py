@@ -20,11 +20,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from bus.connection import Redis
-from bus.store import Projection, Writes
-from schemas import Envelope
-from schemas.events.calendar import OccurrenceAdded, OccurrenceDetails, OccurrenceRemoved, OccurrenceUpdated
-from workers.calendar.errors import InvalidWindow
+from aiwf.bus.connection import Redis
+from aiwf.bus.store import Projection, Writes
+from aiwf.schemas import Envelope
+from aiwf.schemas.events.calendar import OccurrenceAdded, OccurrenceDetails, OccurrenceRemoved, OccurrenceUpdated
+from aiwf.workers.calendar.errors import InvalidWindow
 
 __all__ = ["AGENDA", "AgendaItem", "agenda", "member"]
 

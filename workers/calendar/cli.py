@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from bus.cli_support import emit_json, emit_table, fail, run
-from bus.config import BusConfig
-from bus.connection import Redis
-from workers.calendar.agenda import MAX_LIMIT, AgendaItem, agenda
-from workers.calendar.errors import CalendarError
+from aiwf.bus.cli_support import emit_json, emit_table, fail, run
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis
+from aiwf.workers.calendar.agenda import MAX_LIMIT, AgendaItem, agenda
+from aiwf.workers.calendar.errors import CalendarError
 
 __all__ = ["parse_instant", "register"]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from workers.calendar.errors import CalendarTooLarge
+from aiwf.workers.calendar.errors import CalendarTooLarge
 
 __all__ = ["Deadline"]
 

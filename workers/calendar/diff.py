@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from workers.calendar.expand import Occurrence, OccurrenceKey
+from aiwf.workers.calendar.expand import Occurrence, OccurrenceKey
 
 __all__ = ["Changes", "diff"]
 

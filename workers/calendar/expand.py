@@ -32,10 +32,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 import recurring_ical_events
 
-from workers.calendar.deadline import Deadline
-from workers.calendar.errors import CalendarConfigError, CalendarTooLarge, InvalidCalendar, InvalidWindow
-from workers.calendar.props import UTC, as_utc, recurrence_key, sequence, text, utc_iso, when
-from workers.calendar.rule_cost import check_rule_work
+from aiwf.workers.calendar.deadline import Deadline
+from aiwf.workers.calendar.errors import CalendarConfigError, CalendarTooLarge, InvalidCalendar, InvalidWindow
+from aiwf.workers.calendar.props import UTC, as_utc, recurrence_key, sequence, text, utc_iso, when
+from aiwf.workers.calendar.rule_cost import check_rule_work
 
 __all__ = ["ExpandOptions", "Occurrence", "OccurrenceKey", "expand"]
 

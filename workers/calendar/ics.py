@@ -7,7 +7,7 @@ from typing import Final
 
 import icalendar
 
-from workers.calendar.errors import CalendarTooLarge, InvalidCalendar
+from aiwf.workers.calendar.errors import CalendarTooLarge, InvalidCalendar
 
 __all__ = ["MAX_EVENTS", "MAX_ICS_BYTES", "parse_calendar"]
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from workers.calendar.errors import InvalidCalendar
+from aiwf.workers.calendar.errors import InvalidCalendar
 
 __all__ = ["UTC", "as_utc", "recurrence_key", "sequence", "text", "utc_iso", "when"]
 

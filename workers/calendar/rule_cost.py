@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from workers.calendar.errors import CalendarTooLarge, InvalidCalendar
-from workers.calendar.props import as_utc, text, when
+from aiwf.workers.calendar.errors import CalendarTooLarge, InvalidCalendar
+from aiwf.workers.calendar.props import as_utc, text, when
 
 __all__ = ["check_rule_work", "rule_work", "rules"]
 

@@ -38,16 +38,16 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from bus import Context, PermanentError, Subscription
-from bus.blobs import BlobError, store_from_env
-from bus.config import BusConfig, env_number
-from bus.connection import Redis
-from bus.errors import ConfigError
-from bus.resources import PerLoop
-from bus.store import Aggregate, ConcurrencyError, EventStore, Repository
-from bus.worker import Service
-from schemas import Envelope, Event
-from schemas.events.calendar import (
+from aiwf.bus import Context, PermanentError, Subscription
+from aiwf.bus.blobs import BlobError, store_from_env
+from aiwf.bus.config import BusConfig, env_number
+from aiwf.bus.connection import Redis
+from aiwf.bus.errors import ConfigError
+from aiwf.bus.resources import PerLoop
+from aiwf.bus.store import Aggregate, ConcurrencyError, EventStore, Repository
+from aiwf.bus.worker import Service
+from aiwf.schemas import Envelope, Event
+from aiwf.schemas.events.calendar import (
     MAX_DESCRIPTION,
     MAX_SUMMARY,
     OccurrenceAdded,
@@ -59,11 +59,11 @@ from schemas.events.calendar import (
     SyncRejected,
     SyncRequested,
 )
-from workers.calendar.agenda import AGENDA
-from workers.calendar.errors import CalendarError, CalendarTooLarge
-from workers.calendar.expand import ExpandOptions, Occurrence, OccurrenceKey, expand
-from workers.calendar.ics import MAX_ICS_BYTES, parse_calendar
-from workers.calendar.props import utc_iso
+from aiwf.workers.calendar.agenda import AGENDA
+from aiwf.workers.calendar.errors import CalendarError, CalendarTooLarge
+from aiwf.workers.calendar.expand import ExpandOptions, Occurrence, OccurrenceKey, expand
+from aiwf.workers.calendar.ics import MAX_ICS_BYTES, parse_calendar
+from aiwf.workers.calendar.props import utc_iso
 
 #: Saves redone on fresh state after losing a race with another sync of the same calendar.
 SAVE_ATTEMPTS: Final = 3

@@ -6,8 +6,8 @@ errors.py (DocumentError and its permanent subclasses). samples/ holds a PDF,
 an HTML page and a Markdown article for demos and tests.
 """
 
-from workers.documents.chunk import Chunk, chunk_text
-from workers.documents.errors import (
+from aiwf.workers.documents.chunk import Chunk, chunk_text
+from aiwf.workers.documents.errors import (
     CorruptDocument,
     DocumentError,
     DocumentTooLarge,
@@ -15,7 +15,7 @@ from workers.documents.errors import (
     InvalidOptions,
     UnsupportedDocument,
 )
-from workers.documents.extract import (
+from aiwf.workers.documents.extract import (
     DEFAULT_LIMITS,
     ExtractLimits,
     Kind,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from workers.documents._html import html_to_text
+from aiwf.workers.documents._html import html_to_text
 
 __all__ = ["markdown_to_text"]
 

@@ -13,7 +13,7 @@ from pypdf.errors import (
     PyPdfError,
 )
 
-from workers.documents.errors import CorruptDocument, DocumentTooLarge, EmptyDocument
+from aiwf.workers.documents.errors import CorruptDocument, DocumentTooLarge, EmptyDocument
 
 __all__ = ["pdf_to_text"]
 

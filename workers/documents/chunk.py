@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from workers.documents.errors import InvalidOptions
+from aiwf.workers.documents.errors import InvalidOptions
 
 __all__ = ["Chunk", "chunk_text"]
 

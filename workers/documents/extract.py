@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-from workers.documents._html import html_to_text
-from workers.documents._markdown import markdown_to_text
-from workers.documents._pdf import pdf_to_text
-from workers.documents.errors import (
+from aiwf.workers.documents._html import html_to_text
+from aiwf.workers.documents._markdown import markdown_to_text
+from aiwf.workers.documents._pdf import pdf_to_text
+from aiwf.workers.documents.errors import (
     CorruptDocument,
     DocumentTooLarge,
     EmptyDocument,

@@ -7,15 +7,15 @@ import base64
 import binascii
 import os
 
-from bus import Context, PermanentError, Subscription
-from bus.blobs import BlobError, store_from_env
-from bus.codec import to_json
-from bus.config import BusConfig
-from bus.worker import Service
-from schemas import Event
-from schemas.events.documents import Chunk, DocumentProcessed, DocumentRejected, DocumentUploaded
-from workers.documents import Chunk as TextChunk
-from workers.documents import DocumentError, ExtractLimits, chunk_text, detect_kind, extract_text
+from aiwf.bus import Context, PermanentError, Subscription
+from aiwf.bus.blobs import BlobError, store_from_env
+from aiwf.bus.codec import to_json
+from aiwf.bus.config import BusConfig
+from aiwf.bus.worker import Service
+from aiwf.schemas import Event
+from aiwf.schemas.events.documents import Chunk, DocumentProcessed, DocumentRejected, DocumentUploaded
+from aiwf.workers.documents import Chunk as TextChunk
+from aiwf.workers.documents import DocumentError, ExtractLimits, chunk_text, detect_kind, extract_text
 
 CHUNK_SIZE = int(os.environ.get("AIWF_CHUNK_SIZE", "1200"))
 CHUNK_OVERLAP = int(os.environ.get("AIWF_CHUNK_OVERLAP", "150"))

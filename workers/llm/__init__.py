@@ -8,9 +8,9 @@ testing_server.py runs a real chat-completions server for tests and demos.
 No bus, no Redis.
 """
 
-from workers.llm.backends import OpenAIChatBackend
-from workers.llm.breaker import BreakerState, CircuitBreaker
-from workers.llm.chat import (
+from aiwf.workers.llm.backends import OpenAIChatBackend
+from aiwf.workers.llm.breaker import BreakerState, CircuitBreaker
+from aiwf.workers.llm.chat import (
     ChatBackend,
     ChatMessage,
     ChatRequest,
@@ -20,7 +20,7 @@ from workers.llm.chat import (
     Usage,
     whitespace_tokens,
 )
-from workers.llm.errors import (
+from aiwf.workers.llm.errors import (
     BackendUnavailable,
     InvalidChatRequest,
     InvalidResponse,
@@ -28,8 +28,8 @@ from workers.llm.errors import (
     LLMError,
     PermanentLLMError,
 )
-from workers.llm.extractive import ExtractiveSummarizer, split_sentences, summarize
-from workers.llm.router import FallbackRouter
+from aiwf.workers.llm.extractive import ExtractiveSummarizer, split_sentences, summarize
+from aiwf.workers.llm.router import FallbackRouter
 
 __all__ = [
     "BackendUnavailable",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 
-from workers.llm.errors import InvalidResponse
+from aiwf.workers.llm.errors import InvalidResponse
 
 __all__ = ["sse_data"]
 

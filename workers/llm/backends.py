@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from workers.llm._sse import sse_data
-from workers.llm.chat import ChatRequest, ChatResult, DeltaCallback, Usage, whitespace_tokens
-from workers.llm.errors import BackendUnavailable, InvalidResponse, LLMConfigError, PermanentLLMError
+from aiwf.workers.llm._sse import sse_data
+from aiwf.workers.llm.chat import ChatRequest, ChatResult, DeltaCallback, Usage, whitespace_tokens
+from aiwf.workers.llm.errors import BackendUnavailable, InvalidResponse, LLMConfigError, PermanentLLMError
 
 __all__ = ["OpenAIChatBackend"]
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from workers.llm.errors import LLMConfigError
+from aiwf.workers.llm.errors import LLMConfigError
 
 __all__ = ["BreakerState", "CircuitBreaker"]
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias, get_args
 
-from workers.llm.errors import InvalidChatRequest
+from aiwf.workers.llm.errors import InvalidChatRequest
 
 __all__ = [
     "MAX_MESSAGES",

@@ -15,8 +15,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from workers.llm.chat import ChatRequest, ChatResult, DeltaCallback, Usage, whitespace_tokens
-from workers.llm.errors import InvalidChatRequest, LLMConfigError
+from aiwf.workers.llm.chat import ChatRequest, ChatResult, DeltaCallback, Usage, whitespace_tokens
+from aiwf.workers.llm.errors import InvalidChatRequest, LLMConfigError
 
 __all__ = ["ExtractiveSummarizer", "split_sentences", "summarize"]
 

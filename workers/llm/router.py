@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from workers.llm.breaker import CircuitBreaker
-from workers.llm.chat import ChatBackend, ChatRequest, ChatResult, DeltaCallback
-from workers.llm.errors import BackendUnavailable, PermanentLLMError
+from aiwf.workers.llm.breaker import CircuitBreaker
+from aiwf.workers.llm.chat import ChatBackend, ChatRequest, ChatResult, DeltaCallback
+from aiwf.workers.llm.errors import BackendUnavailable, PermanentLLMError
 
 __all__ = ["FallbackRouter"]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 
-from bus import BackendUnavailable, Context, Subscription
-from bus.worker import Service
-from schemas import Event
-from schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested, Usage
-from workers.llm import BackendUnavailable as LLMUnavailable
-from workers.llm import (
+from aiwf.bus import BackendUnavailable, Context, Subscription
+from aiwf.bus.worker import Service
+from aiwf.schemas import Event
+from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested, Usage
+from aiwf.workers.llm import BackendUnavailable as LLMUnavailable
+from aiwf.workers.llm import (
     ChatBackend,
     ChatRequest,
     ExtractiveSummarizer,

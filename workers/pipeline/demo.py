@@ -8,14 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from bus import Publisher, keys
-from bus.blobs import store_from_env
-from bus.codec import loads
-from bus.config import BusConfig
-from bus.connection import Redis
-from schemas import Envelope, new_id
-from schemas.blobref import BlobRef
-from schemas.events.documents import DocumentUploaded
+from aiwf.bus import Publisher, keys
+from aiwf.bus.blobs import store_from_env
+from aiwf.bus.codec import loads
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis
+from aiwf.schemas import Envelope, new_id
+from aiwf.schemas.blobref import BlobRef
+from aiwf.schemas.events.documents import DocumentUploaded
 
 SAMPLE = Path(__file__).resolve().parent.parent / "documents" / "samples" / "sample.md"
 DOMAINS = ("documents", "llm", "tts", "pipeline")
@@ -77,7 +77,7 @@ async def _last_id(client: Redis, stream: str) -> str:
 
 def run_blocking(url: str, config: BusConfig, say: Callable[[str], None], timeout_s: float) -> tuple[str, Path]:
     """Synchronous wrapper for the CLI."""
-    from bus.connection import connect  # noqa: PLC0415
+    from aiwf.bus.connection import connect  # noqa: PLC0415
 
     async def main() -> tuple[str, Path]:
         client = connect(url, config)

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 
-from bus import Context, Subscription
-from bus.blobs import store_from_env
-from bus.config import BusConfig
-from bus.worker import Service
-from schemas import Event
-from schemas.events.documents import DocumentProcessed
-from schemas.events.llm import ChatCompleted, ChatRequested, Message
-from schemas.events.pipeline import SummaryCompleted
-from schemas.events.tts import SpeechRequested, SpeechSynthesized
+from aiwf.bus import Context, Subscription
+from aiwf.bus.blobs import store_from_env
+from aiwf.bus.config import BusConfig
+from aiwf.bus.worker import Service
+from aiwf.schemas import Event
+from aiwf.schemas.events.documents import DocumentProcessed
+from aiwf.schemas.events.llm import ChatCompleted, ChatRequested, Message
+from aiwf.schemas.events.pipeline import SummaryCompleted
+from aiwf.schemas.events.tts import SpeechRequested, SpeechSynthesized
 
 PREFIX = "summary:"
 #: The most document text sent for summarizing; the rest is left out, not failed.

@@ -5,14 +5,14 @@ voices.py (installed voices), _espeak.py (ctypes binding, lock, one init per
 process), wav.py (PCM to WAV), engine.py (SpeechEngine: validate, synthesize).
 """
 
-from workers.tts.engine import Speech, SpeechEngine
-from workers.tts.errors import (
+from aiwf.workers.tts.engine import Speech, SpeechEngine
+from aiwf.workers.tts.errors import (
     EngineUnavailable,
     InvalidSpeechRequest,
     TtsError,
     UnknownVoice,
 )
-from workers.tts.voices import Voice
+from aiwf.workers.tts.voices import Voice
 
 __all__ = [
     "EngineUnavailable",

@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workers.tts.errors import INSTALL_HINT, EngineUnavailable
-from workers.tts.voices import VoiceCatalog, VoiceStruct, read_voices
+from aiwf.workers.tts.errors import INSTALL_HINT, EngineUnavailable
+from aiwf.workers.tts.voices import VoiceCatalog, VoiceStruct, read_voices
 
 __all__ = ["LOCK", "EspeakLibrary", "SynthOutput", "open_library"]
 

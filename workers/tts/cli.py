@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bus.cli_support import emit_json, emit_table, fail
+from aiwf.bus.cli_support import emit_json, emit_table, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         language: Annotated[str | None, typer.Option("--language", help="Only voices for this language.")] = None,
     ) -> None:
         """List installed voices (name, identifier, language, gender); exit 1 if espeak-ng cannot load."""
-        from workers.tts import EngineUnavailable, SpeechEngine  # noqa: PLC0415 - loads a C library
+        from aiwf.workers.tts import EngineUnavailable, SpeechEngine  # noqa: PLC0415 - loads a C library
 
         try:
             found = SpeechEngine().voices()

@@ -12,10 +12,10 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.tts._espeak import LOCK, EspeakLibrary, open_library
-from workers.tts.errors import EngineUnavailable, InvalidSpeechRequest, UnknownVoice
-from workers.tts.voices import Voice
-from workers.tts.wav import SAMPLE_WIDTH, encode_wav
+from aiwf.workers.tts._espeak import LOCK, EspeakLibrary, open_library
+from aiwf.workers.tts.errors import EngineUnavailable, InvalidSpeechRequest, UnknownVoice
+from aiwf.workers.tts.voices import Voice
+from aiwf.workers.tts.wav import SAMPLE_WIDTH, encode_wav
 
 __all__ = [
     "DEFAULT_PITCH",

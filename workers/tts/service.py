@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bus import BackendUnavailable, Context, Subscription
-from bus.blobs import store_from_env
-from bus.config import BusConfig
-from bus.worker import Service
-from schemas import Event
-from schemas.events.tts import SpeechRejected, SpeechRequested, SpeechSynthesized
-from workers.tts import EngineUnavailable, InvalidSpeechRequest, SpeechEngine
+from aiwf.bus import BackendUnavailable, Context, Subscription
+from aiwf.bus.blobs import store_from_env
+from aiwf.bus.config import BusConfig
+from aiwf.bus.worker import Service
+from aiwf.schemas import Event
+from aiwf.schemas.events.tts import SpeechRejected, SpeechRequested, SpeechSynthesized
+from aiwf.workers.tts import EngineUnavailable, InvalidSpeechRequest, SpeechEngine
 
 tts = Subscription(stream="tts", group="tts", batch=4, concurrency=2)
 #: AIWF_ESPEAK_LIBRARY pins a libespeak-ng (default: the espeakng-loader wheel's, else the system's).

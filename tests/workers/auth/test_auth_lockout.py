@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.auth.errors import AuthConfigError
-from workers.auth.lockout import LockoutPolicy
+from aiwf.workers.auth.errors import AuthConfigError
+from aiwf.workers.auth.lockout import LockoutPolicy
 
 POLICY = LockoutPolicy(max_failures=5, window_s=900, cooldown_s=900)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.auth.errors import AuthConfigError, CorruptPasswordHash, WeakPassword
-from workers.auth.passwords import PasswordHasher, PasswordPolicy
+from aiwf.workers.auth.errors import AuthConfigError, CorruptPasswordHash, WeakPassword
+from aiwf.workers.auth.passwords import PasswordHasher, PasswordPolicy
 
 GOOD = "correct-horse-battery"
 

@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from workers.auth.errors import AuthConfigError, TokenExpired, TokenInvalid
-from workers.auth.tokens import KeyRing, issue_access_token, verify_access_token
+from aiwf.workers.auth.errors import AuthConfigError, TokenExpired, TokenInvalid
+from aiwf.workers.auth.tokens import KeyRing, issue_access_token, verify_access_token
 
 ISS, AUD = "https://auth.aiwf.test", "aiwf"
 NOW = 1_700_000_000.0

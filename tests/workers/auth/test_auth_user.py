@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from workers.auth.errors import AlreadyRegistered, InvalidUserEvent, InvalidUsername, NotRegistered, WeakPassword
-from workers.auth.lockout import LockoutPolicy
-from workers.auth.passwords import PasswordHasher
-from workers.auth.tokens import KeyRing, verify_access_token
-from workers.auth.user import AuthContext, AuthSettings, Outcome, Rejection, User
+from aiwf.workers.auth.errors import AlreadyRegistered, InvalidUserEvent, InvalidUsername, NotRegistered, WeakPassword
+from aiwf.workers.auth.lockout import LockoutPolicy
+from aiwf.workers.auth.passwords import PasswordHasher
+from aiwf.workers.auth.tokens import KeyRing, verify_access_token
+from aiwf.workers.auth.user import AuthContext, AuthSettings, Outcome, Rejection, User
 
 NOW = 1_700_000_000.0
 PASSWORD = "correct-horse-battery"

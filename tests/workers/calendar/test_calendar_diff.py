@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from workers.calendar.diff import diff
-from workers.calendar.expand import Occurrence, expand
-from workers.calendar.ics import parse_calendar
+from aiwf.workers.calendar.diff import diff
+from aiwf.workers.calendar.expand import Occurrence, expand
+from aiwf.workers.calendar.ics import parse_calendar
 
 SAMPLES = Path(__file__).parents[3] / "workers" / "calendar" / "samples"
 WINDOW = (dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, tzinfo=dt.UTC))

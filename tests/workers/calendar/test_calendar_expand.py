@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from workers.calendar.errors import CalendarConfigError, CalendarTooLarge, InvalidCalendar, InvalidWindow
-from workers.calendar.expand import ExpandOptions, Occurrence, expand
-from workers.calendar.ics import parse_calendar
+from aiwf.workers.calendar.errors import CalendarConfigError, CalendarTooLarge, InvalidCalendar, InvalidWindow
+from aiwf.workers.calendar.expand import ExpandOptions, Occurrence, expand
+from aiwf.workers.calendar.ics import parse_calendar
 
 SAMPLES = Path(__file__).parents[3] / "workers" / "calendar" / "samples"
 UTC = dt.UTC

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workers.calendar.errors import CalendarTooLarge, InvalidCalendar
-from workers.calendar.ics import parse_calendar
+from aiwf.workers.calendar.errors import CalendarTooLarge, InvalidCalendar
+from aiwf.workers.calendar.ics import parse_calendar
 
 SAMPLES = Path(__file__).parents[3] / "workers" / "calendar" / "samples"
 

@@ -8,9 +8,9 @@ import time
 import icalendar
 import pytest
 
-from workers.calendar.deadline import Deadline
-from workers.calendar.errors import CalendarTooLarge, InvalidCalendar
-from workers.calendar.rule_cost import rule_work
+from aiwf.workers.calendar.deadline import Deadline
+from aiwf.workers.calendar.errors import CalendarTooLarge, InvalidCalendar
+from aiwf.workers.calendar.rule_cost import rule_work
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.documents import Chunk, InvalidOptions, Kind, chunk_text, extract_text
-from workers.documents.samples import SAMPLES_DIR
+from aiwf.workers.documents import Chunk, InvalidOptions, Kind, chunk_text, extract_text
+from aiwf.workers.documents.samples import SAMPLES_DIR
 
 SAMPLE_MD = SAMPLES_DIR / "sample.md"
 

@@ -7,7 +7,7 @@ import io
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from workers.documents import (
+from aiwf.workers.documents import (
     CorruptDocument,
     DocumentTooLarge,
     EmptyDocument,
@@ -18,8 +18,8 @@ from workers.documents import (
     detect_kind,
     extract_text,
 )
-from workers.documents.samples import SAMPLES_DIR
-from workers.documents.samples.make_pdf import SAMPLE_PAGES, build_pdf
+from aiwf.workers.documents.samples import SAMPLES_DIR
+from aiwf.workers.documents.samples.make_pdf import SAMPLE_PAGES, build_pdf
 
 
 def _encrypt(pdf: bytes, user_password: str) -> bytes:

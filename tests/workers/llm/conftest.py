@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from workers.llm import OpenAIChatBackend
-from workers.llm.testing_server import ChatServer, serve_chat
+from aiwf.workers.llm import OpenAIChatBackend
+from aiwf.workers.llm.testing_server import ChatServer, serve_chat
 
 
 class FakeClock:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from workers.llm import (
+from aiwf.workers.llm import (
     BackendUnavailable,
     ChatRequest,
     InvalidResponse,
@@ -16,7 +16,7 @@ from workers.llm import (
     OpenAIChatBackend,
     PermanentLLMError,
 )
-from workers.llm.testing_server import ChatServer, serve_chat
+from aiwf.workers.llm.testing_server import ChatServer, serve_chat
 
 Factory = Callable[..., OpenAIChatBackend]
 HELLO = ChatRequest.of([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello big world"}])

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import pytest
 
-from workers.llm import BreakerState, CircuitBreaker, LLMConfigError
+from aiwf.workers.llm import BreakerState, CircuitBreaker, LLMConfigError
 
 
 class Clock(Protocol):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from workers.llm import ChatMessage, ChatRequest, InvalidChatRequest, PermanentLLMError, Usage
+from aiwf.workers.llm import ChatMessage, ChatRequest, InvalidChatRequest, PermanentLLMError, Usage
 
 
 def test_request_from_dicts() -> None:

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.documents import Kind, extract_text
-from workers.documents.samples import SAMPLES_DIR
-from workers.llm import ChatRequest, ExtractiveSummarizer, InvalidChatRequest, split_sentences, summarize
+from aiwf.workers.documents import Kind, extract_text
+from aiwf.workers.documents.samples import SAMPLES_DIR
+from aiwf.workers.llm import ChatRequest, ExtractiveSummarizer, InvalidChatRequest, split_sentences, summarize
 
 SAMPLE_MD = SAMPLES_DIR / "sample.md"
 

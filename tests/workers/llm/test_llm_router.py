@@ -7,7 +7,7 @@ from typing import Protocol
 
 import pytest
 
-from workers.llm import (
+from aiwf.workers.llm import (
     BackendUnavailable,
     ChatRequest,
     CircuitBreaker,
@@ -16,7 +16,7 @@ from workers.llm import (
     OpenAIChatBackend,
     PermanentLLMError,
 )
-from workers.llm.testing_server import ChatServer
+from aiwf.workers.llm.testing_server import ChatServer
 
 Factory = Callable[..., OpenAIChatBackend]
 ARTICLE = (

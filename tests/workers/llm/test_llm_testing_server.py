@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from workers.llm.testing_server import ChatServer
+from aiwf.workers.llm.testing_server import ChatServer
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "ping"}]}
 

@@ -6,7 +6,7 @@ import orjson
 import typer
 from typer.testing import CliRunner
 
-from workers.tts.cli import register
+from aiwf.workers.tts.cli import register
 
 
 def app() -> typer.Typer:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.tts import (
+from aiwf.workers.tts import (
     EngineUnavailable,
     InvalidSpeechRequest,
     Speech,
