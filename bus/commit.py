@@ -1,57 +1,26 @@
-"""The commit: one server-side step per read batch. The only module that writes for a consumer.
+"""The commit: one server-side step per micro-batch. The only module that writes for a consumer.
 
-For each finished entry the Lua script below, atomically:
-    ok    SET the processed-marker NX; only if it was new, XADD the outputs
-    ack   nothing more (no handler for this type, or a marker already showed it done)
-    dead  XADD the dead letter
-and then one XACK of every entry of the batch. The script runs as one atomic step, so no
-entry is acked without its marker and outputs, or has outputs without its ack. MULTI/EXEC
-cannot make the outputs depend on the SET NX result, and one EVALSHA per batch keeps the
-happy path at one round trip for the whole batch instead of one per event.
+bus/lua/commit.lua applies, for each finished entry and atomically: the processed-marker, the
+output events, the decision's event-store appends and read-model writes, then one XACK for the
+batch. No entry is acked without all of its writes, and none of its writes land without its
+ack. MULTI/EXEC cannot make the writes depend on the marker or on the store's version, and one
+EVALSHA per micro-batch keeps the happy path at one round trip for many events.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiwf.bus import codec, keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis, retrying
+from aiwf.bus.decision import Append, Writes
+from aiwf.bus.scripts import script
 from aiwf.schemas import Envelope
 
-# Op metadata travels as one JSON argument and each event body as its own argument: redis-py
-# packs every argument in Python, and eight small ones per event cost more than the script.
-COMMIT_LUA = """
-local group, ttl = ARGV[1], ARGV[2]
-local ops = cjson.decode(ARGV[3])
-local results, acks = {}, {}
-for n, op in ipairs(ops) do
-  local kind, entry = op[1], op[2]
-  if kind == 'ok' then
-    local fresh = redis.call('SET', KEYS[op[3]], '1', 'NX', 'EX', ttl)
-    if fresh then
-      for _, out in ipairs(op[4]) do
-        redis.call('XADD', KEYS[out[1]], '*', 'id', out[2], 'type', out[3], 'body', ARGV[out[4]])
-      end
-    end
-    results[n] = fresh and 1 or 0
-  elseif kind == 'ack' then
-    results[n] = 1
-  else
-    redis.call('XADD', KEYS[2], '*', unpack(ARGV, op[3], op[3] + 2 * op[4] - 1))
-    results[n] = 2
-  end
-  acks[n] = entry
-end
--- One XACK for the batch (in slices: unpack has a stack limit); the script is atomic either way.
-for i = 1, #acks, 1000 do
-  redis.call('XACK', KEYS[1], group, unpack(acks, i, math.min(i + 999, #acks)))
-end
-return results
-"""
-
-COMMITTED, DUPLICATE, DEAD_LETTERED = 1, 0, 2
+COMMITTED, DUPLICATE, DEAD_LETTERED, CONFLICT, REFUSED = 1, 0, 2, 3, 4
 
 
 @dataclass
@@ -75,14 +44,21 @@ class CommitBatch:
         """Number of ops."""
         return len(self.ops)
 
-    def ok(self, entry_id: str, event_id: str, outputs: list[Envelope]) -> None:
-        """Marker, outputs and ack for a handled entry."""
+    def ok(
+        self,
+        entry_id: str,
+        event_id: str,
+        outputs: Sequence[Envelope],
+        appends: Sequence[Append] = (),
+        writes: Writes | None = None,
+    ) -> None:
+        """Marker, outputs, appends, writes and ack for a handled entry."""
         marker = self._key(keys.processed(self.domain, self.group, event_id))
-        outs = []
-        for env in outputs:
-            target = self._key(keys.stream(keys.domain_of(env.type)))
-            outs.append([target, env.id, env.type, self._blob(codec.dumps(env))])
-        self.ops.append(["ok", entry_id, marker, outs])
+        outs = [
+            [self._key(keys.stream(keys.domain_of(env.type))), env.id, env.type, self._blob(codec.dumps(env))]
+            for env in outputs
+        ]
+        self.ops.append(["ok", entry_id, marker, outs, [self._append(a) for a in appends], self._writes(writes)])
 
     def ack(self, entry_id: str) -> None:
         """Ack only."""
@@ -96,8 +72,33 @@ class CommitBatch:
         self.ops.append(["dead", entry_id, first, len(fields)])
 
     def argv(self) -> list[str | bytes]:
-        """ARGV: group, marker TTL, the ops as JSON, then bodies and dead-letter fields."""
+        """ARGV: group, marker TTL, the ops as JSON, then bodies and values."""
         return [self.group, str(self.ttl_s), codec.to_json(self.ops), *self.blobs]
+
+    def _append(self, a: Append) -> list[Any]:
+        rows = [[env.id, env.type, self._blob(codec.dumps(env))] for env in a.envelopes]
+        snap_key = self._key(keys.aggregate_snapshot(a.category, a.aggregate_id)) if a.snapshot else 0
+        return [
+            self._key(keys.aggregate_events(a.category, a.aggregate_id)),
+            self._key(keys.aggregate_index(a.category, a.aggregate_id)),
+            self._key(keys.stream(keys.STORE_DOMAIN_PREFIX + a.category)),
+            self._key(keys.stream(keys.STORE_DOMAIN_PREFIX + keys.STORE_ALL)),
+            a.stream_id,
+            a.expected,
+            rows,
+            snap_key,
+            self._blob(a.snapshot) if a.snapshot else 0,
+        ]
+
+    def _writes(self, writes: Writes | None) -> list[list[Any]]:
+        if writes is None:
+            return []
+        out = []
+        for command, key, args in writes.commands:
+            first = len(self.blobs) + 4
+            self.blobs.extend(args)
+            out.append([command, self._key(key), first, len(args)])
+        return out
 
     def _blob(self, value: str | bytes) -> int:
         self.blobs.append(value)
@@ -111,18 +112,26 @@ class CommitBatch:
         return index
 
 
+@dataclass(frozen=True)
+class CommitResult:
+    """One code per op (COMMITTED, DUPLICATE, DEAD_LETTERED or CONFLICT) and, for conflicts, why."""
+
+    codes: list[int]
+    reasons: list[str]
+
+
 class Committer:
     """Runs commit batches through the cached script, retrying connection errors within budget."""
 
     def __init__(self, client: Redis, config: BusConfig) -> None:
-        self._client = client
-        self._script = client.register_script(COMMIT_LUA)
+        self._script = script(client, "commit")
         self._config = config
 
-    async def commit(self, batch: CommitBatch) -> list[int]:
-        """Execute the batch; one result per op: COMMITTED, DUPLICATE or DEAD_LETTERED."""
+    async def commit(self, batch: CommitBatch) -> CommitResult:
+        """Execute the batch."""
         if batch.size == 0:
-            return []
+            return CommitResult([], [])
         argv = batch.argv()
-        result = await retrying(lambda: self._script(keys=batch.keys, args=argv), self._config, "commit")
-        return [int(r) for r in result]
+        reply = await retrying(lambda: self._script(keys=batch.keys, args=argv), self._config, "commit")
+        n = batch.size
+        return CommitResult([int(r) for r in reply[:n]], [codec.text(r) for r in reply[n:]])

@@ -1,15 +1,15 @@
-"""The consumer: read a batch, run its handlers, commit the batch. One loop per subscription.
+"""The consumer of one subscription: read -> dispatch slots -> commit pipeline, until stopped.
 
-    read     due retries (XCLAIM) -> orphans (XAUTOCLAIM, now and then) -> new (XREADGROUP >)
-    dedupe   entries that may repeat (redeliveries, flagged retries and replays): one MGET of
-             their processed-markers; already done -> ack only
-    handle   decode + upcast + validate, then the handlers, `concurrency` at a time
-    commit   one Lua call for the whole batch (bus/commit.py), sent while the next batch is
-             handled; failures wait for their retry
+    read      bus/read.py: due retries, orphans, new entries — only as many as there is room for
+    dedupe    entries that may repeat (redeliveries, flagged retries and replays): one MGET of
+              their processed-markers per read; already done -> ack only
+    dispatch  bus/dispatch.py in `concurrency` slots, each taking the next entry when it is free
+    commit    bus/pipeline.py: what finished, in micro-batches, one Lua call each
+    leases    every entry we hold (running, queued, waiting for retry) is renewed so nobody steals it
 
 Why plain redis-py and not faststream's subscriber here: faststream acks each message with
 its own round trip (about 4,200 events/s on this machine kind) and has no retry counter or
-dead-letter stream; this loop commits a whole batch in one round trip and owns those rules.
+dead-letter stream; this loop commits many events per round trip and owns those rules.
 """
 
 from __future__ import annotations
@@ -20,80 +20,80 @@ import logging
 import os
 import secrets
 import socket
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
 
 from redis.exceptions import ResponseError
 
-from aiwf.bus import codec, deadletter, keys
-from aiwf.bus.commit import DUPLICATE, CommitBatch, Committer
+from aiwf.bus import codec, keys
+from aiwf.bus.commit import COMMITTED, CONFLICT, DEAD_LETTERED, DUPLICATE, REFUSED, Committer
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import CONNECTION_ERRORS, Redis
-from aiwf.bus.errors import PermanentError, RedisUnavailable
-from aiwf.bus.groups import ensure_group, is_missing_group
-from aiwf.bus.handler import Context, Subscription
+from aiwf.bus.connection import Redis
+from aiwf.bus.dispatch import Dispatcher, Finished
+from aiwf.bus.errors import PermanentError
+from aiwf.bus.groups import ensure_group, is_missing_group, leave_group, prune_consumers
+from aiwf.bus.handler import Subscription
+from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
 from aiwf.bus.outage import OutageDetector
-from aiwf.bus.outcome import DeadLetter, Done, Outcome, Retry, Skip, classify, format_traceback
-from aiwf.bus.reclaim import Delivery, autoclaim, claim_due, renew
-from aiwf.bus.telemetry import current_traceparent, handle_span
-from aiwf.schemas import REGISTRY, Envelope, Event, SchemaError
+from aiwf.bus.outcome import DeadLetter, Done, Retry, Skip, format_traceback
+from aiwf.bus.pipeline import CommitPipeline
+from aiwf.bus.read import Reader
+from aiwf.bus.reclaim import Delivery, hand_back, renew
+from aiwf.bus.stats import Stats
 
 log = logging.getLogger("aiwf.consume")
-ReadReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
-"""XREADGROUP's RESP2 reply: [(stream, [(entry id, fields)])]."""
-#: How long one XREADGROUP blocks: also the longest a stop or a deleted group goes unnoticed.
-READ_BLOCK_MS = 500
+#: A decision refused this many times in a row (the store kept moving under it) is retried
+#: with backoff like a transient failure instead of re-running at once.
+MAX_CONFLICTS = 5
+BackendCheck = Callable[[], Awaitable[str | None]]
+"""The service's own backend check: None when the backend answers, else why not."""
 
 
-@dataclass
-class Stats:
-    """Counters a worker reports in its heartbeat."""
-
-    processed: int = 0
-    failed: int = 0
-    dead_lettered: int = 0
-    duplicates: int = 0
-    skipped: int = 0
-    reclaimed: int = 0
-    groups_recreated: int = 0
-    last_error: str = ""
-
-
-@dataclass
 class Consumer:
     """One consumer of one subscription; `run()` until `stop()`."""
 
-    client: Redis
-    config: BusConfig
-    sub: Subscription
-    service: str
-    name: str = field(default_factory=lambda: consumer_name())  # noqa: PLW0108 - defined below
-    stats: Stats = field(default_factory=Stats)
-
-    def __post_init__(self) -> None:
-        self.stream = keys.stream(self.sub.stream)
-        self.committer = Committer(self.client, self.config)
-        self.outage = OutageDetector(self.sub.retry)
+    def __init__(
+        self,
+        client: Redis,
+        config: BusConfig,
+        sub: Subscription,
+        service: str,
+        name: str | None = None,
+        *,
+        deps: Any = None,
+        middleware: Sequence[Middleware] = DEFAULT_MIDDLEWARE,
+        backend_check: BackendCheck | None = None,
+    ) -> None:
+        self.client, self.config, self.sub, self.service = client, config, sub, service
+        self.name = name or consumer_name()
+        self.stream = keys.stream(sub.stream)
+        self.stats = Stats()
+        self.outage = OutageDetector(sub.retry)
+        self.reader = Reader(client, self.stream, sub, self.name)
+        self.dispatcher = Dispatcher(
+            sub, service=service, consumer=self.name, config=config, outage=self.outage,
+            stats=self.stats, middleware=middleware, deps=deps,
+        )
+        self.pipeline = CommitPipeline(Committer(client, config), sub, config, self.name, self._landed, self._lost)
+        self.backend_check = backend_check
+        self._queue: asyncio.Queue[tuple[Delivery, bool]] = asyncio.Queue()
+        self._owned: set[str] = set()  # delivered to us and not committed yet
+        self._conflicts: dict[str, int] = {}
+        self._room = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._owned: set[str] = set()  # entries delivered to us and not yet committed
-        self._retry_at: dict[str, tuple[float, int]] = {}  # entry id -> (due, deliveries so far)
-        self._cursor = "0-0"
-        self._next_reclaim = 0.0
-        self._recreated_upto: tuple[int, int] | None = None  # check markers up to here after a recreate
-        self._inflight: asyncio.Task[None] | None = None  # the previous batch's commit
-        self._committing: set[str] = set()  # event ids in that commit
+        self._recreated_upto: tuple[int, int] | None = None
 
     def stop(self) -> None:
-        """Finish the current batch, commit it, and return from run()."""
+        """Stop reading, finish and commit what runs, hand the rest back, and return from run()."""
         self._stopping.set()
 
     @property
     def state(self) -> str:
-        """running | paused (backend outage) | stopping."""
+        """running | paused (backend outage) | stuck (every handler past its timeout) | stopping."""
         if self._stopping.is_set():
             return "stopping"
+        if self.dispatcher.stuck():
+            return "stuck"
         return "paused" if self.outage.paused else "running"
 
     @property
@@ -101,98 +101,186 @@ class Consumer:
         """Entries this consumer owns and has not committed yet."""
         return len(self._owned)
 
+    @property
+    def capacity(self) -> int:
+        """Entries held at most at once: every slot busy and one batch waiting."""
+        return self.sub.concurrency + self.sub.batch
+
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
-        if await ensure_group(self.client, self.stream, self.sub.group):
+        if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
             await self._mark_recreated()
-        leases = asyncio.create_task(self._renew_leases())
-        backoff = 0.1
+        helpers = [asyncio.create_task(self.pipeline.run()), asyncio.create_task(self._leases())]
+        helpers += [asyncio.create_task(self._slot(n)) for n in range(self.sub.concurrency)]
         try:
-            while not self._stopping.is_set():
-                try:
-                    batch = await self._read()
-                    if batch:
-                        await self._process_or_release(batch)
-                    else:
-                        await self._settle()
-                    backoff = 0.1
-                except ResponseError as exc:
-                    if not is_missing_group(exc):
-                        raise
-                    await self._recreate_group()
-                except (*CONNECTION_ERRORS, RedisUnavailable) as exc:
-                    self.stats.last_error = f"redis: {exc}"
-                    log.warning("%s: Redis unavailable (%s); retrying in %.1fs", self.sub.group, exc, backoff)
+            await self._read_loop()
+        finally:
+            await self._shutdown(helpers)
+
+    async def _read_loop(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set() and not _cancelling():
+            try:
+                await self._read_once()
+                backoff = 0.1
+            except ResponseError as exc:
+                if not is_missing_group(exc):
+                    self.stats.last_error = f"redis: {exc}"[:300]
+                    log.warning("%s: Redis refused a read (%s); retrying in %.1fs", self.sub.group, exc, backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
-        finally:
-            with contextlib.suppress(Exception):
-                await self._settle()  # an unfinished commit left nothing acked: it is redelivered
-            leases.cancel()
+                    continue
+                await self._recreate_group()
+            except Exception as exc:  # noqa: BLE001 - Redis gone (any form): wait and read again
+                self.stats.last_error = f"redis: {exc}"[:300]
+                log.warning("%s: Redis unavailable (%s); retrying in %.1fs", self.sub.group, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
-    # -- read -------------------------------------------------------------------------------
-
-    async def _read(self) -> list[Delivery]:
-        now = time.monotonic()
+    async def _read_once(self) -> None:
+        room = self.capacity - len(self._owned)
+        if room <= 0:
+            self._room.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), 0.5)
+            return
         if self.outage.paused:
-            return await self._probe(now)
-        due = {eid: n for eid, (at, n) in self._retry_at.items() if at <= now}
-        if due:
-            return await self._claim_retries(due)
-        if now >= self._next_reclaim:
-            self._next_reclaim = now + self.sub.retry.lease_renew_s
-            orphans = await self._reclaim()
-            if orphans:
-                return orphans
-        block = READ_BLOCK_MS
-        if self._retry_at:
-            soonest = min(at for at, _ in self._retry_at.values())
-            block = max(1, min(block, int((soonest - now) * 1000)))
-        reply = cast(
-            "ReadReply",
-            await self.client.xreadgroup(
-                self.sub.group, self.name, {self.stream: ">"}, count=self.sub.batch, block=block
-            ),
-        )
-        if not reply:
-            return []
-        return [Delivery(codec.text(eid), fields, 1) for eid, fields in reply[0][1]]
+            await self._probe()
+            return
+        await self._enqueue(await self.reader.read(min(room, self.sub.batch), self._owned))
 
-    async def _probe(self, now: float) -> list[Delivery]:
-        """While paused, one retry at a time, when the detector says so."""
-        if not self._retry_at or not self.outage.probe_due():
+    async def _probe(self) -> None:
+        if not self.outage.probe_due():
             await asyncio.sleep(0.05)
-            return []
-        eid = min(self._retry_at, key=lambda e: self._retry_at[e][0])
-        return await self._claim_retries({eid: self._retry_at[eid][1]})
+            return
+        if self.backend_check is not None:
+            reason = await self._checked_backend()
+            if reason is None:
+                self.outage.backend_ok()
+            else:
+                self.outage.probe_failed()
+            return
+        probe = await self.reader.probe(self._owned)
+        if not probe:
+            self.outage.probe_failed()  # nothing to probe with yet: look again later
+        await self._enqueue(probe)
 
-    async def _claim_retries(self, due: dict[str, int]) -> list[Delivery]:
-        claimed = await claim_due(self.client, self.stream, self.sub.group, self.name, 0, due)
-        for eid in due:  # only now: if the claim failed they stay scheduled, never stranded
-            del self._retry_at[eid]
-        gone = set(due) - {d.entry_id for d in claimed}  # trimmed or taken meanwhile: no longer ours
-        self._owned.difference_update(gone)
-        return claimed
+    async def _checked_backend(self) -> str | None:
+        assert self.backend_check is not None
+        try:
+            return await self.backend_check()
+        except Exception as exc:  # noqa: BLE001 - a failing check is a failed probe
+            return f"backend check failed: {exc}"
 
-    async def _reclaim(self) -> list[Delivery]:
-        min_idle_ms = int(self.sub.retry.reclaim_idle_s * 1000)
-        cursor, claimed, deleted = await autoclaim(
-            self.client, self.stream, self.sub.group, self.name, min_idle_ms, self._cursor, self.sub.batch
-        )
-        self._cursor = cursor
-        for eid in deleted:
-            log.warning("%s: pending entry %s was trimmed before it was processed", self.sub.group, eid)
-        claimed = [d for d in claimed if d.entry_id not in self._owned]
-        self.stats.reclaimed += len(claimed)
-        return claimed
+    async def _enqueue(self, batch: list[Delivery]) -> None:
+        if not batch:
+            return
+        self._owned.update(d.entry_id for d in batch)
+        maybe_seen = [d for d in batch if self._maybe_seen(d)]
+        done: set[bytes] = set()
+        if maybe_seen:
+            try:
+                done = await self._already_done(maybe_seen)
+            except Exception as exc:  # noqa: BLE001 - no answer: run them; the commit's SET NX still dedupes
+                log.warning("%s: marker check failed (%s); the commit will dedupe", self.sub.group, exc)
+        for d in batch:  # every copy of a done event id, flagged or not, is skipped
+            self._queue.put_nowait((d, bool(done) and d.fields is not None and d.fields.get(b"id") in done))
+
+    async def _already_done(self, batch: list[Delivery]) -> set[bytes]:
+        """Event ids (as in the entries) whose processed-marker exists."""
+        ids = list({d.fields[b"id"] for d in batch if d.fields and b"id" in d.fields})
+        if not ids:
+            return set()
+        markers = await self.client.mget([keys.processed(self.sub.stream, self.sub.group, i.decode()) for i in ids])
+        return {i for i, m in zip(ids, markers, strict=True) if m is not None}
+
+    def _maybe_seen(self, d: Delivery) -> bool:
+        if d.deliveries > 1 or (d.fields is not None and _REDELIVERY in d.fields):
+            return True
+        return self._recreated_upto is not None and codec.entry_order(d.entry_id) <= self._recreated_upto
+
+    # -- dispatch slots and what the commit reports ----------------------------------------------
+
+    async def _slot(self, n: int) -> None:
+        while True:
+            d, known_done = await self._queue.get()
+            try:
+                item = await self.dispatcher.dispatch(d, known_done, n)
+                if isinstance(item.outcome, Retry):
+                    self._retry_later(d, item.outcome.delay_s)
+                else:
+                    self.pipeline.add(item)
+            finally:
+                self._queue.task_done()
+
+    def _landed(self, item: Finished, code: int, reason: str) -> None:
+        d, env = item.delivery, item.envelope
+        if code == CONFLICT:
+            self._conflicted(item, reason)
+            return
+        if code == REFUSED:
+            self._refused(item, reason)
+            return
+        self._owned.discard(d.entry_id)
+        self._conflicts.pop(d.entry_id, None)
+        if env is not None:
+            self.dispatcher.active.discard(env.id)
+        if code == COMMITTED and isinstance(item.outcome, Done):
+            self.stats.processed += 1
+        elif code == DUPLICATE:
+            self.stats.duplicates += 1
+        elif code == DEAD_LETTERED and isinstance(item.outcome, DeadLetter):
+            self.stats.dead_lettered += 1
+            log.warning("%s: dead-lettered %s: %s", self.sub.group, d.entry_id, item.outcome.error)
+        elif isinstance(item.outcome, Skip):
+            self.stats.skipped += 1
+        self._room.set()
+
+    def _conflicted(self, item: Finished, reason: str) -> None:
+        """The store moved under the decision: run the handler again on fresh state."""
+        d = item.delivery
+        self.stats.conflicts += 1
+        if item.envelope is not None:
+            self.dispatcher.active.discard(item.envelope.id)
+        n = self._conflicts[d.entry_id] = self._conflicts.get(d.entry_id, 0) + 1
+        if n >= MAX_CONFLICTS:
+            self.stats.last_error = f"decision refused {n} times: {reason}"[:300]
+            self._retry_later(d, self.sub.retry.backoff_s(d.deliveries))
+            return
+        self._queue.put_nowait((d, False))
+
+    def _refused(self, item: Finished, reason: str) -> None:
+        """A write of the decision can never apply: a failure like any other, then a dead letter."""
+        d = item.delivery
+        self.stats.failed += 1
+        self.stats.last_error = f"commit refused: {reason}"[:300]
+        if item.envelope is not None:
+            self.dispatcher.active.discard(item.envelope.id)
+        if d.deliveries < self.sub.retry.max_deliveries:
+            self._retry_later(d, self.sub.retry.backoff_s(d.deliveries))
+            return
+        exc = PermanentError(f"commit refused: {reason}")
+        self.pipeline.add(Finished(d, item.envelope, DeadLetter(exc, format_traceback(exc))))
+
+    def _lost(self, items: list[Finished], exc: BaseException) -> None:
+        self.stats.last_error = f"commit: {exc}"[:300]
+        for item in items:
+            if item.envelope is not None:
+                self.dispatcher.active.discard(item.envelope.id)
+            self._retry_later(item.delivery, self.sub.retry.backoff_base_s)
+
+    def _retry_later(self, d: Delivery, delay_s: float) -> None:
+        self.reader.schedule(d.entry_id, delay_s, d.deliveries)
+
+    # -- group, leases, stop ------------------------------------------------------------------------
 
     async def _recreate_group(self) -> None:
         self.stats.groups_recreated += 1
         self._owned.clear()
-        self._retry_at.clear()
+        self.reader.forget()
         self.stats.last_error = f"group {self.sub.group!r} on {self.stream!r} vanished; recreated"
         log.error("%s", self.stats.last_error)
-        await ensure_group(self.client, self.stream, self.sub.group)
+        await ensure_group(self.client, self.stream, self.sub.group, self.sub.start)
         await self._mark_recreated()
 
     async def _mark_recreated(self) -> None:
@@ -201,172 +289,43 @@ class Consumer:
         if last:
             self._recreated_upto = codec.entry_order(codec.text(last[0][0]))
 
-    # -- handle -----------------------------------------------------------------------------
-
-    async def _process_or_release(self, batch: list[Delivery]) -> None:
-        """Process a batch; if Redis fails mid-way, what was not committed is retried, never stranded."""
-        try:
-            await self._process(batch)
-        except BaseException:
-            self._release(batch)
-            raise
-
-    async def _process(self, batch: list[Delivery]) -> None:
-        self._owned.update(d.entry_id for d in batch)
-        maybe_seen = [d for d in batch if self._maybe_seen(d)]
-        markers = None
-        if maybe_seen:  # ask Redis for their markers first, and decode while it answers
-            markers = asyncio.create_task(self._already_done(maybe_seen))
-            await asyncio.sleep(0)
-        envelopes = {d.entry_id: self._decode(d) for d in batch}
-        done = await markers if markers else set()
-        seen: set[str] = set()
-        outcomes: dict[str, Outcome] = {}
-        queue = iter(batch)
-
-        async def worker() -> None:
-            # `concurrency` workers share one iterator: no task per event, and never more at once.
-            for d in queue:
-                env = envelopes[d.entry_id]
-                if isinstance(env, DeadLetter | Skip):
-                    outcomes[d.entry_id] = env
-                elif env.id in done:
-                    self.stats.duplicates += 1
-                    outcomes[d.entry_id] = Skip("already processed")
-                elif env.id in seen or env.id in self._committing:  # a second copy waits for the first's commit
-                    outcomes[d.entry_id] = Retry(self.sub.retry.backoff_base_s, PermanentError("duplicate in batch"))
-                else:
-                    seen.add(env.id)
-                    outcomes[d.entry_id] = await self._handle(env, d)
-
-        await asyncio.gather(*(worker() for _ in range(min(self.sub.concurrency, len(batch)))))
-        await self._commit(batch, envelopes, [outcomes[d.entry_id] for d in batch])
-
-    def _decode(self, d: Delivery) -> Envelope | DeadLetter | Skip:
-        if d.fields is None:
-            return Skip("entry trimmed")
-        try:
-            env = codec.decode(d.fields, self.config.max_event_bytes)
-            if env.type not in self.sub.handlers:
-                REGISTRY.latest(env.type)  # an unknown type is a producer bug: dead-letter it
-                return Skip("no handler")
-        except SchemaError as exc:
-            return DeadLetter(exc, format_traceback(exc))
-        return env
-
-    async def _already_done(self, batch: list[Delivery]) -> set[str]:
-        """Event ids whose processed-marker exists, asked only for entries that may be repeats.
-
-        A repeat is a redelivery, an entry flagged `redelivery` (publish retry, DLQ replay), or
-        any entry up to where the stream was when the group had to be recreated from 0.
-        """
-        ids = [d.fields[b"id"].decode() for d in batch if d.fields and b"id" in d.fields]
-        if not ids:
-            return set()
-        markers = await self.client.mget([keys.processed(self.sub.stream, self.sub.group, i) for i in ids])
-        return {i for i, m in zip(ids, markers, strict=True) if m is not None}
-
-    def _maybe_seen(self, d: Delivery) -> bool:
-        if d.deliveries > 1 or (d.fields is not None and _REDELIVERY in d.fields):
-            return True
-        return self._recreated_upto is not None and codec.entry_order(d.entry_id) <= self._recreated_upto
-
-    async def _handle(self, env: Envelope, d: Delivery) -> Outcome:
-        handler = self.sub.handlers[env.type]
-        with handle_span(env, self.sub.group) as span:
-            try:
-                event = REGISTRY.parse(env.type, env.version, env.payload, reader=self.service)
-                ctx = Context(env, d.deliveries, self.name, self.sub.group, log, self.client, self.config)
-                outputs = _checked(env.type, await handler(event, ctx))
-                traceparent = current_traceparent()
-                caused = [env.caused(o, producer=self.service, traceparent=traceparent) for o in outputs]
-            except Exception as exc:  # noqa: BLE001 - a handler's failure is data, never a crash
-                span.record_exception(exc)
-                self.stats.failed += 1
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                self.outage.failed(env.id, exc)
-                return classify(exc, d.deliveries, self.sub.retry, outage=self.outage.paused)
-        self.outage.succeeded()
-        return Done(caused)
-
-    # -- commit -----------------------------------------------------------------------------
-
-    async def _commit(
-        self, batch: list[Delivery], envelopes: dict[str, Envelope | DeadLetter | Skip], outcomes: list[Outcome]
-    ) -> None:
-        """Start this batch's commit once the previous one has landed, and return without waiting for it.
-
-        The handlers of the next batch then run while Redis executes this commit; commits stay
-        in order, and an event id still being committed is not run again meanwhile.
-        """
-        ops = CommitBatch(self.sub.stream, self.sub.group, self.config.marker_ttl_s)
-        committing: set[str] = set()
-        for d, outcome in zip(batch, outcomes, strict=True):
-            env = envelopes[d.entry_id]
-            if isinstance(outcome, Done) and isinstance(env, Envelope):
-                ops.ok(d.entry_id, env.id, outcome.outputs)
-                committing.add(env.id)
-            elif isinstance(outcome, Skip):
-                ops.ack(d.entry_id)
-                self.stats.skipped += 1
-            elif isinstance(outcome, DeadLetter):
-                fields = deadletter.entry(
-                    outcome, source=self.stream, source_id=d.entry_id, group=self.sub.group,
-                    consumer=self.name, deliveries=d.deliveries, original=d.fields or {},
-                )
-                ops.dead(d.entry_id, fields)
-                self.stats.dead_lettered += 1
-                log.warning("%s: dead-lettered %s: %s", self.sub.group, d.entry_id, outcome.error)
-            elif isinstance(outcome, Retry):
-                self._retry_at[d.entry_id] = (time.monotonic() + outcome.delay_s, d.deliveries)
-        finished = [d for d, o in zip(batch, outcomes, strict=True) if not isinstance(o, Retry)]
-        done = sum(1 for o in outcomes if isinstance(o, Done))
-        await self._settle()
-        self._committing = committing
-        self._inflight = asyncio.create_task(self._land(ops, finished, done))
-
-    async def _land(self, ops: CommitBatch, finished: list[Delivery], done: int) -> None:
-        try:
-            results = await self.committer.commit(ops)
-        except BaseException:
-            self._release(finished)
-            raise
-        self.stats.processed += done
-        self.stats.duplicates += results.count(DUPLICATE)
-        self._owned.difference_update(d.entry_id for d in finished)
-
-    async def _settle(self) -> None:
-        """Wait for the in-flight commit; its failure surfaces here."""
-        task, self._inflight = self._inflight, None
-        if task is not None:
-            try:
-                await task
-            finally:
-                self._committing = set()
-
-    def _release(self, batch: list[Delivery]) -> None:
-        """Entries we hold but did not commit: schedule them for retry so they are never stranded."""
-        retry_at = time.monotonic() + self.sub.retry.backoff_base_s
-        for d in batch:
-            if d.entry_id in self._owned and d.entry_id not in self._retry_at:
-                self._retry_at[d.entry_id] = (retry_at, d.deliveries)
-
-    # -- leases -----------------------------------------------------------------------------
-
-    async def _renew_leases(self) -> None:
-        while True:
+    async def _leases(self) -> None:
+        """Renew what we hold; now and then remove consumers that are gone and own nothing."""
+        while not self._stopping.is_set() and not _cancelling():
             await asyncio.sleep(self.sub.retry.lease_renew_s)
             try:
-                await renew(self.client, self.stream, self.sub.group, self.name, self._owned | set(self._retry_at))
-            except (*CONNECTION_ERRORS, ResponseError) as exc:
+                held = self._owned | set(self.reader.retry_at)
+                await renew(self.client, self.stream, self.sub.group, self.name, held)
+                pruned = await prune_consumers(self.client, self.stream, self.sub.group, self.name)
+                self.stats.consumers_pruned += pruned
+            except Exception as exc:  # noqa: BLE001 - a lease pass failing must not end the loop
                 log.warning("%s: lease renewal failed: %s", self.sub.group, exc)
 
+    async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
+        """Hand back what has not started, let running handlers finish and commit, then stop helpers."""
+        try:
+            unstarted = []
+            while not self._queue.empty():
+                unstarted.append(self._queue.get_nowait()[0])
+                self._queue.task_done()
+            await self._queue.join()
+            await self.pipeline.drain()
+            back = [d.entry_id for d in unstarted] + list(self.reader.retry_at)
+            with contextlib.suppress(Exception):
+                if back:
+                    await hand_back(self.client, self.stream, self.sub.group, self.name, back)
+                else:
+                    await leave_group(self.client, self.stream, self.sub.group, self.name)
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
-def _checked(event_type: str, outputs: Sequence[Event]) -> Sequence[Event]:
-    bad = [o for o in outputs if not isinstance(o, Event)]
-    if bad:
-        raise PermanentError(f"handler for {event_type} returned {type(bad[0]).__name__}, not an Event")
-    return outputs
+
+def _cancelling() -> bool:
+    """True when this task was asked to stop (a cancel redis-py's wait_for may have swallowed, 3.11)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def consumer_name() -> str:

@@ -7,6 +7,7 @@ AiwfError
 ├── GroupMissing       a consumer group or stream vanished under a running worker
 ├── PermanentError     raised by a handler: dead-letter now, retrying cannot help
 └── TransientError     raised by a handler: leave pending, retry with backoff
+    ├── HandlerTimeout       a handler ran past its subscription's timeout: cancelled, retried
     └── BackendUnavailable   a dependency is down: pause the subscription, never dead-letter
 """
 
@@ -43,3 +44,7 @@ class TransientError(AiwfError):
 
 class BackendUnavailable(TransientError):
     """Raised by a handler when its backend is down; the subscription pauses and probes, nothing is dead-lettered."""
+
+
+class HandlerTimeout(TransientError):
+    """Raised by the timeout middleware when a handler runs past its subscription's `timeout_s`."""

@@ -12,42 +12,64 @@ from __future__ import annotations
 
 import logging
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, Literal, Protocol, TypeVar
 
-from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import Redis
+from aiwf.bus.decision import Result
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.retry import RetryPolicy
-from aiwf.schemas import Envelope, Event
+from aiwf.schemas import REGISTRY, Envelope, Event
+
+T = TypeVar("T")
+#: A handler that has not returned after this long is cancelled and its event retried.
+DEFAULT_HANDLER_TIMEOUT_S = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
-    """What a handler may know about the delivery of its event."""
+    """What a handler may know about the delivery of its event, and what its service gave it."""
 
     envelope: Envelope
     deliveries: int
     consumer: str
     group: str
-    log: logging.Logger
-    #: The consumer's Redis client and config, for bus-level handlers (store projections) that
-    #: commit with their own atomic step. Service handlers return events and never write with
-    #: it. None when a test builds a Context by hand.
-    client: Redis | None = None
-    config: BusConfig | None = None
+    service: str = ""
+    #: What the service's lifespan yielded (its event store, backends, engines); None without one.
+    deps: Any = None
+    timeout_s: float = DEFAULT_HANDLER_TIMEOUT_S
+    #: The trace context the outputs carry (set by the tracing middleware; None: the input's).
+    traceparent_out: str | None = None
+
+    @cached_property
+    def log(self) -> Any:
+        """A logger bound to this event's ids (built on first use: most handlers never log)."""
+        return logging.LoggerAdapter(
+            logging.getLogger(f"aiwf.handler.{self.group}"),
+            {"event_id": self.envelope.id, "event_type": self.envelope.type,
+             "correlation_id": self.envelope.correlation_id, "service": self.service, "consumer": self.consumer},
+        )
+
+    def dep(self, kind: type[T]) -> T:
+        """The service's dependencies as `kind` (what its lifespan yielded), or ConfigError."""
+        if not isinstance(self.deps, kind):
+            got = type(self.deps).__name__
+            raise ConfigError(f"{self.group}: the service's lifespan yielded {got}, not {kind.__name__}")
+        return self.deps
 
 
 class Handler(Protocol):
-    """Called at least once per event; safe to re-run; returns output events, never publishes.
+    """Called at least once per event; safe to re-run; returns what to write, never writes.
 
-    The bus commits the returned events, the processed-marker and the ack in one atomic
-    step. Raise PermanentError to dead-letter at once, TransientError to retry, and
-    BackendUnavailable when a dependency is down (pause, never dead-letter).
+    Return output events, or a Decision that adds event-store appends and read-model writes:
+    the bus commits them with the processed-marker and the ack in one atomic step. Return
+    `Nack(after_s)` to have the event delivered again later without an error. Raise
+    PermanentError to dead-letter at once, TransientError to retry, BackendUnavailable when a
+    dependency is down (pause and probe, never dead-letter).
     """
 
-    def __call__(self, event: Any, ctx: Context, /) -> Awaitable[Sequence[Event]]: ...
+    def __call__(self, event: Any, ctx: Context, /) -> Awaitable[Result]: ...
 
 
 @dataclass
@@ -61,10 +83,14 @@ class Subscription:
     stream: str
     group: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: Entries read per XREADGROUP; their commits share one round trip.
+    #: Entries read per XREADGROUP, and the most entries one commit carries.
     batch: int = 100
     #: Handlers running at once for this subscription.
     concurrency: int = 16
+    #: Seconds a handler may run before it is cancelled and its event retried.
+    timeout_s: float = DEFAULT_HANDLER_TIMEOUT_S
+    #: Where a new group starts: "0" reads the stream's whole history, "$" only what comes next.
+    start: Literal["0", "$"] = "0"
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,18 +98,45 @@ class Subscription:
             raise ConfigError(f"Subscription batch must be 1..10000, got {self.batch}")
         if not 1 <= self.concurrency <= 10_000:
             raise ConfigError(f"Subscription concurrency must be 1..10000, got {self.concurrency}")
+        if not 0 < self.timeout_s <= 24 * 3600:
+            raise ConfigError(f"Subscription timeout_s must be in (0, 86400], got {self.timeout_s}")
+        if self.start not in ("0", "$"):
+            raise ConfigError(f"Subscription start must be '0' or '$', got {self.start!r}")
 
-    def handler(self, fn: Callable[..., Awaitable[Sequence[Event]]]) -> Callable[..., Awaitable[Sequence[Event]]]:
+    def handler(self, fn: Callable[..., Awaitable[Result]]) -> Callable[..., Awaitable[Result]]:
         """Decorator: register `fn` for the Event type named by its first parameter's annotation."""
-        hints = typing.get_type_hints(fn)
-        model = next((hints[p] for p in fn.__code__.co_varnames[: fn.__code__.co_argcount] if p in hints), None)
-        if not (isinstance(model, type) and issubclass(model, Event) and hasattr(model, "event_type")):
-            raise ConfigError(f"{fn.__qualname__}: annotate the first parameter with a registered Event model")
-        self.on(model, fn)
+        self.on(event_model(fn), fn)
         return fn
 
-    def on(self, model: type[Event], fn: Callable[..., Awaitable[Sequence[Event]]]) -> None:
+    def on(self, model: type[Event], fn: Callable[..., Awaitable[Result]]) -> None:
         """Register `fn` for `model`'s event type (the non-decorator form)."""
         if model.event_type in self.handlers:
             raise ConfigError(f"{self.group}: two handlers for {model.event_type}")
         self.handlers[model.event_type] = fn
+
+
+def event_model(fn: Callable[..., Any], localns: Mapping[str, Any] | None = None) -> type[Event]:
+    """The registered Event model `fn`'s first parameter is annotated with.
+
+    Resolves string annotations (`from __future__ import annotations`) in the function's module,
+    and, for models defined inside a function, falls back to the name's registered model.
+    """
+    params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
+    if not params:
+        raise ConfigError(f"{fn.__qualname__}: a handler takes (event, ctx)")
+    raw = fn.__annotations__.get(params[0])
+    try:
+        model = typing.get_type_hints(fn, localns=dict(localns or {})).get(params[0])
+    except NameError:
+        model = _registered_by_name(raw)
+    if not (isinstance(model, type) and issubclass(model, Event) and hasattr(model, "event_type")):
+        raise ConfigError(f"{fn.__qualname__}: annotate the first parameter with a registered Event model")
+    return model
+
+
+def _registered_by_name(name: object) -> type[Event] | None:
+    """A locally defined model named by a string annotation: the registered model of that class name."""
+    if not isinstance(name, str):
+        return None
+    found = [m for m in REGISTRY.models.values() if m.__name__ == name]
+    return found[-1] if len(found) == 1 or len({m.event_type for m in found}) == 1 else None

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiwf.bus.worker import HEARTBEAT_EVERY_S
+from aiwf.bus.heartbeat import HEARTBEAT_EVERY_S
 
 STALE_AFTER_S = 3 * HEARTBEAT_EVERY_S
 #: Worst first: a service shows the best state any of its instances reports.

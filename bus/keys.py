@@ -75,3 +75,31 @@ DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"
 def domain_of_key(key: str) -> str:
     """The domain inside a stream or dead-letter key: `aiwf:ev:{llm}` -> `llm`."""
     return key[key.index("{") + 1 : key.index("}")]
+
+
+# The event store (bus/store). A category's keys share the tag `{es-<category>}` with its
+# category stream, which is a bus stream so that projections are ordinary consumer groups.
+
+
+def aggregate_events(category: str, aggregate_id: str) -> str:
+    """An aggregate's stream; entry `<version>-0` holds version `<version>`."""
+    return f"{PREFIX}:es:{{{STORE_DOMAIN_PREFIX}{category}}}:{aggregate_id}"
+
+
+def aggregate_index(category: str, aggregate_id: str) -> str:
+    """Hash: event id -> version, the idempotency index of an aggregate's appends."""
+    return f"{PREFIX}:esid:{{{STORE_DOMAIN_PREFIX}{category}}}:{aggregate_id}"
+
+
+def aggregate_snapshot(category: str, aggregate_id: str) -> str:
+    """The latest snapshot of an aggregate (a cache)."""
+    return f"{PREFIX}:snap:{{{STORE_DOMAIN_PREFIX}{category}}}:{aggregate_id}"
+
+
+def projection_prefix(domain: str, name: str) -> str:
+    """Every read-model key of projection `name` over `domain`'s stream starts with this."""
+    return f"{PREFIX}:proj:{{{domain}}}:{name}:"
+
+
+#: The event store's global log is the category stream of this reserved name.
+STORE_ALL = "all"

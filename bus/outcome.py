@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from aiwf.bus.errors import BackendUnavailable, PermanentError
+from aiwf.bus.decision import Append, Writes
+from aiwf.bus.errors import PermanentError
 from aiwf.bus.retry import RetryPolicy
 from aiwf.schemas import Envelope, SchemaError
 
 
 @dataclass(frozen=True)
 class Done:
-    """The handler succeeded: commit its outputs, the marker and the ack together."""
+    """The handler succeeded: commit its outputs, appends and writes with the marker and the ack."""
 
     outputs: list[Envelope]
+    appends: Sequence[Append] = ()
+    writes: Writes | None = None
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ class Retry:
     """Leave the entry pending and deliver it again after `delay_s`."""
 
     delay_s: float
-    error: BaseException
+    #: Why; None when the handler asked for it (a Nack).
+    error: BaseException | None
 
 
 @dataclass(frozen=True)
@@ -47,14 +52,17 @@ Outcome = Done | Skip | Retry | DeadLetter
 
 
 def classify(exc: BaseException, deliveries: int, policy: RetryPolicy, *, outage: bool) -> Retry | DeadLetter:
-    """Sort a handler failure: permanent now, outage never, otherwise after max deliveries.
+    """Sort a handler failure: permanent now, never during an outage, otherwise after max deliveries.
 
     A pydantic ValidationError raised inside a handler (building an output from its input)
     is permanent too: the same input will build the same invalid output every time.
+    `outage` is the subscription's state after this failure was counted (bus/outage.py): a
+    BackendUnavailable pauses at once unless the service's backend check has just said the
+    backend is fine, and then it counts towards max deliveries like any other failure.
     """
     if isinstance(exc, SchemaError | PermanentError | ValidationError):
         return DeadLetter(exc, format_traceback(exc))
-    if isinstance(exc, BackendUnavailable) or outage:
+    if outage:
         return Retry(policy.backoff_s(deliveries), exc)
     if deliveries >= policy.max_deliveries:
         return DeadLetter(exc, format_traceback(exc))

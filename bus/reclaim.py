@@ -86,3 +86,17 @@ async def delivery_counts(
     )
     typed = cast("list[PendingRow]", rows)
     return {text(r["message_id"]): r["times_delivered"] for r in typed if text(r["message_id"]) in wanted}
+
+
+async def hand_back(client: Redis, stream: str, group: str, consumer: str, entry_ids: Collection[str]) -> None:
+    """Make entries we hold claimable at once by another consumer (a graceful stop).
+
+    Redis has no "unclaim": XCLAIM ... IDLE sets their idle time past any reclaim threshold, so
+    the next XAUTOCLAIM of a live consumer takes them instead of waiting `reclaim_idle_s`.
+    """
+    if entry_ids:
+        await client.xclaim(stream, group, consumer, 0, list(entry_ids), idle=HANDED_BACK_IDLE_MS, justid=True)
+
+
+#: The idle time a handed-back entry gets: a day, past any sensible reclaim threshold.
+HANDED_BACK_IDLE_MS = 24 * 3600 * 1000

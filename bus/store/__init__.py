@@ -60,11 +60,12 @@ Every appended event is stored three times (its aggregate, its category, the glo
 size memory for that.
 """
 
+from aiwf.bus.decision import Writes
 from aiwf.bus.store.aggregate import Aggregate, Repository, Snapshot
 from aiwf.bus.store.append import ANY, MAX_BATCH, NO_STREAM
 from aiwf.bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
 from aiwf.bus.store.keys import ALL, StreamId
-from aiwf.bus.store.projection import Projection, Writes
+from aiwf.bus.store.projection import Projection
 from aiwf.bus.store.read import START, Recorded
 from aiwf.bus.store.store import EventStore
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from aiwf.bus import keys as bus_keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
 from aiwf.bus.consume import Consumer
+from aiwf.bus.decision import Decision, WriteRefused
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.handler import Context
 from aiwf.bus.store import ALL, EventStore, Projection, StoreError, Writes
@@ -81,7 +81,7 @@ async def test_projection_resumes_from_its_stored_position_after_a_restart(
 
 
 def hang_after(nth: int, reached: asyncio.Event, fn: Callable[..., Awaitable[Sequence[Event]]]) -> Any:
-    """Wrap a bus handler: the `nth` call applies its writes, then hangs before the bus can commit."""
+    """Wrap a bus handler: the `nth` call decides its writes, then hangs before the bus can commit them."""
     seen = 0
 
     async def wrapped(event: Event, ctx: Context) -> Sequence[Event]:
@@ -90,7 +90,7 @@ def hang_after(nth: int, reached: asyncio.Event, fn: Callable[..., Awaitable[Seq
         out = await fn(event, ctx)
         if seen == nth:
             reached.set()
-            await asyncio.Event().wait()  # killed here: applied, not acknowledged
+            await asyncio.Event().wait()  # killed here: decided, not committed
         return out
 
     return wrapped
@@ -99,7 +99,7 @@ def hang_after(nth: int, reached: asyncio.Event, fn: Callable[..., Awaitable[Seq
 async def test_projection_killed_between_apply_and_ack_ends_like_an_uninterrupted_run(
     client: aioredis.Redis, config: BusConfig, store: EventStore
 ) -> None:
-    """Killed after applying 25 events but before acking its batch, the restarted projection applies each event once."""
+    """Killed with its 25th event's writes decided but not committed, the restarted projection applies each once."""
     await fill(store, aggregates=4, per_aggregate=15)
     await run_to_end(totals("reference"), client, config)
 
@@ -115,10 +115,11 @@ async def test_projection_killed_between_apply_and_ack_ends_like_an_uninterrupte
     with contextlib.suppress(asyncio.CancelledError):
         await victim
     await victim_client.aclose()
-    assert (await read_state(client, proj))[2] == 25  # 21..25 applied, their batch (21..30) unacknowledged
+    # Writes commit with the ack: the 24 committed events are applied, the 25th's writes are not.
+    assert (await read_state(client, proj))[2] == 24
 
-    await run_to_end(totals("killed", calls), client, config)  # reclaims 21..30 from the dead consumer
-    assert calls.most_common(1)[0][1] == 2  # the killed batch's applied events did run twice...
+    await run_to_end(totals("killed", calls), client, config)  # reclaims the rest from the dead consumer
+    assert calls.most_common(1)[0][1] == 2  # the killed event's handler did run twice...
     reference, killed = await read_state(client, totals("reference")), await read_state(client, proj)
     assert killed == reference  # ...and were applied once: same totals, same count, every event once
     assert killed[2] == 60
@@ -182,7 +183,7 @@ async def test_projection_over_the_global_log_sees_every_category_upcast(
 def test_projection_refuses_foreign_keys_and_bad_names() -> None:
     """Writes outside the projection's keys, a bad name or the 'all' category as a source are refused."""
     proj = Projection("ok_name", "item")
-    with pytest.raises(StoreError, match="not under"):
+    with pytest.raises(WriteRefused, match="not under"):
         Writes(proj.key()).set("aiwf:ev:{documents}", 1)
     with pytest.raises(ConfigError, match="projection name"):
         Projection("Bad Name")
@@ -208,13 +209,16 @@ async def test_event_whose_writes_cannot_all_apply_writes_nothing_and_is_dead_le
     (dead,) = cast("list[tuple[bytes, dict[bytes, bytes]]]", await client.xrange(bus_keys.dead_letters(proj.domain)))
     assert b"WRONGTYPE projection key" in dead[1][deadletter.FIELD_ERROR.encode()]
     (rec,) = await store.read("item-0")
-    assert not await client.exists(proj.marker(rec.envelope.id))
+    assert not await client.exists(bus_keys.processed(proj.domain, proj.name, rec.envelope.id))
 
 
-async def test_projection_called_without_a_consumer_context_says_where_it_runs() -> None:
-    """A projection handler given a Context with no client (not from a Consumer) refuses with a StoreError."""
-    env = Envelope.wrap(ItemCreated(title="t", quantity=1), producer="tests")
-    ctx = Context(env, 1, "c", "no_client", logging.getLogger("t"))
-    handler = totals("no_client").subscription().handlers[ItemCreated.event_type]
-    with pytest.raises(StoreError, match="runs on a bus Consumer"):
-        await handler(ItemCreated(title="t", quantity=1), ctx)
+async def test_projection_handler_returns_its_writes_and_writes_nothing_itself() -> None:
+    """A projection's bus handler needs no client: it returns a Decision holding the writes for the commit."""
+    env = Envelope.wrap(ItemCreated(title="t", quantity=3), producer="tests")
+    ctx = Context(env, 1, "c", "pure")
+    handler = totals("pure").subscription().handlers[ItemCreated.event_type]
+    decision = await handler(ItemCreated(title="t", quantity=3), ctx)
+    assert isinstance(decision, Decision)
+    assert decision.writes is not None
+    assert decision.writes.count > 0
+    assert all(key.startswith("aiwf:proj:{es-item}:pure:") for _, key, _ in decision.writes.commands)

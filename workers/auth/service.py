@@ -20,9 +20,10 @@ wrong passwords and locked accounts cost one Argon2 verify each and fail alike.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Final, TypeVar
 
 from pydantic import SecretStr
@@ -30,7 +31,7 @@ from pydantic import SecretStr
 from aiwf.bus import ConfigError, Context, Subscription
 from aiwf.bus.resources import PerLoop
 from aiwf.bus.store import Aggregate, ConcurrencyError, IdempotencyConflict, Repository
-from aiwf.bus.worker import Service
+from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Envelope, Event
 from aiwf.schemas.events.auth import (
     AccountLocked,
@@ -332,4 +333,14 @@ async def startup() -> None:
     await rt.keys.current(time.time())
 
 
-SERVICE = Service(name="auth", subscriptions=[auth], startup=startup, shutdown=runtimes.close)
+@contextlib.asynccontextmanager
+async def lifespan(_: Startup) -> AsyncIterator[None]:
+    """Keys checked and the JWKS published before the first event; the store client closed after the last."""
+    await startup()
+    try:
+        yield None
+    finally:
+        await runtimes.close()
+
+
+SERVICE = Service(name="auth", subscriptions=[auth], lifespan=lifespan)

@@ -31,8 +31,10 @@ AIWF_CALENDAR_SNAPSHOT_EVERY (200 events).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -45,7 +47,7 @@ from aiwf.bus.connection import Redis
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.resources import PerLoop
 from aiwf.bus.store import Aggregate, ConcurrencyError, EventStore, Repository
-from aiwf.bus.worker import Service
+from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Envelope, Event
 from aiwf.schemas.events.calendar import (
     MAX_DESCRIPTION,
@@ -376,6 +378,15 @@ def _rejected(event: SyncRequested, sync_id: str, code: str, reason: str) -> Syn
 
 #: The agenda projection: it applies on the client of the consumer that delivers each event.
 agenda = AGENDA.subscription()
-SERVICE = Service(name="calendar", subscriptions=[calendar, agenda], shutdown=runtimes.close)
+@contextlib.asynccontextmanager
+async def lifespan(_: Startup) -> AsyncIterator[None]:
+    """The store client closed after the last commit."""
+    try:
+        yield None
+    finally:
+        await runtimes.close()
+
+
+SERVICE = Service(name="calendar", subscriptions=[calendar, agenda], lifespan=lifespan)
 
 __all__ = ["SERVICE", "CalendarAggregate", "Settings", "agenda", "calendar", "on_sync_requested", "runtimes"]

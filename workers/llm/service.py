@@ -8,10 +8,12 @@ picks sentences from the input and says so in `backend` — it is not a language
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 
 from aiwf.bus import BackendUnavailable, Context, Subscription
-from aiwf.bus.worker import Service
+from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Event
 from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested, Usage
 from aiwf.workers.llm import BackendUnavailable as LLMUnavailable
@@ -65,4 +67,13 @@ async def on_chat_requested(event: ChatRequested, ctx: Context) -> list[Event]:
     )]
 
 
-SERVICE = Service(name="llm", subscriptions=[llm], shutdown=backend.aclose)
+@contextlib.asynccontextmanager
+async def lifespan(startup: Startup) -> AsyncIterator[None]:
+    """The backend's HTTP connections live as long as the worker."""
+    try:
+        yield None
+    finally:
+        await backend.aclose()
+
+
+SERVICE = Service(name="llm", subscriptions=[llm], lifespan=lifespan)

@@ -41,7 +41,7 @@ async def on_speech_requested(event: SpeechRequested, ctx: Context) -> list[Even
     )]
 
 
-async def probe() -> str | None:
+async def probe(deps: object = None) -> str | None:
     """Degraded when espeak-ng cannot load."""
     return None if engine.available() else "espeak-ng unavailable: pip install espeakng-loader or apt install espeak-ng"
 
