@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from aiwf.bus.cli_support import emit_json, emit_table, fail
+from aiwf.cli.support import emit_json, emit_table, fail
 
 
 def register(app: typer.Typer) -> None:
