@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
+from aiwf.cli.known import letter_hint
 from aiwf.cli.letters import (
     AllOpt,
     DryRunOpt,
@@ -31,7 +32,7 @@ from aiwf.cli.letters import (
     when,
 )
 from aiwf.cli.replay import replay
-from aiwf.cli.support import confirm, console, emit_json, emit_table, id_table, run, usage
+from aiwf.cli.support import confirm, console, emit_json, emit_table, id_table, plural, run, usage
 from aiwf.dlq import letters as letters_
 from aiwf.dlq import purge as purge_
 from aiwf.dlq.errors import UnknownLetter
@@ -75,13 +76,13 @@ def ls(
         rows = [
             (by.removeprefix("by_"), escape(k), n) for by, c in counts.items() if by != "total" for k, n in c.items()
         ]
-        emit_table(f"{counts['total']} dead letters", ["by", "value", "count"], rows)
+        emit_table(plural(counts["total"], "dead letter"), ["by", "value", "count"], rows)
         return
     if json_:
         emit_json([lt.summary() for lt in found])
         return
     id_table(
-        f"{len(found)} dead letters, newest first",
+        f"{plural(len(found), 'dead letter')}, newest first",
         ["id", "stream", "group", "type", "error", "deliveries", "failed at (UTC)"],
         [
             (lt.ref, lt.domain, escape(lt.group), escape(lt.event_type), error_cell(lt), lt.deliveries, when(lt))
@@ -99,7 +100,10 @@ def show(
     usage(lambda: letters_.parse_ref(letter_id))
 
     async def body(client: Redis, config: BusConfig) -> dict[str, Any]:
-        letter = await letters_.get(client, letter_id)
+        try:
+            letter = await letters_.get(client, letter_id)
+        except UnknownLetter as exc:
+            raise UnknownLetter(f"{exc}{await letter_hint(client, letter_id)}") from None
         replays = await letters_.times_replayed(client, letter.domain, letter.event_id)
         return describe(letter, replays, config.max_event_bytes)
 
@@ -165,7 +169,8 @@ def purge(
     async def choose(client: Redis, _: BusConfig) -> list[Letter]:
         found, missing = await letters_.select(client, refs, flt, count)
         if missing:
-            raise UnknownLetter(f"no dead letter {missing[0]} (see `aiwf dlq ls`); nothing purged")
+            hint = await letter_hint(client, missing[0])
+            raise UnknownLetter(f"no dead letter {missing[0]} (see `aiwf dlq ls`); nothing purged{hint}")
         return found
 
     chosen = run(choose)
@@ -173,13 +178,14 @@ def purge(
         if json_:
             emit_json({"dry_run": dry_run, "purged": 0, "selected": len(chosen), "ids": [lt.ref for lt in chosen]})
         else:
-            letters_table(f"{'would purge' if dry_run else 'nothing to purge:'} {len(chosen)} dead letters", chosen)
+            verb = "would purge" if dry_run else "nothing to purge:"
+            letters_table(f"{verb} {plural(len(chosen), 'dead letter')}", chosen)
         return
-    confirm(f"delete {len(chosen)} dead letters for good", True, yes)
+    confirm(f"delete {plural(len(chosen), 'dead letter')} for good", True, yes)
     removed = run(lambda client, _: purge_.purge(client, chosen))
     if json_:
         emit_json({"dry_run": False, "purged": removed, "selected": len(chosen), "ids": [lt.ref for lt in chosen]})
     else:
-        console.print(f"purged {removed} of {len(chosen)} selected dead letters")
+        console.print(f"purged {removed} of {plural(len(chosen), 'selected dead letter')}")
 
 

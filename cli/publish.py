@@ -12,7 +12,8 @@ from aiwf.bus import codec, keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
 from aiwf.bus.publish import Publisher, build
-from aiwf.cli.support import JsonOpt, emit_json, emit_table, fail, load_events, run
+from aiwf.cli.known import require_stream, require_type
+from aiwf.cli.support import JsonOpt, emit_json, emit_table, fail, run
 from aiwf.schemas import SchemaError
 from aiwf.schemas.secrets import mask_sealed
 
@@ -34,7 +35,7 @@ def publish(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate and publish one event; prints its event id."""
-    load_events()
+    require_type(event_type)
     raw = _read_data(data)
     if not isinstance(raw, dict):
         fail("--data must be a JSON object")
@@ -67,7 +68,7 @@ def tail(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The newest events of a stream (secret fields shown as ***)."""
+    """The newest events of a stream (secret fields shown as ***); an unknown stream is an error."""
     key = stream if stream.startswith(f"{keys.PREFIX}:") else keys.stream(stream)
 
     def show(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
@@ -81,6 +82,7 @@ def tail(
                         for r in rows])
 
     async def body(client: Redis, config: BusConfig) -> None:
+        await require_stream(client, stream, key)
         entries = list(reversed(cast("Entries", await client.xrevrange(key, count=count))))
         show(entries)
         last: bytes | str = entries[-1][0] if entries else "$"

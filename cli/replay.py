@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
+from aiwf.cli.known import letter_hint
 from aiwf.cli.letters import (
     AllOpt,
     DryRunOpt,
@@ -25,7 +26,7 @@ from aiwf.cli.letters import (
     YesOpt,
     selection,
 )
-from aiwf.cli.support import EXIT_USAGE, confirm, emit_json, fail, id_table, load_events, run, usage
+from aiwf.cli.support import EXIT_USAGE, confirm, emit_json, fail, id_table, load_events, plural, run, usage
 from aiwf.dlq import letters as letters_
 from aiwf.dlq.errors import UnknownLetter
 from aiwf.dlq.filters import parse_count, parse_rate
@@ -83,15 +84,16 @@ def replay(
             domain, entry_id = letters_.parse_ref(ref)
             where = await letters_.replayed_as(client, domain, entry_id)
             if where is None:
+                hint = await letter_hint(client, ref)
                 raise UnknownLetter(
-                    f"no dead letter {ref} (it may have been purged; see `aiwf dlq ls`); nothing replayed"
+                    f"no dead letter {ref} (it may have been purged; see `aiwf dlq ls`); nothing replayed{hint}"
                 )
             done.append(Result(ref, "", "", Status.ALREADY_REPLAYED, f"replayed as {where}", where))
         return found, done
 
     chosen, already = run(choose)
     if chosen and not dry_run:
-        confirm(f"replay {len(chosen)} dead letters", len(chosen) > CONFIRM_ABOVE, yes)
+        confirm(f"replay {plural(len(chosen), 'dead letter')}", len(chosen) > CONFIRM_ABOVE, yes)
     progress = _progress(json_ or len(chosen) <= PROGRESS_ABOVE)
 
     async def execute(client: Redis, config: BusConfig) -> list[Result]:
@@ -136,7 +138,7 @@ def _report_replay(results: list[Result], *, dry_run: bool, group: str | None, j
         shown = results if len(results) <= TABLE_ROWS else bad
         verb = "would replay" if dry_run else "replayed"
         id_table(
-            f"{verb} {replayed} of {len(results)} dead letters",
+            f"{verb} {replayed} of {plural(len(results), 'dead letter')}",
             ["id", "event id", "type", "status", "detail"],
             [(r.ref, r.event_id, escape(r.event_type), r.status.value, escape(r.detail)) for r in shown],
         )
@@ -144,6 +146,6 @@ def _report_replay(results: list[Result], *, dry_run: bool, group: str | None, j
         kinds = ", ".join(
             f"{sum(1 for r in bad if r.status is s)} {s.value}" for s in Status if any(r.status is s for r in bad)
         )
-        fail(f"{len(bad)} of {len(results)} dead letters were not replayed ({kinds}); see the table")
+        fail(f"{len(bad)} of {plural(len(results), 'dead letter')} were not replayed ({kinds}); see the table")
 
 

@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from aiwf.cli.known import hinted
 from aiwf.cli.letters import GroupArg, Json, StreamArg
-from aiwf.cli.support import EXIT_USAGE, age, emit_json, emit_table, fail, id_table, run, usage
+from aiwf.cli.support import EXIT_USAGE, age, emit_json, emit_table, fail, id_table, plural, run, usage
 from aiwf.dlq import inspect as inspect_
 from aiwf.dlq.filters import parse_count, stream_key
 
@@ -28,7 +29,7 @@ def streams(json_: Json = False) -> None:
         emit_json([s.as_json() for s in found])
         return
     emit_table(
-        f"{len(found)} streams",
+        plural(len(found), "stream"),
         ["stream", "length", "groups", "consumers", "pending", "lag", "dead letters", "last entry"],
         [
             (
@@ -49,12 +50,12 @@ def streams(json_: Json = False) -> None:
 def groups(stream: StreamArg, json_: Json = False) -> None:
     """One stream's consumer groups and their consumers: idle time, pending, lag."""
     key = usage(lambda: stream_key(stream))
-    info = run(lambda client, _: inspect_.describe(client, key))
+    info = run(lambda client, _: hinted(client, inspect_.describe(client, key), key))
     if json_:
         emit_json({**info.as_json(), "group_details": [g.as_json() for g in info.groups]})
         return
     emit_table(
-        f"{escape(key)}: {info.length} entries, {info.dead_letters} dead letters",
+        f"{escape(key)}: {plural(info.length, 'entry', 'entries')}, {plural(info.dead_letters, 'dead letter')}",
         ["group", "consumers", "pending", "lag", "last delivered", "idle"],
         [
             (escape(g.name), g.consumer_count, g.pending, g.lag, g.last_delivered_id, age(g.idle_ms))
@@ -75,7 +76,7 @@ def pending(
     """A group's pending entries (delivered, not acknowledged): owner, idle time, delivery count."""
     key = usage(lambda: stream_key(stream))
     usage(lambda: parse_count(limit, "--limit", 10_000))
-    total, rows = run(lambda client, _: inspect_.pending(client, key, group, limit))
+    total, rows = run(lambda client, _: hinted(client, inspect_.pending(client, key, group, limit), key, group))
     if json_:
         emit_json({"stream": key, "group": group, "pending": total, "entries": [r.as_json() for r in rows]})
         return
@@ -107,12 +108,14 @@ def reclaim(
         fail(f"bad --min-idle-ms {min_idle_ms}: must be >= 0", EXIT_USAGE)
     if not consumer.strip() or len(consumer) > 200:
         fail("bad --consumer: give a name of 1..200 characters", EXIT_USAGE)
-    rows = run(lambda client, _: inspect_.reclaim(client, key, group, consumer, min_idle_ms, limit))
+    rows = run(
+        lambda client, _: hinted(client, inspect_.reclaim(client, key, group, consumer, min_idle_ms, limit), key, group)
+    )
     if json_:
         emit_json({"stream": key, "group": group, "consumer": consumer, "claimed": [r.as_json() for r in rows]})
         return
     id_table(
-        f"claimed {len(rows)} entries to {escape(consumer)}",
+        f"claimed {plural(len(rows), 'entry', 'entries')} to {escape(consumer)}",
         ["entry", "from consumer", "idle", "deliveries"],
         [(r.entry_id, escape(r.consumer), age(r.idle_ms), r.deliveries) for r in rows],
     )

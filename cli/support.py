@@ -149,9 +149,9 @@ def age(ms: int | None) -> str:
     return f"{ms}ms"
 
 
-def plural(count: int, noun: str) -> str:
-    """`1 dead letter`, `2 dead letters`: a count with its noun agreed."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 dead letter`, `2 dead letters` (`many` for irregular nouns: entry, entries)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {many or noun + 's'}"
 
 
 def suggest(wanted: str, known: Iterable[str], limit: int = 3) -> str:
