@@ -6,6 +6,7 @@ COPY bus bus
 COPY schemas schemas
 COPY workers workers
 COPY dlq dlq
+COPY cli cli
 RUN pip install --no-cache-dir . && useradd --create-home aiwf
 USER aiwf
 ENV AIWF_DATA_DIR=/data AIWF_BLOB_DIR=/data/blobs AIWF_HEALTH_PORT=8080

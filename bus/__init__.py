@@ -20,13 +20,11 @@
 Around the path:
 
     worker.py      a service's process: consumers, heartbeat, /health, retention, signals
-    supervise.py   `aiwf up`: one process per worker, restarted with backoff
+    process.py     child processes that die with their parent
     health.py      service state from heartbeats
     resources.py   per-loop Redis resources for handlers that keep state (the event store)
     blobs.py       claim-check blob store for large payloads
     store/         the event-sourced store: append, read, aggregates, projections
-    asyncapi.py    AsyncAPI document of every worker (faststream)
-    cli.py         the `aiwf` command line (cli_support.py: output and one-line errors)
     testing.py     a real Redis for tests, and waiting on conditions
 """
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiwf.bus.errors import ConfigError, RedisUnavailable
-from aiwf.bus.supervise import die_with_parent
+from aiwf.bus.process import die_with_parent
 
 URL_FILE = "redis.url"
 

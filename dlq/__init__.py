@@ -9,10 +9,10 @@ replay.py    back onto the source stream with the original event id, atomically,
 purge.py     delete letters for good
 audit.py     who replayed or purged what, on `aiwf:audit`
 inspect.py   streams, groups, pending entries, forced reclaim
-cli.py       register(app): the typer commands
+
+The commands that run them live in the application layer, cli/ (aiwf.cli.dlq, .replay, .streams).
 """
 
-from aiwf.dlq.cli import register
 from aiwf.dlq.errors import BadArgument, DlqError, NotReplayable, UnknownLetter, UnknownStream
 from aiwf.dlq.filters import Filter
 from aiwf.dlq.letters import Letter
@@ -29,5 +29,4 @@ __all__ = [
     "Status",
     "UnknownLetter",
     "UnknownStream",
-    "register",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiwf.schemas.events  # noqa: F401 - registers every domain's models
 from aiwf.bus import keys
-from aiwf.bus.asyncapi import document
+from aiwf.cli.asyncapi import document
 from aiwf.schemas import REGISTRY
 from aiwf.workers import WORKERS, load
 

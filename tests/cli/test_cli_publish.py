@@ -132,8 +132,8 @@ def test_tail_count_limits_to_the_newest(aiwf: Aiwf, r: redis.Redis) -> None:
 
 
 def test_tail_of_an_empty_stream_prints_nothing(aiwf: Aiwf, r: redis.Redis) -> None:
-    """A stream with no events prints nothing and exits 0."""
-    result = aiwf("tail", "nothing-here", "--json")
+    """A stream with no events (a registered domain nothing was published to yet) prints nothing and exits 0."""
+    result = aiwf("tail", "documents", "--json")
     assert (result.returncode, result.stdout) == (0, "")
 
 

@@ -10,7 +10,7 @@ from dlq_world import Cli, World, poison
 from typer.testing import CliRunner
 
 from aiwf.bus.config import BusConfig
-from aiwf.dlq import register
+from aiwf.cli import dlq, streams
 
 
 @pytest.fixture
@@ -20,7 +20,8 @@ def cli(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
     monkeypatch.setenv("COLUMNS", "250")
     monkeypatch.setenv("USER", "tester")
     app = typer.Typer()
-    register(app)
+    dlq.register(app)
+    streams.register(app)
 
     def invoke(*args: str, input: str | None = None) -> Result:
         return CliRunner().invoke(app, list(args), input=input)

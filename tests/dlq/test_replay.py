@@ -20,7 +20,8 @@ from aiwf.bus import keys as dlq_keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.groups import ensure_group
 from aiwf.bus.testing import wait_until
-from aiwf.dlq import cli as dlq_cli
+from aiwf.cli import replay as replay_cli
+from aiwf.cli import support as cli_support
 from aiwf.dlq import letters
 from aiwf.dlq.filters import Filter
 from aiwf.dlq.replay import Replayer, Status
@@ -128,8 +129,8 @@ async def test_replay_killed_mid_way_and_rerun_loses_and_duplicates_nothing(
     script = (
         f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(HERE)!r}]\n"
         "import tests.events, dlq_events, typer\n"
-        "from dlq import register\n"
-        "app = typer.Typer(); register(app); app(sys.argv[1:], prog_name='aiwf')\n"
+        "from aiwf.cli import dlq\n"
+        "app = typer.Typer(); dlq.register(app); app(sys.argv[1:], prog_name='aiwf')\n"
     )
     args = [sys.executable, "-c", script, "dlq", "replay", "--all", "--yes", "--rate", "4/s"]
     proc = subprocess.Popen(args, env={**os.environ, "REDIS_URL": redis_url}, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
@@ -291,12 +292,12 @@ async def test_large_replay_needs_confirmation(
     result = await run_cli(cli, "dlq", "replay", "--all")
     assert result.exit_code == 1
     assert result.stderr == "aiwf: about to replay 11 dead letters: confirm with --yes (no terminal to ask on)\n"
-    monkeypatch.setattr(dlq_cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli_support, "interactive", lambda: True)
     result = await run_cli(cli, "dlq", "replay", "--all", input="n\n")
     assert result.exit_code == 1
     assert "cancelled; nothing changed" in result.stderr
     assert len(await dead_ids(client, "testing")) == 11
-    monkeypatch.setattr(dlq_cli, "PROGRESS_ABOVE", 0)  # exercise the progress bar too
+    monkeypatch.setattr(replay_cli, "PROGRESS_ABOVE", 0)  # exercise the progress bar too
     result = await run_cli(cli, "dlq", "replay", "--all", input="y\n")
     assert result.exit_code == 0, result.output
     assert "replayed 11 of 11 dead letters" in result.stdout

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from aiwf.bus import ConfigError, Context
 from aiwf.bus.config import BusConfig
 from aiwf.bus.store import EventStore
+from aiwf.cli.auth import register
 from aiwf.schemas import Envelope
 from aiwf.schemas.events.auth import (
     LoginRequested,
@@ -30,7 +31,7 @@ from aiwf.schemas.events.auth import (
 from aiwf.workers.auth.errors import TokenInvalid
 from aiwf.workers.auth.signing import JWKS_KEY
 from aiwf.workers.auth.store import username_key
-from aiwf.workers.auth.verify import register, verify
+from aiwf.workers.auth.verify import verify
 
 
 @pytest.fixture

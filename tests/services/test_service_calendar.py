@@ -26,10 +26,10 @@ from aiwf.bus.blobs import FileBlobStore
 from aiwf.bus.config import BusConfig
 from aiwf.bus.store import EventStore
 from aiwf.bus.store.aggregate import CAUSED_IDS
+from aiwf.cli.calendar import register
 from aiwf.schemas import Envelope
 from aiwf.schemas.events.calendar import SyncRequested
 from aiwf.workers.calendar.agenda import agenda
-from aiwf.workers.calendar.cli import register
 from tests.contract.harness import drain, running
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "calendar" / "samples"

@@ -1,4 +1,4 @@
-"""The services as real worker processes (bus.supervise.Supervisor) on a real Redis: pipeline, degraded mode, crash."""
+"""The services as real worker processes (cli.supervise.Supervisor) on a real Redis: pipeline, degraded mode, crash."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from service_support import dead_letters, envelopes
 from aiwf.bus import Publisher, Subscription, keys
 from aiwf.bus.blobs import FileBlobStore
 from aiwf.bus.config import BusConfig
-from aiwf.bus.supervise import Supervisor, child_env
 from aiwf.bus.testing import wait_until
+from aiwf.cli.supervise import Supervisor, child_env
 from aiwf.schemas import Envelope, new_id
 from aiwf.schemas.blobref import BlobRef
 from aiwf.schemas.events.documents import DocumentUploaded

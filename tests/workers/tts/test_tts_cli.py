@@ -6,7 +6,7 @@ import orjson
 import typer
 from typer.testing import CliRunner
 
-from aiwf.workers.tts.cli import register
+from aiwf.cli.tts import register
 
 
 def app() -> typer.Typer:

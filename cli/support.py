@@ -8,9 +8,10 @@ never a traceback.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from redis.connection import parse_url
@@ -23,11 +24,40 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import CONNECTION_ERRORS, Redis, connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.server import running_embedded_url
+from aiwf.dlq.errors import BadArgument
 from aiwf.schemas import SchemaError
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_USAGE",
+    "JsonOpt",
+    "age",
+    "check_url",
+    "confirm",
+    "console",
+    "emit_json",
+    "emit_table",
+    "fail",
+    "id_table",
+    "interactive",
+    "load_config",
+    "load_events",
+    "plural",
+    "redis_url",
+    "run",
+    "suggest",
+    "usage",
+]
 
 T = TypeVar("T")
 console = Console()
 EXIT_FAILURE, EXIT_USAGE = 1, 2
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+def load_events() -> None:
+    """Register every domain's event models (only the commands that read or write events need them)."""
+    import aiwf.schemas.events  # noqa: F401, PLC0415 - imported for its registrations
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -97,3 +127,57 @@ def emit_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def id_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Like emit_table, but ids are never wrapped or cut: people copy them into the next command."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, no_wrap=column in {"id", "event id", "entry"})
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+def age(ms: int | None) -> str:
+    """Milliseconds as a short age: 850ms, 12s, 4m, 3h, 2d."""
+    if ms is None:
+        return "-"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= size:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 dead letter`, `2 dead letters` (`many` for irregular nouns: entry, entries)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {many or noun + 's'}"
+
+
+def suggest(wanted: str, known: Iterable[str], limit: int = 3) -> str:
+    """`; did you mean a, b?` for the known names closest to `wanted`, or `` when none is close."""
+    close = difflib.get_close_matches(wanted, list(known), n=limit, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def interactive() -> bool:
+    """True when there is a person at stdin to answer a question."""
+    return sys.stdin.isatty()
+
+
+def confirm(action: str, needed: bool, yes: bool) -> None:
+    """Ask before `action` when needed; without a terminal, demand --yes."""
+    if not needed or yes:
+        return
+    if not interactive():
+        fail(f"about to {action}: confirm with --yes (no terminal to ask on)", EXIT_FAILURE)
+    if not typer.confirm(f"{action.capitalize()}?", default=False):
+        fail("cancelled; nothing changed", EXIT_FAILURE)
+
+
+def usage(parse: Callable[[], T]) -> T:
+    """Run an argument parser; a BadArgument is a usage error (exit 2)."""
+    try:
+        return parse()
+    except BadArgument as exc:
+        fail(str(exc), EXIT_USAGE)

@@ -6,7 +6,6 @@ the workers' heartbeats in Redis, the same source as `aiwf health`.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +13,8 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from aiwf.bus.process import die_with_parent
 
 #: Restart delays grow 0.5 s, 1 s, 2 s ... up to this, and reset after a minute of uptime.
 MAX_RESTART_DELAY_S = 30.0
@@ -48,7 +49,7 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child) -> None:
-        command = [sys.executable, "-m", "aiwf.bus.cli", "worker", child.name]
+        command = [sys.executable, "-m", "aiwf.cli", "worker", child.name]
         # Own session: Ctrl-C goes to the supervisor alone, which then drains workers in order.
         child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command, env=self.env, start_new_session=True,
@@ -98,18 +99,3 @@ class Supervisor:
 def child_env(redis_url: str) -> dict[str, str]:
     """The environment of a worker: ours, plus the Redis it must use."""
     return {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
-
-
-# Resolved here, in the parent: the child between fork and exec only calls the function.
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """In a child before exec: ask Linux to SIGTERM it when the supervisor dies, even by SIGKILL.
-
-    Without it, a killed `aiwf up` would leave workers and Redis running unsupervised. SIGTERM
-    lets a worker drain and Redis flush its AOF. Elsewhere this is a no-op.
-    """
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)

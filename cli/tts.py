@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from aiwf.bus.cli_support import emit_json, emit_table, fail
+from aiwf.cli.support import emit_json, emit_table, fail, plural
 
 
 def register(app: typer.Typer) -> None:
@@ -31,5 +31,5 @@ def register(app: typer.Typer) -> None:
             emit_json([{"name": v.name, "identifier": v.identifier, "language": v.language,
                         "languages": list(v.languages), "gender": v.gender} for v in rows])
         else:
-            emit_table(f"{len(rows)} voices", ["name", "identifier", "language", "gender"],
+            emit_table(plural(len(rows), "voice"), ["name", "identifier", "language", "gender"],
                        [[v.name, v.identifier, v.language, v.gender or ""] for v in rows])

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from aiwf.bus.cli_support import emit_json, emit_table, fail, run
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
+from aiwf.cli.support import emit_json, emit_table, fail, run
 from aiwf.workers.calendar.agenda import MAX_LIMIT, AgendaItem, agenda
 from aiwf.workers.calendar.errors import CalendarError
 

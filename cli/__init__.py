@@ -1,0 +1,19 @@
+"""The `aiwf` command line: the application on top of every layer.
+
+Imports flow one way: schemas <- bus <- (dlq, workers) <- cli. Nothing below imports this
+package; it is the one place that knows every worker and every command.
+
+    main.py       the typer app, --version, usage errors as one `aiwf:` line
+    support.py    one Redis connection per command, JSON or table output, one-line errors
+    publish.py    publish, tail
+    schemas.py    schemas ls | export | check (asyncapi.py: the AsyncAPI document, via faststream)
+    keys.py       keys generate (and the missing keys `aiwf up` creates)
+    health.py     health, from heartbeats
+    up.py         worker, up (supervise.py: one process per worker, restarted with backoff)
+    demo.py       demo: the summary pipeline on the sample article
+    dlq.py        dlq ls | show | purge (replay.py: dlq replay; letters.py: shared options)
+    streams.py    streams, groups, pending, reclaim
+    auth.py       auth verify
+    calendar.py   calendar agenda
+    tts.py        tts voices
+"""

@@ -1,0 +1,83 @@
+"""Unknown names at the edge: the stream, group, dead letter or event type closest to a typo.
+
+Each check raises the error the command would have raised anyway, with `; did you mean ...?`
+appended when a known name is close (difflib), so a typo costs one more command, not a search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar, cast
+
+from aiwf.bus import keys
+from aiwf.bus.connection import Redis
+from aiwf.cli.support import fail, load_events, suggest
+from aiwf.dlq.errors import UnknownStream
+from aiwf.dlq.letters import parse_ref
+from aiwf.schemas import REGISTRY
+
+T = TypeVar("T")
+#: How many dead letters of a domain are compared with a mistyped id (the newest ones).
+LETTERS_COMPARED = 1000
+
+
+def require_type(event_type: str) -> None:
+    """Exit 1 with the three closest registered types when `event_type` is not registered."""
+    load_events()
+    if event_type not in REGISTRY.types():
+        fail(f"unknown event type {event_type!r}{suggest(event_type, REGISTRY.types()) or '; see `aiwf schemas ls`'}")
+
+
+async def streams(client: Redis) -> list[str]:
+    """Every event stream's domain in Redis, and every domain a registered event type writes to."""
+    load_events()
+    found = {keys.domain_of(t) for t in REGISTRY.types()}
+    async for key in client.scan_iter(match=keys.STREAM_PATTERN, count=500, _type="stream"):
+        found.add(keys.domain_of_key(key.decode()))
+    return sorted(found)
+
+
+async def require_stream(client: Redis, name: str, key: str) -> None:
+    """UnknownStream with the closest known domains unless `key` exists or `name` is a registered domain."""
+    if await client.exists(key):
+        return
+    known = await streams(client)
+    if name not in known:
+        hint = _closest_stream(key, known) or "; `aiwf streams` lists the streams"
+        raise UnknownStream(f"no stream {name!r}{hint}")
+
+
+def _closest_stream(key: str, domains: list[str]) -> str:
+    """Domains are compared, not keys: every key shares the `aiwf:ev:{` prefix that would make all of them close."""
+    if key.startswith(keys.stream("")[:-1]) and key.endswith("}"):
+        return suggest(keys.domain_of_key(key), domains)
+    return suggest(key, [keys.stream(d) for d in domains])
+
+
+async def stream_hint(client: Redis, key: str, group: str | None) -> str:
+    """Closest known names for a missing stream `key`, or for a missing `group` on it."""
+    if not await client.exists(key):
+        return _closest_stream(key, await streams(client))
+    if group is None:
+        return ""
+    rows = cast("list[dict[Any, Any]]", await client.xinfo_groups(key))
+    names = [r["name"].decode() if isinstance(r["name"], bytes) else str(r["name"]) for r in rows]
+    return suggest(group, names)
+
+
+async def letter_hint(client: Redis, ref: str) -> str:
+    """Closest dead-letter ids to a mistyped `ref`: in its domain, or the domains that have letters."""
+    domain, _ = parse_ref(ref)
+    letters = cast("list[tuple[bytes, Any]]", await client.xrevrange(keys.dead_letters(domain), count=LETTERS_COMPARED))
+    if letters:
+        return suggest(ref, [f"{domain}/{entry.decode()}" for entry, _ in letters])
+    domains = [keys.domain_of_key(k.decode()) async for k in client.scan_iter(match=keys.DEAD_LETTER_PATTERN)]
+    return suggest(domain, domains)
+
+
+async def hinted(client: Redis, call: Awaitable[T], key: str, group: str | None = None) -> T:
+    """The result of `call`; its UnknownStream (stream or group missing) with the closest known names."""
+    try:
+        return await call
+    except UnknownStream as exc:
+        raise UnknownStream(f"{exc}{await stream_hint(client, key, group)}") from None

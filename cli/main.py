@@ -1,0 +1,68 @@
+"""The `aiwf` typer app: every command group registered on it, and the one-line error contract.
+
+Each command: --json for machines, a table for people, exit 0 only on success, one line on
+stderr for errors (`aiwf: ...`; exit 2 for bad usage).
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import version
+from typing import Annotated, Any
+
+import typer
+
+from aiwf.cli import auth, calendar, demo, dlq, health, keys, publish, schemas, streams, tts, up
+from aiwf.cli.support import EXIT_USAGE
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
+for group in (publish, schemas, keys, health, up, demo, dlq, streams, auth, calendar, tts):
+    group.register(app)
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        print(f"aiwf {version('aiwf')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """aiwf: AI workflow services on Redis Streams."""
+
+
+def main() -> None:
+    """Console-script entry point: usage errors become one `aiwf:` line and exit 2, like every other error."""
+    # Recent typer vendors its own click; find its UsageError through a public subclass.
+    usage_error: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(standalone_mode=False)
+    except usage_error as exc:
+        error: Any = exc  # click's UsageError: ctx, show(), format_message()
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            error.show()  # `aiwf` alone shows the help
+            code = 0
+        else:
+            path = error.ctx.command_path.partition(" ")[2] if error.ctx else ""
+            where = f"{path}: " if path else ""
+            print(f"aiwf: {where}{error.format_message()}", file=sys.stderr)
+            code = EXIT_USAGE
+    except typer.Abort:
+        print("aiwf: aborted", file=sys.stderr)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""`aiwf worker NAME` and `aiwf up`: one worker, or every worker supervised with a live table."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
+from aiwf.bus.errors import AiwfError
+from aiwf.bus.health import summarize
+from aiwf.bus.server import EmbeddedRedis, running_embedded_url
+from aiwf.bus.worker import run_service
+from aiwf.cli.health import heartbeats
+from aiwf.cli.keys import ensure_keys
+from aiwf.cli.supervise import Supervisor, child_env
+from aiwf.cli.support import check_url, console, fail, load_config, redis_url
+from aiwf.workers import WORKERS, load
+
+
+def register(app: typer.Typer) -> None:
+    """Add `worker` and `up` to `app`."""
+    app.command()(worker)
+    app.command()(up)
+
+
+
+def worker(
+    name: Annotated[str, typer.Argument(help="auth | calendar | documents | llm | tts | pipeline")],
+    health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
+) -> None:
+    """Run one worker (what each container runs) until SIGTERM/SIGINT."""
+
+    _configure_logging()
+    try:
+        service = load(name)
+    except (KeyError, AiwfError) as exc:
+        fail(str(exc).strip("'\""))
+    config = load_config(producer=name)
+    run_service(service, config, redis_url(config), health_port)
+
+
+def up(
+    only: Annotated[str | None, typer.Option("--only", help="Comma-separated workers (default: all).")] = None,
+    table: Annotated[bool, typer.Option("--table/--no-table", help="Live status table.")] = True,
+) -> None:
+    """Embedded Redis if REDIS_URL is unset, plus every worker, supervised and restarted on crash."""
+
+    _configure_logging()
+    names = only.split(",") if only else list(WORKERS)
+    unknown = set(names) - set(WORKERS)
+    if unknown:
+        fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
+    config = load_config()
+    server = None
+    url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
+    if url is None:
+        server = EmbeddedRedis(config.data_dir, appendfsync=os.environ.get("AIWF_APPENDFSYNC", "everysec")).start()
+        url = server.url
+        console.print(f"embedded Redis at {url} (data in {config.data_dir}/)", style="dim")
+    ensure_keys()
+    supervisor = Supervisor(names, child_env(url))
+    # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts
+    # background jobs with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    supervisor.start()
+    try:
+        _watch(supervisor, url, config, table)
+    except KeyboardInterrupt:
+        console.print("stopping: draining every worker…", style="dim")
+    finally:
+        supervisor.stop()
+        if server:
+            server.stop()
+
+
+def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> None:
+
+    def restarted(child: Any, code: int) -> None:
+        console.print(f"{child.name} exited with {code}; restarting in {child.delay_s / 2:.1f}s", style="yellow")
+
+    async def loop() -> None:
+        client = connect(url, config)
+        live = Live(console=console, refresh_per_second=2) if table else None
+        with live or contextlib.nullcontext():
+            while True:
+                supervisor.tick(restarted)
+                if live:
+                    try:
+                        beats = await heartbeats(client)
+                    except Exception:  # noqa: BLE001 - the table shows what it can
+                        beats = []
+                    live.update(_status_table(supervisor, beats))
+                await asyncio.sleep(0.5)
+
+    asyncio.run(loop())
+
+
+def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
+
+
+    rows = {r["service"]: r for r in summarize(beats, list(supervisor.children))}
+    table = Table(title=f"aiwf up — {time.strftime('%H:%M:%S')}", title_justify="left")
+    for column in ("service", "pid", "state", "processed", "failed", "dead", "pending", "restarts", "reason"):
+        table.add_column(column)
+    for name, child in supervisor.children.items():
+        row = rows[name]
+        state = row["state"] if row["state"] != "offline" else ("starting" if child.process else "restarting")
+        table.add_row(name, str(child.process.pid if child.process else "-"), state, str(row["processed"]),
+                      str(row["failed"]), str(row["dead_lettered"]), str(row["pending"]), str(child.restarts),
+                      str(row["reason"])[:40])
+    return table
+
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("AIWF_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
