@@ -22,7 +22,7 @@ import secrets
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from redis.exceptions import ResponseError
@@ -73,6 +73,7 @@ class Consumer:
     stats: Stats = field(default_factory=Stats)
 
     def __post_init__(self) -> None:
+        self.sub = replace(self.sub, retry=self.sub.retry.resolved(self.config))
         self.stream = keys.stream(self.sub.stream)
         self.committer = Committer(self.client, self.config)
         self.outage = OutageDetector(self.sub.retry)
@@ -175,7 +176,7 @@ class Consumer:
         return claimed
 
     async def _reclaim(self) -> list[Delivery]:
-        min_idle_ms = int(self.sub.retry.reclaim_idle_s * 1000)
+        min_idle_ms = int(self.sub.retry.reclaim_idle * 1000)
         cursor, claimed, deleted = await autoclaim(
             self.client, self.stream, self.sub.group, self.name, min_idle_ms, self._cursor, self.sub.batch
         )

@@ -40,3 +40,11 @@ def fresh_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str
             monkeypatch.setenv(key, value)
     module = importlib.import_module(f"aiwf.workers.{name}.service")
     return importlib.reload(module)
+
+
+async def started_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> ModuleType:
+    """`fresh_service`, then its startup hook: llm, tts and documents read their settings when they start."""
+    module = fresh_service(name, monkeypatch, env)
+    if module.SERVICE.startup is not None:
+        await module.SERVICE.startup()
+    return module
