@@ -429,11 +429,13 @@ def _configure_logging() -> None:
 
 def _register_plugins() -> None:
     """Commands owned by other packages: dlq/ (`dlq`, `streams`, ...), `auth`, `calendar`, `tts`."""
+    from aiwf.bus.config_cli import register as config_commands  # noqa: PLC0415
     from aiwf.dlq.cli import register as dlq_commands  # noqa: PLC0415
     from aiwf.workers.auth.verify import register as auth_commands  # noqa: PLC0415
     from aiwf.workers.calendar.cli import register as calendar_commands  # noqa: PLC0415
     from aiwf.workers.tts.cli import register as tts_commands  # noqa: PLC0415
 
+    config_commands(app)
     dlq_commands(app)
     auth_commands(app)
     calendar_commands(app)

@@ -177,7 +177,7 @@ class BusConfig(Settings):
 
     redis_url: str | None = Field(
         None, validation_alias="REDIS_URL",
-        description="Redis to use; unset: the embedded server `aiwf up` runs (<AIWF_DATA_DIR>/redis.url)",
+        description="Redis to use; unset: the embedded server `aiwf up` runs (`<AIWF_DATA_DIR>/redis.url`)",
     )
     data_dir: Path = Field(
         DEFAULT_DATA_DIR, validation_alias="AIWF_DATA_DIR",
@@ -200,7 +200,7 @@ class BusConfig(Settings):
         description="largest encoded event accepted on publish and read; bigger payloads go to the blob store",
     )
     blob_dir: Path | None = Field(None, validation_alias="AIWF_BLOB_DIR",
-                                  description="the blob store every service shares; default <AIWF_DATA_DIR>/blobs")
+                                  description="the blob store every service shares; default `<AIWF_DATA_DIR>/blobs`")
     server: ServerSettings = Field(default_factory=ServerSettings, description="the embedded Redis")
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="worker processes")
 

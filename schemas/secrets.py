@@ -417,7 +417,7 @@ _DEFAULT: tuple[tuple[object, ...], Keyring] | None = None
 
 
 class KeyringSettings(BaseSettings):
-    """Where this process finds its key files (keys may also come from AIWF_SECRET_KEY_<SERVICE> variables).
+    """Where this process finds its key files (keys may also come from `AIWF_SECRET_KEY_<SERVICE>` variables).
 
     Read on every `default_keyring()` call, not once, so a process sees a new keys directory
     without a restart hook; schemas sits below the bus, so this part cannot be in BusConfig.
@@ -427,7 +427,7 @@ class KeyringSettings(BaseSettings):
 
     keys_dir: Path | None = Field(
         None, validation_alias="AIWF_KEYS_DIR",
-        description="directory of <service>.key / <service>.pub files; default <AIWF_DATA_DIR>/keys",
+        description="directory of `<service>.key` / `<service>.pub` files; default `<AIWF_DATA_DIR>/keys`",
     )
     #: The bus's AIWF_DATA_DIR (declared by BusConfig), read here only for the default above.
     data_dir: Path = Field(Path(".aiwf"), validation_alias="AIWF_DATA_DIR", exclude=True)
