@@ -32,7 +32,7 @@ async def dead_letters(client: aioredis.Redis) -> dict[str, list[str]]:
 
 
 def fresh_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> ModuleType:
-    """`workers.<name>.service` re-imported after setting (or, for None, unsetting) env: they read it at import."""
+    """`workers.<name>.service` re-imported after setting (or, for None, unsetting) env (some read it at import)."""
     for key, value in env.items():
         if value is None:
             monkeypatch.delenv(key, raising=False)
