@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from aiwf.bus.config import BusConfig
 from aiwf.bus.errors import AiwfError
 from aiwf.schemas.blobref import BlobRef
 
@@ -168,6 +169,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def store_for(config: BusConfig) -> FileBlobStore:
+    """The blob store every service shares: `config.blob_path` (AIWF_BLOB_DIR, default `<AIWF_DATA_DIR>/blobs`)."""
+    return FileBlobStore(config.blob_path)
+
+
 def store_from_env(data_dir: Path) -> FileBlobStore:
-    """The blob store every service shares: AIWF_BLOB_DIR, default `<AIWF_DATA_DIR>/blobs`."""
-    return FileBlobStore(Path(os.environ.get("AIWF_BLOB_DIR") or data_dir / "blobs"))
+    """The shared blob store for `data_dir`, AIWF_BLOB_DIR read now; prefer `store_for(config)` at start."""
+    return store_for(BusConfig.from_env(data_dir=data_dir))

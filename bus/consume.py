@@ -21,6 +21,7 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 from redis.exceptions import ResponseError
@@ -64,6 +65,7 @@ class Consumer:
         middleware: Sequence[Middleware] = DEFAULT_MIDDLEWARE,
         backend_check: BackendCheck | None = None,
     ) -> None:
+        sub = replace(sub, retry=sub.retry.resolved(config))
         self.client, self.config, self.sub, self.service = client, config, sub, service
         self.name = name or consumer_name()
         self.stream = keys.stream(sub.stream)

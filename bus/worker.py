@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -138,8 +137,7 @@ def run_service(service: Service, config: BusConfig, url: str, health_port: int 
     async def main() -> None:
         client = connect(url, config)
         try:
-            drain = float(os.environ.get("AIWF_DRAIN_TIMEOUT", "30"))
-            await Worker(service, client, config, health_port, drain).run()
+            await Worker(service, client, config, health_port, config.worker.drain_timeout_s).run()
         finally:
             await client.aclose()
 

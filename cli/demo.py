@@ -28,7 +28,7 @@ def demo(
     server = None
     url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:
-        server = EmbeddedRedis(config.data_dir).start()
+        server = EmbeddedRedis.of(config).start()
         url = server.url
     supervisor = Supervisor(["documents", "llm", "tts", "pipeline"], child_env(url))
     supervisor.start()

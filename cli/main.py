@@ -12,13 +12,13 @@ from typing import Annotated, Any
 
 import typer
 
-from aiwf.cli import auth, calendar, demo, dlq, health, keys, publish, schemas, streams, tts, up
+from aiwf.cli import auth, calendar, config, demo, dlq, health, keys, publish, schemas, streams, tts, up
 from aiwf.cli.support import EXIT_USAGE
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
-for group in (publish, schemas, keys, health, up, demo, dlq, streams, auth, calendar, tts):
+for group in (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts):
     group.register(app)
 
 

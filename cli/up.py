@@ -65,7 +65,7 @@ def up(
     server = None
     url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:
-        server = EmbeddedRedis(config.data_dir, appendfsync=os.environ.get("AIWF_APPENDFSYNC", "everysec")).start()
+        server = EmbeddedRedis.of(config).start()
         url = server.url
         console.print(f"embedded Redis at {url} (data in {config.data_dir}/)", style="dim")
     ensure_keys()

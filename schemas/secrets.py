@@ -27,6 +27,7 @@ from typing import Annotated, Any, Final, Union
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from pydantic import BaseModel, Field, PlainSerializer, SecretStr, SerializationInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "ENV_PREFIX",
@@ -37,6 +38,7 @@ __all__ = [
     "SEAL_CONTEXT_KEY",
     "Keyring",
     "KeyringError",
+    "KeyringSettings",
     "Secret",
     "SecretError",
     "SecretTooLarge",
@@ -414,9 +416,31 @@ def mask_fields(payload: Mapping[str, Any], names: Iterable[str]) -> dict[str, A
 _DEFAULT: tuple[tuple[object, ...], Keyring] | None = None
 
 
+class KeyringSettings(BaseSettings):
+    """Where this process finds its key files (keys may also come from `AIWF_SECRET_KEY_<SERVICE>` variables).
+
+    Read on every `default_keyring()` call, not once, so a process sees a new keys directory
+    without a restart hook; schemas sits below the bus, so this part cannot be in BusConfig.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, env_ignore_empty=True)
+
+    keys_dir: Path | None = Field(
+        None, validation_alias="AIWF_KEYS_DIR",
+        description="directory of `<service>.key` / `<service>.pub` files; default `<AIWF_DATA_DIR>/keys`",
+    )
+    #: The bus's AIWF_DATA_DIR (declared by BusConfig), read here only for the default above.
+    data_dir: Path = Field(Path(".aiwf"), validation_alias="AIWF_DATA_DIR", exclude=True)
+
+    @property
+    def keys_path(self) -> Path:
+        """AIWF_KEYS_DIR, else `<AIWF_DATA_DIR>/keys`."""
+        return self.keys_dir or self.data_dir / "keys"
+
+
 def keys_dir() -> Path:
     """Where key files live: AIWF_KEYS_DIR, default `<AIWF_DATA_DIR>/keys`."""
-    return Path(os.environ.get("AIWF_KEYS_DIR") or Path(os.environ.get("AIWF_DATA_DIR", ".aiwf")) / "keys")
+    return KeyringSettings().keys_path
 
 
 def default_keyring() -> Keyring:

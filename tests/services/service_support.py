@@ -32,7 +32,7 @@ async def dead_letters(client: aioredis.Redis) -> dict[str, list[str]]:
 
 
 def fresh_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> ModuleType:
-    """`workers.<name>.service` re-imported after setting (or, for None, unsetting) env: they read it at import."""
+    """`workers.<name>.service` re-imported after setting (or, for None, unsetting) env (some read it at import)."""
     for key, value in env.items():
         if value is None:
             monkeypatch.delenv(key, raising=False)
@@ -40,3 +40,10 @@ def fresh_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str
             monkeypatch.setenv(key, value)
     module = importlib.import_module(f"aiwf.workers.{name}.service")
     return importlib.reload(module)
+
+
+async def started_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> ModuleType:
+    """`fresh_service`, then its startup hook: llm, tts and documents read their settings when they start."""
+    module = fresh_service(name, monkeypatch, env)
+    await module.startup()  # what the service's lifespan runs first
+    return module

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 import redis.asyncio as aioredis
-from service_support import dead_letters, envelopes, fresh_service
+from service_support import dead_letters, envelopes, started_service
 
 from aiwf.bus import Publisher, keys
 from aiwf.bus.config import BusConfig
@@ -19,9 +19,9 @@ SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "sampl
 
 
 @pytest.fixture
-def documents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """The service module, loaded with its blob store in tmp_path and a 4 KiB document limit."""
-    return fresh_service("documents", monkeypatch, {
+async def documents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    """The service module, started with its blob store in tmp_path and a 4 KiB document limit."""
+    return await started_service("documents", monkeypatch, {
         "AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_MAX_DOCUMENT_BYTES": "4096",
     })
 

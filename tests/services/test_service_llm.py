@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
 
 import pytest
 import redis.asyncio as aioredis
-from service_support import dead_letters, envelopes, fresh_service
+from service_support import dead_letters, envelopes, started_service
 
 from aiwf.bus import Publisher
 from aiwf.bus.config import BusConfig
@@ -23,27 +23,27 @@ ARTICLE = (
     "A crashed worker's pending entries can be claimed by another worker."
 )
 
-ServiceFactory = Callable[[dict[str, str | None]], ModuleType]
+ServiceFactory = Callable[[dict[str, str | None]], Awaitable[ModuleType]]
 
 
 @pytest.fixture
 async def llm_service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ServiceFactory]:
-    """Loads workers.llm.service under a given AIWF_LLM_* environment; closes its backend afterwards."""
+    """Starts workers.llm.service under a given AIWF_LLM_* environment; shuts it down (closing its backend) after."""
     loaded: list[ModuleType] = []
 
-    def load(env: dict[str, str | None]) -> ModuleType:
+    async def load(env: dict[str, str | None]) -> ModuleType:
         base: dict[str, str | None] = {
             "AIWF_LLM_URL": None, "AIWF_LLM_MODEL": None, "AIWF_LLM_API_KEY": None,
             "AIWF_LLM_FALLBACK_URL": None, "AIWF_LLM_FALLBACK_MODEL": None, "AIWF_LLM_FALLBACK_API_KEY": None,
             "AIWF_LLM_TIMEOUT": "5",
         }
-        module = fresh_service("llm", monkeypatch, base | env)
+        module = await started_service("llm", monkeypatch, base | env)
         loaded.append(module)
         return module
 
     yield load
     for module in loaded:
-        await module.backend.aclose()
+        await module.SERVICE.shutdown()
 
 
 def request(request_id: str, text: str = ARTICLE) -> ChatRequested:
@@ -73,7 +73,7 @@ async def test_completion_from_primary(
 ) -> None:
     """With AIWF_LLM_URL set, a chat request is answered by that server and the event names backend=primary."""
     with serve_chat(reply=named("primary"), model="m-primary") as primary:
-        service = llm_service({"AIWF_LLM_URL": primary.base_url, "AIWF_LLM_MODEL": "m-primary"})
+        service = await llm_service({"AIWF_LLM_URL": primary.base_url, "AIWF_LLM_MODEL": "m-primary"})
         async with running(service.llm, config, service="llm"):
             done = await ask(client, config, "r1")
     assert done.payload["backend"] == "primary"
@@ -88,7 +88,7 @@ async def test_primary_down_uses_fallback_then_primary_again(
 ) -> None:
     """While the primary answers 503 the fallback answers (backend=fallback); once it recovers, the primary again."""
     with serve_chat(reply=named("primary")) as primary, serve_chat(reply=named("fallback")) as fallback:
-        service = llm_service({"AIWF_LLM_URL": primary.base_url, "AIWF_LLM_FALLBACK_URL": fallback.base_url})
+        service = await llm_service({"AIWF_LLM_URL": primary.base_url, "AIWF_LLM_FALLBACK_URL": fallback.base_url})
         async with running(service.llm, config, service="llm"):
             before = await ask(client, config, "before")
             primary.fail(503)
@@ -107,7 +107,7 @@ async def test_without_a_model_server_the_extractive_backend_answers(
     client: aioredis.Redis, config: BusConfig, llm_service: ServiceFactory
 ) -> None:
     """With no AIWF_LLM_URL the extractive summarizer answers and says so: backend=extractive, text from the input."""
-    service = llm_service({})
+    service = await llm_service({})
     async with running(service.llm, config, service="llm"):
         done = await ask(client, config, "x1")
     assert done.payload["backend"] == "extractive"
@@ -125,7 +125,7 @@ async def test_both_backends_down_pauses_instead_of_failing(
     with serve_chat(reply=named("primary")) as primary, serve_chat(reply=named("fallback")) as fallback:
         primary.fail(503)
         fallback.fail(503)
-        service = llm_service({"AIWF_LLM_URL": primary.base_url, "AIWF_LLM_FALLBACK_URL": fallback.base_url})
+        service = await llm_service({"AIWF_LLM_URL": primary.base_url, "AIWF_LLM_FALLBACK_URL": fallback.base_url})
         async with running(service.llm, config, service="llm") as consumer:
             await Publisher(client, config).publish(request("waits"))
             await wait_until(lambda: _has_failed(consumer), 20, "the first failed attempt")

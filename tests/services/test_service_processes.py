@@ -152,7 +152,7 @@ async def test_sigkilled_documents_worker_is_restarted_and_loses_nothing(
     await Publisher(client, config).publish_many(
         [DocumentUploaded(document_id=f"doc-{n}", content_base64=pdf) for n in range(total)])
     stream = keys.stream("documents")
-    # bus/retry.py reads AIWF_RECLAIM_IDLE: the restarted worker reclaims the orphans after 2 s, not 30 s.
+    # AIWF_RECLAIM_IDLE (BusConfig.worker): the restarted worker reclaims the orphans after 2 s, not 30 s.
     supervisor = Supervisor(["documents"], worker_env | {"AIWF_RECLAIM_IDLE": "2"})
     supervisor.start()
     try:

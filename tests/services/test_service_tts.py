@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 import redis.asyncio as aioredis
-from service_support import dead_letters, envelopes, fresh_service
+from service_support import dead_letters, envelopes, started_service
 
 from aiwf.bus import Publisher
 from aiwf.bus.blobs import FileBlobStore
@@ -20,9 +20,9 @@ from tests.contract.harness import drain, running
 
 
 @pytest.fixture
-def tts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """The service module with its blob store in tmp_path."""
-    return fresh_service("tts", monkeypatch, {"AIWF_BLOB_DIR": str(tmp_path / "blobs")})
+async def tts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    """The service module, started with its blob store in tmp_path."""
+    return await started_service("tts", monkeypatch, {"AIWF_BLOB_DIR": str(tmp_path / "blobs")})
 
 
 async def speak(client: aioredis.Redis, config: BusConfig, service: ModuleType, *requests: SpeechRequested) -> None:

@@ -15,26 +15,21 @@ Settings (seconds unless said otherwise):
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Final
 
-from aiwf.bus.config import BusConfig, env_number
+from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
-from aiwf.bus.errors import ConfigError
 from aiwf.bus.store import EventStore, Repository
-from aiwf.workers.auth.lockout import LockoutPolicy
 from aiwf.workers.auth.passwords import PasswordHasher
-from aiwf.workers.auth.refresh import REFRESH_TTL_S
+from aiwf.workers.auth.settings import AuthServiceSettings
 from aiwf.workers.auth.signing import SigningKeys
 from aiwf.workers.auth.store import FamilyIndex, UserAggregate, UsernameIndex
-from aiwf.workers.auth.tokens import ACCESS_TTL_S, KeyRing
+from aiwf.workers.auth.tokens import KeyRing
 from aiwf.workers.auth.user import AuthContext, AuthSettings
 
 __all__ = ["Runtime", "Settings"]
-
-DEFAULT_ROTATE_S: Final = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -48,31 +43,10 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read AIWF_AUTH_*; ConfigError naming the variable when one is impossible."""
-        access = int(env_number("AIWF_AUTH_ACCESS_TTL", ACCESS_TTL_S))
-        try:
-            auth = AuthSettings(
-                issuer=os.environ.get("AIWF_AUTH_ISSUER") or "aiwf",
-                audience=os.environ.get("AIWF_AUTH_AUDIENCE") or "aiwf",
-                access_ttl_s=access,
-                refresh_ttl_s=int(env_number("AIWF_AUTH_REFRESH_TTL", REFRESH_TTL_S)),
-                lockout=LockoutPolicy(
-                    max_failures=int(env_number("AIWF_AUTH_LOCKOUT_FAILURES", 5)),
-                    window_s=env_number("AIWF_AUTH_LOCKOUT_WINDOW", 900),
-                    cooldown_s=env_number("AIWF_AUTH_LOCKOUT_COOLDOWN", 900),
-                ),
-            )
-        except ValueError as exc:  # AuthConfigError is a ValueError
-            raise ConfigError(f"AIWF_AUTH_* settings: {exc}") from None
-        snapshot_every = int(env_number("AIWF_AUTH_SNAPSHOT_EVERY", 50))
-        if not 1 <= snapshot_every <= 1_000_000:
-            raise ConfigError(f"AIWF_AUTH_SNAPSHOT_EVERY must be 1..1000000, got {snapshot_every}")
-        return cls(
-            auth=auth,
-            rotate_every_s=env_number("AIWF_AUTH_KEY_ROTATE", DEFAULT_ROTATE_S),
-            grace_s=env_number("AIWF_AUTH_KEY_GRACE", access + 300),
-            snapshot_every=snapshot_every,
-        )
+        """Read AIWF_AUTH_* (workers/auth/settings.py); ConfigError naming the variable when one is impossible."""
+        env = AuthServiceSettings.from_env()
+        return cls(auth=env.engine(), rotate_every_s=env.key_rotate_s, grace_s=env.grace_s,
+                   snapshot_every=env.snapshot_every)
 
 
 class Runtime:

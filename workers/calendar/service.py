@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -42,9 +41,8 @@ from pydantic import ValidationError
 
 from aiwf.bus import Context, PermanentError, Subscription
 from aiwf.bus.blobs import BlobError, store_from_env
-from aiwf.bus.config import BusConfig, env_number
+from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
-from aiwf.bus.errors import ConfigError
 from aiwf.bus.resources import PerLoop
 from aiwf.bus.store import Aggregate, ConcurrencyError, EventStore, Repository
 from aiwf.bus.worker import Service, Startup
@@ -66,6 +64,7 @@ from aiwf.workers.calendar.errors import CalendarError, CalendarTooLarge
 from aiwf.workers.calendar.expand import ExpandOptions, Occurrence, OccurrenceKey, expand
 from aiwf.workers.calendar.ics import MAX_ICS_BYTES, parse_calendar
 from aiwf.workers.calendar.props import utc_iso
+from aiwf.workers.calendar.settings import CalendarSettings
 
 #: Saves redone on fresh state after losing a race with another sync of the same calendar.
 SAVE_ATTEMPTS: Final = 3
@@ -87,25 +86,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read AIWF_CALENDAR_*; ConfigError naming the variable when one is impossible."""
-        settings = cls(
-            past_days=int(env_number("AIWF_CALENDAR_PAST_DAYS", cls.past_days)),
-            future_days=int(env_number("AIWF_CALENDAR_FUTURE_DAYS", cls.future_days)),
-            default_tz=os.environ.get("AIWF_CALENDAR_DEFAULT_TZ") or cls.default_tz,
-            max_ics_bytes=int(env_number("AIWF_CALENDAR_MAX_ICS_BYTES", cls.max_ics_bytes)),
-            max_occurrences=int(env_number("AIWF_CALENDAR_MAX_OCCURRENCES", cls.max_occurrences)),
-            max_seconds=env_number("AIWF_CALENDAR_MAX_SECONDS", cls.max_seconds),
-            snapshot_every=int(env_number("AIWF_CALENDAR_SNAPSHOT_EVERY", cls.snapshot_every)),
-        )
-        if settings.past_days < 0 or settings.future_days < 1 or settings.past_days + settings.future_days > 400:
-            raise ConfigError("AIWF_CALENDAR_PAST_DAYS >= 0 and AIWF_CALENDAR_FUTURE_DAYS >= 1, at most 400 together")
-        if not 1 <= settings.snapshot_every <= 1_000_000:
-            raise ConfigError(f"AIWF_CALENDAR_SNAPSHOT_EVERY must be 1..1000000, got {settings.snapshot_every}")
-        try:
-            settings.options(None)
-        except CalendarError as exc:
-            raise ConfigError(f"AIWF_CALENDAR_* settings: {exc}") from None
-        return settings
+        """Read AIWF_CALENDAR_* (workers/calendar/settings.py); ConfigError names an impossible variable."""
+        return cls(**CalendarSettings.from_env().model_dump())
 
     def options(self, default_tz: str | None) -> ExpandOptions:
         """The engine's limits, floating times read in `default_tz` (else the configured zone)."""

@@ -1,30 +1,56 @@
-"""The documents service: documents.document.uploaded -> processed | rejected."""
+"""The documents service: documents.document.uploaded -> processed | rejected.
+
+Chunking and the size limit come from DocumentsSettings (AIWF_CHUNK_*, AIWF_MAX_DOCUMENT_BYTES),
+read when the service starts.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
 
 import asyncio
 import base64
 import binascii
-import os
+from dataclasses import dataclass
 
 from aiwf.bus import Context, PermanentError, Subscription
-from aiwf.bus.blobs import BlobError, store_from_env
+from aiwf.bus.blobs import BlobError, FileBlobStore, store_for
 from aiwf.bus.codec import to_json
 from aiwf.bus.config import BusConfig
-from aiwf.bus.worker import Service
+from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Event
 from aiwf.schemas.events.documents import Chunk, DocumentProcessed, DocumentRejected, DocumentUploaded
 from aiwf.workers.documents import Chunk as TextChunk
-from aiwf.workers.documents import DocumentError, ExtractLimits, chunk_text, detect_kind, extract_text
+from aiwf.workers.documents import DocumentError, chunk_text, detect_kind, extract_text
+from aiwf.workers.documents.settings import DocumentsSettings
 
-CHUNK_SIZE = int(os.environ.get("AIWF_CHUNK_SIZE", "1200"))
-CHUNK_OVERLAP = int(os.environ.get("AIWF_CHUNK_OVERLAP", "150"))
 #: Chunks whose text adds up past this travel as a JSON blob, not inside the event.
 INLINE_CHUNK_CHARS = 100_000
-LIMITS = ExtractLimits(max_bytes=int(os.environ.get("AIWF_MAX_DOCUMENT_BYTES", str(20 * 1024 * 1024))))
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the handler uses, built once when the service starts (a lifespan will yield it)."""
+
+    settings: DocumentsSettings
+    blobs: FileBlobStore
+
 
 documents = Subscription(stream="documents", group="documents", batch=16, concurrency=4)
-blobs = store_from_env(BusConfig.from_env().data_dir)
+deps: Deps | None = None
+
+
+async def startup() -> None:
+    """Read DocumentsSettings and the blob store's place: at start, never at import; ConfigError names a bad one."""
+    global deps  # noqa: PLW0603 - one per process until the service lifespan yields it
+    deps = Deps(DocumentsSettings.from_env(), store_for(BusConfig.from_env()))
+
+
+def _started() -> Deps:
+    if deps is None:
+        raise RuntimeError("the documents service is not started: SERVICE.startup() reads its settings")
+    return deps
 
 
 @documents.handler
@@ -33,15 +59,16 @@ async def on_uploaded(event: DocumentUploaded, ctx: Context) -> list[Event]:
     try:
         data = _content(event)
         # pypdf and the parsers are blocking CPU work: off the loop, so leases keep renewing.
-        kind, text, chunks = await asyncio.to_thread(_extract, data, event)
+        kind, text, chunks = await asyncio.to_thread(_extract, data, event, _started().settings)
     except DocumentError as exc:
         return [DocumentRejected(document_id=event.document_id, code=type(exc).__name__, reason=str(exc))]
     models = [Chunk(index=c.index, start=c.start, end=c.end, text=c.text) for c in chunks]
     inline = sum(len(c.text) for c in chunks) <= INLINE_CHUNK_CHARS
+    blob = None if inline else _started().blobs.put(to_json([m.model_dump() for m in models]), "application/json")
     return [DocumentProcessed(
         document_id=event.document_id, kind=kind, chars=len(text), chunk_count=len(models),
         chunks=models if inline else None,
-        chunks_blob=None if inline else blobs.put(to_json([m.model_dump() for m in models]), "application/json"),
+        chunks_blob=blob,
     )]
 
 
@@ -55,15 +82,24 @@ def _content(event: DocumentUploaded) -> bytes:
             raise PermanentError(f"content_base64 is not valid base64: {exc}") from None
     assert event.blob is not None  # the model guarantees exactly one source
     try:
-        return blobs.get(event.blob)
+        return _started().blobs.get(event.blob)
     except BlobError as exc:
         raise PermanentError(f"document blob unreadable: {exc}") from None
 
 
-def _extract(data: bytes, event: DocumentUploaded) -> tuple[str, str, list[TextChunk]]:
+def _extract(
+    data: bytes, event: DocumentUploaded, settings: DocumentsSettings
+) -> tuple[str, str, list[TextChunk]]:
     kind = detect_kind(data, event.filename, event.content_type)
-    text = extract_text(data, kind, LIMITS)
-    return kind.value, text, chunk_text(text, CHUNK_SIZE, CHUNK_OVERLAP)
+    text = extract_text(data, kind, settings.limits)
+    return kind.value, text, chunk_text(text, settings.chunk_size, settings.chunk_overlap)
 
 
-SERVICE = Service(name="documents", subscriptions=[documents])
+@contextlib.asynccontextmanager
+async def lifespan(_: Startup) -> AsyncIterator[Deps]:
+    """Settings read and resources built when the worker starts; the handlers' deps."""
+    await startup()
+    yield _started()
+
+
+SERVICE = Service(name="documents", subscriptions=[documents], lifespan=lifespan)
