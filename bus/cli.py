@@ -32,6 +32,7 @@ from aiwf.bus.cli_support import (
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
 from aiwf.bus.errors import AiwfError
+from aiwf.bus.logs import configure_logging
 from aiwf.bus.publish import Publisher, build
 from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.bus.supervise import Supervisor, child_env
@@ -449,6 +450,7 @@ def main() -> None:
     usage_error: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     command = typer.main.get_command(app)
     try:
+        configure_logging("aiwf")
         code = command.main(standalone_mode=False)
     except usage_error as exc:
         error: Any = exc  # click's UsageError: ctx, show(), format_message()
@@ -462,6 +464,9 @@ def main() -> None:
             code = EXIT_USAGE
     except typer.Abort:
         print("aiwf: aborted", file=sys.stderr)
+        code = 1
+    except AiwfError as exc:  # a bad AIWF_LOG_LEVEL, before any command runs
+        print(f"aiwf: {exc}", file=sys.stderr)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -22,6 +22,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import CONNECTION_ERRORS, Redis, connect
 from aiwf.bus.consume import Consumer, consumer_name
 from aiwf.bus.handler import Subscription
+from aiwf.bus.logs import configure_logging
 
 log = logging.getLogger("aiwf.worker")
 HEARTBEAT_EVERY_S = 2.0
@@ -188,6 +189,7 @@ class Worker:
 
 def run_service(service: Service, config: BusConfig, url: str, health_port: int | None) -> None:
     """Blocking entry point used by `aiwf worker NAME`."""
+    configure_logging(service.name)
 
     async def main() -> None:
         client = connect(url, config)
