@@ -1,7 +1,8 @@
 """Logging middleware: every line written while a handler runs carries its event's ids.
 
-The ids go into structlog.contextvars for the duration of the call, so bus internals that log
-through stdlib `logging` during the handler (a retry, a store read) are tagged as well. A
+The event is bound to the task for the duration of the call (bus.logs.bind_event: one
+ContextVar, its ids built only when a line is written), so bus internals that log through
+stdlib `logging` during the handler (a retry, a store read) are tagged as well. A
 finished call is one debug line with its duration; a raising call one warning line with the
 error's type and message (never the payload), and the exception goes on to the bus.
 """
@@ -15,7 +16,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import structlog
 
-from aiwf.bus.logs import HANDLER_LOGGER, error_text, event_fields
+from aiwf.bus.logs import HANDLER_LOGGER, bind_event, error_text, unbind_event
 from aiwf.schemas import Envelope
 
 __all__ = ["Delivery", "logging_middleware"]
@@ -51,22 +52,24 @@ def logging_middleware() -> _Wrap:
 
     def wrap(call: Callable[[Any, C], Awaitable[Any]]) -> Callable[[Any, C], Awaitable[Any]]:
         async def logged(event: Any, ctx: C) -> Any:
-            fields = event_fields(ctx.envelope, service=ctx.service, consumer=ctx.consumer, group=ctx.group)
+            token = bind_event(ctx.envelope, service=ctx.service, consumer=ctx.consumer, group=ctx.group)
             started = time.perf_counter()
-            with structlog.contextvars.bound_contextvars(**fields):
-                try:
-                    result = await call(event, ctx)
-                except Exception as exc:
-                    _log.warning(
-                        "handler failed",
-                        error_type=type(exc).__qualname__,
-                        error=error_text(exc),
-                        duration_ms=_ms_since(started),
-                    )
-                    raise
+            try:
+                result = await call(event, ctx)
+            except Exception as exc:
+                _log.warning(
+                    "handler failed",
+                    error_type=type(exc).__qualname__,
+                    error=error_text(exc),
+                    duration_ms=_ms_since(started),
+                )
+                raise
+            else:
                 if _stdlib.isEnabledFor(logging.DEBUG):  # skips the processor chain per event at INFO
                     _log.debug("handled", duration_ms=_ms_since(started))
                 return result
+            finally:
+                unbind_event(token)
 
         return logged
 
