@@ -8,9 +8,13 @@ import json
 import logging
 import os
 import pty
+import select
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +31,7 @@ from tests.events import ItemCreated
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+AIWF = str(Path(sys.executable).parent / "aiwf")
 IDS = ("event_id", "event_type", "correlation_id", "causation_id", "trace_id", "service", "consumer", "group")
 
 
@@ -321,3 +326,33 @@ async def test_middleware_failure_is_a_warning_without_the_payload() -> None:
     assert line["error_type"] == "ValidationError"
     assert "count" in line["error"]
     assert line["event_id"] == env.id
+
+
+def test_a_worker_process_writes_json_lines_named_by_its_service(tmp_path: Path) -> None:
+    """`aiwf worker documents` with stderr on a pipe logs JSON lines whose service is "documents"."""
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0", "AIWF_DATA_DIR": str(tmp_path)}
+    env.pop("AIWF_LOG_FORMAT", None)
+    proc = subprocess.Popen([AIWF, "worker", "documents"], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([proc.stderr], [], [], 30)
+        assert ready, "the worker wrote nothing on stderr within 30 s"
+        assert proc.stderr is not None
+        line = json.loads(proc.stderr.readline())
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert line["service"] == "documents"
+    assert line["level"] == "warning"
+    assert line["logger"].startswith("aiwf.")
+    assert "127.0.0.1" in line["message"]
+
+
+def test_a_bad_log_level_is_one_cli_line(tmp_path: Path) -> None:
+    """AIWF_LOG_LEVEL=loud makes any command exit 1 with one `aiwf:` line naming the variable."""
+    env = {**os.environ, "AIWF_LOG_LEVEL": "loud", "AIWF_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([AIWF, "health"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 1
+    expected = "aiwf: AIWF_LOG_LEVEL='loud' is not a level; use DEBUG, INFO, WARNING or ERROR"
+    assert result.stderr.splitlines() == [expected]
