@@ -24,6 +24,7 @@ from aiwf.bus.connection import Redis, connect
 from aiwf.bus.consume import Consumer, consumer_name
 from aiwf.bus.handler import Subscription
 from aiwf.bus.heartbeat import Heartbeat
+from aiwf.bus.logs import configure_logging
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
 from aiwf.bus.store import EventStore
 
@@ -133,6 +134,7 @@ class Worker:
 
 def run_service(service: Service, config: BusConfig, url: str, health_port: int | None) -> None:
     """Blocking entry point used by `aiwf worker NAME`."""
+    configure_logging(service.name)
 
     async def main() -> None:
         client = connect(url, config)

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from aiwf.cli import auth, calendar, config, demo, dlq, health, keys, publish, schemas, streams, tts, up
+from aiwf.bus.errors import AiwfError
+from aiwf.bus.logs import configure_logging
 from aiwf.cli.support import EXIT_USAGE
 
 __all__ = ["app", "main"]
@@ -43,7 +45,11 @@ def main() -> None:
     usage_error: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     command = typer.main.get_command(app)
     try:
+        configure_logging("aiwf")
         code = command.main(standalone_mode=False)
+    except AiwfError as exc:  # a bad AIWF_LOG_LEVEL, before any command runs
+        print(f"aiwf: {exc}", file=sys.stderr)
+        code = 1
     except usage_error as exc:
         error: Any = exc  # click's UsageError: ctx, show(), format_message()
         if type(exc).__name__ == "NoArgsIsHelpError":
@@ -58,10 +64,6 @@ def main() -> None:
         print("aiwf: aborted", file=sys.stderr)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
-
-
-if __name__ == "__main__":
-    main()
 
 
 if __name__ == "__main__":
