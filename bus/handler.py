@@ -10,7 +10,6 @@ async def on_uploaded(event: DocumentUploaded, ctx: Context) -> list[Event]:
 
 from __future__ import annotations
 
-import logging
 import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from aiwf.bus.decision import Result
 from aiwf.bus.errors import ConfigError
+from aiwf.bus.logs import event_logger
 from aiwf.bus.retry import RetryPolicy
 from aiwf.schemas import REGISTRY, Envelope, Event
 
@@ -44,12 +44,8 @@ class Context:
 
     @cached_property
     def log(self) -> Any:
-        """A logger bound to this event's ids (built on first use: most handlers never log)."""
-        return logging.LoggerAdapter(
-            logging.getLogger(f"aiwf.handler.{self.group}"),
-            {"event_id": self.envelope.id, "event_type": self.envelope.type,
-             "correlation_id": self.envelope.correlation_id, "service": self.service, "consumer": self.consumer},
-        )
+        """A structlog logger bound to this event's ids (built on first use: most handlers never log)."""
+        return event_logger(self.envelope, service=self.service, consumer=self.consumer, group=self.group)
 
     def dep(self, kind: type[T]) -> T:
         """The service's dependencies as `kind` (what its lifespan yielded), or ConfigError."""

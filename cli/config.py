@@ -18,9 +18,9 @@ import typer
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource
 
-from aiwf.cli.support import EXIT_USAGE, emit_json, emit_table, fail
 from aiwf.bus.config import BusConfig, ServerSettings, Settings, WorkerSettings, is_secret, variable
 from aiwf.bus.errors import ConfigError
+from aiwf.cli.support import EXIT_USAGE, emit_json, emit_table, fail
 from aiwf.schemas.secrets import ENV_PREFIX, ENV_PUBLIC_PREFIX, MASK, KeyringSettings
 
 #: Every part of the tree: the bus's, then each service's (module:class, imported on demand).

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from aiwf.cli import auth, calendar, config, demo, dlq, health, keys, publish, schemas, streams, tts, up
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.logs import configure_logging
+from aiwf.cli import auth, calendar, config, demo, dlq, health, keys, publish, schemas, streams, tts, up
 from aiwf.cli.support import EXIT_USAGE
 
 __all__ = ["app", "main"]

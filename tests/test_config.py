@@ -10,11 +10,11 @@ import redis.asyncio as aioredis
 
 from aiwf.bus.blobs import store_for
 from aiwf.bus.config import BusConfig, Settings, WorkerSettings, variable
-from aiwf.cli.config import PARTS, model_of
 from aiwf.bus.consume import Consumer
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.handler import Subscription
 from aiwf.bus.retry import RetryPolicy
+from aiwf.cli.config import PARTS, model_of
 from aiwf.schemas.secrets import keys_dir
 from aiwf.workers.auth.runtime import Settings as AuthRuntimeSettings
 from aiwf.workers.documents.settings import DocumentsSettings

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiwf.bus.decision import Result
 from aiwf.bus.handler import Context
+from aiwf.bus.middleware.logging import logging_middleware
 from aiwf.bus.middleware.timeout import timeout
 from aiwf.bus.middleware.tracing import tracing
 
@@ -28,8 +29,9 @@ Call = Callable[[Any, Context], Awaitable[Result]]
 Middleware = Callable[[Call], Call]
 """Wraps a call and returns a call."""
 
-#: Outermost first: the span covers the whole run, including a timeout.
-DEFAULT_MIDDLEWARE: tuple[Middleware, ...] = (tracing, timeout)
+#: Outermost first: log lines carry the event's ids throughout, the span covers the whole run,
+#: including a timeout.
+DEFAULT_MIDDLEWARE: tuple[Middleware, ...] = (logging_middleware(), tracing, timeout)
 
 
 def wrap(call: Call, middleware: Sequence[Middleware]) -> Call:
@@ -37,4 +39,4 @@ def wrap(call: Call, middleware: Sequence[Middleware]) -> Call:
     return reduce(lambda inner, outer: outer(inner), reversed(middleware), call)
 
 
-__all__ = ["DEFAULT_MIDDLEWARE", "Call", "Middleware", "timeout", "tracing", "wrap"]
+__all__ = ["DEFAULT_MIDDLEWARE", "Call", "Middleware", "logging_middleware", "timeout", "tracing", "wrap"]

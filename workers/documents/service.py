@@ -6,12 +6,11 @@ read when the service starts.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
 import asyncio
 import base64
 import binascii
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiwf.bus import Context, PermanentError, Subscription

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-
 from dataclasses import dataclass
 
 from pydantic import SecretStr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-
 from dataclasses import dataclass
 
 from aiwf.bus import BackendUnavailable, Context, Subscription
