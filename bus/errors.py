@@ -1,49 +1,50 @@
-"""Errors, rooted in one base and sorted by what happens next.
+"""The bus's errors, and the one tree re-exported (it is drawn in aiwf.schemas.errors).
 
-AiwfError
-├── ConfigError        refused at start-up: fix the setting named in the message
-├── PublishRefused     refused at the edge: nothing was written
-├── RedisUnavailable   Redis did not answer within the budget: nothing is known to be written
-├── GroupMissing       a consumer group or stream vanished under a running worker
-├── PermanentError     raised by a handler: dead-letter now, retrying cannot help
-└── TransientError     raised by a handler: leave pending, retry with backoff
-    ├── HandlerTimeout       a handler ran past its subscription's timeout: cancelled, retried
-    └── BackendUnavailable   a dependency is down: pause the subscription, never dead-letter
+The root and the "what happens next" classes live in schemas, the lowest layer, because
+schemas may not import bus; they are re-exported here so `from aiwf.bus.errors import
+PermanentError` works.
 """
 
 from __future__ import annotations
 
+from aiwf.schemas.errors import (
+    AiwfError,
+    BackendUnavailable,
+    ConfigError,
+    PermanentError,
+    Refused,
+    SchemaError,
+    TransientError,
+)
 
-class AiwfError(Exception):
-    """Base of every aiwf error."""
+__all__ = [
+    "AiwfError",
+    "BackendUnavailable",
+    "ConfigError",
+    "GroupMissing",
+    "PermanentError",
+    "PublishRefused",
+    "RedisUnavailable",
+    "Refused",
+    "SchemaError",
+    "TransientError",
+]
 
 
-class ConfigError(AiwfError):
-    """Raised when a setting is invalid; the message names the setting and the accepted values."""
-
-
-class PublishRefused(AiwfError):
+class PublishRefused(Refused):
     """Raised when publish refuses an event (unknown type, invalid payload, too large); nothing was written."""
 
 
-class RedisUnavailable(AiwfError):
-    """Raised when Redis did not answer within the retry budget; the message says which URL and how long."""
+class RedisUnavailable(BackendUnavailable):
+    """Raised when Redis did not answer within the retry budget; the message says which URL and how long.
+
+    A BackendUnavailable: a handler whose Redis calls run out of budget pauses its subscription
+    instead of dead-lettering the event.
+    """
 
 
-class GroupMissing(AiwfError):
-    """Raised when a consumer group or its stream is gone; the worker recreates it and says so."""
-
-
-class PermanentError(AiwfError):
-    """Raised by a handler for an event that can never succeed; it is dead-lettered on this delivery."""
-
-
-class TransientError(AiwfError):
-    """Raised by a handler for a failure that may pass; the event is retried with backoff."""
-
-
-class BackendUnavailable(TransientError):
-    """Raised by a handler when its backend is down; the subscription pauses and probes, nothing is dead-lettered."""
+class GroupMissing(TransientError):
+    """Raised when a consumer group or its stream is gone; the worker recreates it and reads again."""
 
 
 class HandlerTimeout(TransientError):

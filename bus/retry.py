@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from aiwf.bus.backoff import Backoff
 from aiwf.bus.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,17 +36,26 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_deliveries < 1:
             raise ConfigError(f"RetryPolicy.max_deliveries must be >= 1, got {self.max_deliveries}")
-        if not 0 < self.backoff_base_s <= self.backoff_max_s:
-            raise ConfigError("RetryPolicy needs 0 < backoff_base_s <= backoff_max_s")
+        if not 0 < self.backoff_base_s <= min(self.backoff_max_s, self.probe_max_s):
+            raise ConfigError("RetryPolicy needs 0 < backoff_base_s <= backoff_max_s and probe_max_s")
         if self.reclaim_idle_s is not None and self.reclaim_idle_s < 0.05:
             raise ConfigError(f"RetryPolicy.reclaim_idle_s must be >= 0.05, got {self.reclaim_idle_s}")
         if self.outage_after < 2:
             raise ConfigError(f"RetryPolicy.outage_after must be >= 2, got {self.outage_after}")
 
+    @property
+    def backoff(self) -> Backoff:
+        """Between deliveries: exponential from backoff_base_s to backoff_max_s, equal jitter."""
+        return Backoff(self.backoff_base_s, self.backoff_max_s, jitter="equal")
+
+    @property
+    def probe_backoff(self) -> Backoff:
+        """Between outage probes: doubling from backoff_base_s up to probe_max_s, no jitter."""
+        return Backoff(self.backoff_base_s, self.probe_max_s, jitter="none")
+
     def backoff_s(self, deliveries: int) -> float:
-        """Delay before the next delivery: exponential in deliveries so far, full jitter."""
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, deliveries - 1))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+        """Delay before the next delivery, from the deliveries so far."""
+        return self.backoff.delay(deliveries)
 
     def resolved(self, config: BusConfig) -> RetryPolicy:
         """A copy with the bus-level defaults filled in (reclaim_idle_s from `config.worker`)."""

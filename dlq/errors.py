@@ -1,11 +1,11 @@
-"""The DLQ tool's errors, all rooted in AiwfError so the CLI turns them into one line."""
+"""The DLQ tool's errors: every one is a refusal at the edge, which the CLI turns into one line."""
 
 from __future__ import annotations
 
-from aiwf.bus.errors import AiwfError
+from aiwf.bus.errors import Refused
 
 
-class DlqError(AiwfError):
+class DlqError(Refused):
     """Base of every error raised by the dead-letter and inspection tools."""
 
 

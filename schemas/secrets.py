@@ -29,6 +29,8 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 from pydantic import BaseModel, Field, PlainSerializer, SecretStr, SerializationInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aiwf.schemas.errors import AiwfError, ConfigError, PermanentError
+
 __all__ = [
     "ENV_PREFIX",
     "ENV_PUBLIC_PREFIX",
@@ -68,19 +70,19 @@ _SERVICE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _KEY_BYTES: Final = 32
 
 
-class SecretError(Exception):
+class SecretError(AiwfError):
     """Raised when a secret cannot be sealed, unsealed or keyed; base of this module's errors."""
 
 
-class SecretUnsealError(SecretError):
+class SecretUnsealError(SecretError, PermanentError):
     """Raised when a sealed value is malformed, tampered with, or sealed for another key."""
 
 
-class SecretTooLarge(SecretError):
+class SecretTooLarge(SecretError, PermanentError):
     """Raised when a plaintext secret exceeds MAX_SECRET_BYTES."""
 
 
-class KeyringError(SecretError):
+class KeyringError(SecretError, ConfigError):
     """Raised when a service key is missing, malformed, or a key file would be overwritten."""
 
 

@@ -1,15 +1,15 @@
-"""Event store errors, under the bus's AiwfError and sorted by what the caller does next."""
+"""Event store errors: StoreError is their base, each leaf says what the caller does next."""
 
 from __future__ import annotations
 
-from aiwf.bus.errors import AiwfError, TransientError
+from aiwf.bus.errors import AiwfError, PermanentError, TransientError
 
 
 class StoreError(AiwfError):
     """Raised when a store call is refused before anything was written (bad stream id, batch, size)."""
 
 
-class ConcurrencyError(TransientError, StoreError):
+class ConcurrencyError(StoreError, TransientError):
     """Raised when an append's expected version is not the stream's version; nothing was written.
 
     A TransientError: a bus handler that loads, decides and saves may simply raise it, and the
@@ -23,8 +23,9 @@ class ConcurrencyError(TransientError, StoreError):
         self.actual = actual
 
 
-class IdempotencyConflict(StoreError):
+class IdempotencyConflict(StoreError, PermanentError):
     """Raised when some, not all, event ids of a batch are already in the stream; nothing was written.
 
-    A retried append must resend the same batch: the same ids, in the same order.
+    A retried append must resend the same batch: the same ids, in the same order. Resending
+    this one fails the same way, so it is permanent.
     """

@@ -1,10 +1,13 @@
-"""Errors of the documents engine, rooted in one base.
+"""Errors of the documents engine: `DocumentError` says whose, the second base what happens next.
 
-Every `DocumentError` is permanent: the same bytes fail the same way on every
-delivery, so the bus should dead-letter the event at once instead of retrying.
+Every error about the bytes is a PermanentError: the same bytes fail the same way on every
+delivery, so the bus dead-letters the event at once instead of retrying. `InvalidOptions`
+is a caller bug, a ConfigError.
 """
 
 from __future__ import annotations
+
+from aiwf.schemas.errors import AiwfError, ConfigError, PermanentError
 
 __all__ = [
     "CorruptDocument",
@@ -16,25 +19,25 @@ __all__ = [
 ]
 
 
-class DocumentError(Exception):
+class DocumentError(AiwfError):
     """Raised when a document cannot be turned into text; base of every documents error."""
 
 
-class UnsupportedDocument(DocumentError):
+class UnsupportedDocument(DocumentError, PermanentError):
     """Raised when the bytes are a format the engine does not read (image, archive, binary)."""
 
 
-class CorruptDocument(DocumentError):
+class CorruptDocument(DocumentError, PermanentError):
     """Raised when the bytes claim a supported format but cannot be parsed (or are encrypted)."""
 
 
-class EmptyDocument(DocumentError):
+class EmptyDocument(DocumentError, PermanentError):
     """Raised when a document parses but holds no extractable text."""
 
 
-class DocumentTooLarge(DocumentError):
+class DocumentTooLarge(DocumentError, PermanentError):
     """Raised when a document exceeds a configured byte, page or character limit."""
 
 
-class InvalidOptions(DocumentError, ValueError):
+class InvalidOptions(DocumentError, ConfigError, ValueError):
     """Raised when limits or chunking options are out of range (a caller bug, not bad input)."""

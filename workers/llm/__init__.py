@@ -1,15 +1,15 @@
 """LLM engine: chat completions from a remote model, with a breaker and an honest fallback.
 
 Files in data-path order: chat.py (ChatRequest, ChatResult, Usage, the ChatBackend
-Protocol), router.py (FallbackRouter) guarded by breaker.py (CircuitBreaker),
+Protocol), router.py (FallbackRouter) guarded by aiwf.bus.breaker (CircuitBreaker),
 backends.py (OpenAIChatBackend over httpx, reading SSE with _sse.py),
 extractive.py (ExtractiveSummarizer: no model, picks sentences), errors.py.
 testing_server.py runs a real chat-completions server for tests and demos.
-No bus, no Redis.
+No Redis; from the bus only the circuit breaker and its Backoff.
 """
 
+from aiwf.bus.breaker import BreakerState, CircuitBreaker
 from aiwf.workers.llm.backends import OpenAIChatBackend
-from aiwf.workers.llm.breaker import BreakerState, CircuitBreaker
 from aiwf.workers.llm.chat import (
     ChatBackend,
     ChatMessage,

@@ -14,8 +14,10 @@ import logging
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from aiwf.bus.backoff import Backoff
+from aiwf.schemas.errors import TransientError
 from aiwf.workers.llm._sse import sse_data
 from aiwf.workers.llm.chat import ChatRequest, ChatResult, DeltaCallback, Usage, whitespace_tokens
 from aiwf.workers.llm.errors import BackendUnavailable, InvalidResponse, LLMConfigError, PermanentLLMError
@@ -29,7 +31,7 @@ _ERROR_BODY_BYTES = 4096
 _STREAM_DEADLINE_FACTOR = 10  # a stream may run this many read-timeouts in total
 
 
-class _RetryableStatus(Exception):
+class _RetryableStatus(TransientError):
     """A 5xx or 429 answer, carried through tenacity until retries are spent."""
 
     def __init__(self, status: int, detail: str, retry_after: float | None) -> None:
@@ -79,8 +81,7 @@ class OpenAIChatBackend:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.max_response_bytes = max_response_bytes
-        self._retry_wait = wait_random_exponential(multiplier=retry_wait_s, max=retry_max_wait_s)
-        self._retry_max_wait_s = retry_max_wait_s
+        self.retry_backoff = Backoff(retry_wait_s, retry_max_wait_s, jitter="full")
         self._headers = {"Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
@@ -247,11 +248,11 @@ class OpenAIChatBackend:
 
     def _wait(self, state: RetryCallState) -> float:
         """Jittered exponential backoff, stretched to honour a 429/503 Retry-After within the cap."""
-        wait = self._retry_wait(state)
+        wait = self.retry_backoff.wait(state)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
-            wait = max(wait, min(exc.retry_after, self._retry_max_wait_s))
-        return float(wait)
+            wait = max(wait, min(exc.retry_after, self.retry_backoff.max_s))
+        return wait
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

@@ -1,10 +1,13 @@
-"""Errors of the llm engine, sorted by what the caller should do next.
+"""Errors of the llm engine: `LLMError` says whose, the second base what happens next.
 
-`BackendUnavailable` is transient: retry the event later (the bus's backoff) or
-let a router fall back. `PermanentLLMError` will fail the same way again: dead-letter.
+`BackendUnavailable` is the one class of the tree (re-exported here): retry the event
+later (the bus pauses the subscription) or let a router fall back. `PermanentLLMError`
+will fail the same way again: dead-letter.
 """
 
 from __future__ import annotations
+
+from aiwf.schemas.errors import AiwfError, BackendUnavailable, ConfigError, PermanentError
 
 __all__ = [
     "BackendUnavailable",
@@ -16,26 +19,22 @@ __all__ = [
 ]
 
 
-class LLMError(Exception):
+class LLMError(AiwfError):
     """Raised when a chat completion cannot be produced; base of every llm error."""
 
 
-class LLMConfigError(LLMError, ValueError):
-    """Raised when a backend, breaker or router is constructed with invalid settings."""
+class LLMConfigError(LLMError, ConfigError, ValueError):
+    """Raised when a backend or router is constructed with invalid settings."""
 
 
-class BackendUnavailable(LLMError):
-    """Raised when a backend cannot answer now (connect error, timeout, 5xx, 429 after retries).
+class InvalidResponse(LLMError, BackendUnavailable):
+    """Raised when a backend answers 2xx with a body that is not a chat completion (or too big).
 
-    Transient: the same request may succeed later or on another backend.
+    A BackendUnavailable: the same request may succeed later or on another backend.
     """
 
 
-class InvalidResponse(BackendUnavailable):
-    """Raised when a backend answers 2xx with a body that is not a chat completion (or too big)."""
-
-
-class PermanentLLMError(LLMError):
+class PermanentLLMError(LLMError, PermanentError):
     """Raised when a backend refuses the request itself (4xx other than 429): retrying cannot help."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:

@@ -1,15 +1,15 @@
 """FallbackRouter: the primary backend while it works, the fallback while it does not.
 
-A circuit breaker guards the primary: after repeated failures the router stops
-trying it (no timeouts paid per request) and sends a single probe after a pause;
-a successful probe brings traffic back to the primary.
+A circuit breaker (aiwf.bus.breaker) guards the primary: after repeated failures the
+router stops trying it (no timeouts paid per request) and sends a single probe after a
+cool-down that grows while probes fail; a successful probe brings traffic back to the primary.
 """
 
 from __future__ import annotations
 
 import logging
 
-from aiwf.workers.llm.breaker import CircuitBreaker
+from aiwf.bus.breaker import CircuitBreaker
 from aiwf.workers.llm.chat import ChatBackend, ChatRequest, ChatResult, DeltaCallback
 from aiwf.workers.llm.errors import BackendUnavailable, PermanentLLMError
 

@@ -7,6 +7,7 @@ from typing import Protocol
 
 import pytest
 
+from aiwf.bus.backoff import Backoff
 from aiwf.workers.llm import (
     BackendUnavailable,
     ChatRequest,
@@ -33,7 +34,7 @@ class Clock(Protocol):
 
 def _router(server: ChatServer, make_backend: Factory, clock: Clock, **options: object) -> FallbackRouter:
     primary = make_backend(server.base_url, max_retries=0, **options)
-    breaker = CircuitBreaker(failure_threshold=2, reset_after_s=30, clock=clock)
+    breaker = CircuitBreaker(failure_threshold=2, cool_down=Backoff(30.0, 60.0, jitter="none"), clock=clock)
     return FallbackRouter(primary, ExtractiveSummarizer(max_sentences=2), breaker=breaker)
 
 
@@ -90,6 +91,31 @@ async def test_failed_probe_keeps_the_fallback(server: ChatServer, make_backend:
         assert result.backend == "extractive"
         assert len(server.requests) == 3
         assert router.breaker.state.value == "open"
+    finally:
+        await router.aclose()
+
+
+@pytest.mark.asyncio
+async def test_failed_probes_space_out(server: ChatServer, make_backend: Factory, clock: Clock) -> None:
+    """After a failed probe the primary is spared for a longer cool-down (30 s, then 60 s) before the next one."""
+    router = _router(server, make_backend, clock)
+    try:
+        server.fail(503)
+        for _ in range(2):
+            await router.complete(REQUEST)
+        clock.advance(30)
+        await router.complete(REQUEST)  # the first probe fails
+        assert len(server.requests) == 3
+        clock.advance(30)
+        result = await router.complete(REQUEST)  # 30 s is no longer enough: the primary is not called
+        assert result.backend == "extractive"
+        assert len(server.requests) == 3
+        server.recover()
+        clock.advance(30)
+        result = await router.complete(REQUEST)  # 60 s after the failed probe: the next probe succeeds
+        assert result.backend == "primary"
+        assert len(server.requests) == 4
+        assert router.breaker.status()["openings"] == 0
     finally:
         await router.aclose()
 
