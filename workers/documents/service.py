@@ -21,7 +21,12 @@ CHUNK_SIZE = int(os.environ.get("AIWF_CHUNK_SIZE", "1200"))
 CHUNK_OVERLAP = int(os.environ.get("AIWF_CHUNK_OVERLAP", "150"))
 #: Chunks whose text adds up past this travel as a JSON blob, not inside the event.
 INLINE_CHUNK_CHARS = 100_000
-LIMITS = ExtractLimits(max_bytes=int(os.environ.get("AIWF_MAX_DOCUMENT_BYTES", str(20 * 1024 * 1024))))
+#: AIWF_PDF_TIMEOUT (s) and AIWF_PDF_MAX_MEMORY_MB bound the child process that reads each PDF.
+LIMITS = ExtractLimits(
+    max_bytes=int(os.environ.get("AIWF_MAX_DOCUMENT_BYTES", str(20 * 1024 * 1024))),
+    pdf_seconds=float(os.environ.get("AIWF_PDF_TIMEOUT", "10")),
+    pdf_memory_bytes=int(os.environ.get("AIWF_PDF_MAX_MEMORY_MB", "1024")) * 1024 * 1024,
+)
 
 documents = Subscription(stream="documents", group="documents", batch=16, concurrency=4)
 blobs = store_from_env(BusConfig.from_env().data_dir)
@@ -62,7 +67,8 @@ def _content(event: DocumentUploaded) -> bytes:
 
 def _extract(data: bytes, event: DocumentUploaded) -> tuple[str, str, list[TextChunk]]:
     kind = detect_kind(data, event.filename, event.content_type)
-    text = extract_text(data, kind, LIMITS)
+    password = event.password.get_secret_value() if event.password is not None else None
+    text = extract_text(data, kind, LIMITS, password=password)
     return kind.value, text, chunk_text(text, CHUNK_SIZE, CHUNK_OVERLAP)
 
 
