@@ -1,4 +1,8 @@
-"""`aiwf calendar agenda CALENDAR --from ISO --to ISO [--json]`: what is on a calendar in a window."""
+"""`aiwf calendar agenda|syncs`: what is on a calendar in a window, and how its recent syncs ended.
+
+    aiwf calendar agenda CALENDAR --from ISO --to ISO [--json]
+    aiwf calendar syncs CALENDAR [--limit N] [--json]     counts, and each VEVENT skipped or flagged
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from aiwf.bus.connection import Redis
 from aiwf.cli.support import emit_json, emit_table, fail, run
 from aiwf.workers.calendar.agenda import MAX_LIMIT, AgendaItem, agenda
 from aiwf.workers.calendar.errors import CalendarError
+from aiwf.workers.calendar.history import SyncOutcome, recent_syncs
 
 __all__ = ["parse_instant", "register"]
 
@@ -59,3 +64,35 @@ def register(app: typer.Typer) -> None:
             [[i.start if not i.all_day else f"{i.local_start} (all day)", i.end, i.summary, i.location, i.tz, i.uid]
              for i in items],
         )
+
+    @calendar_app.command("syncs")
+    def syncs_command(
+        calendar_id: Annotated[str, typer.Argument(metavar="CALENDAR", help="The calendar_id it was synced as.")],
+        limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Most syncs shown, newest first.")] = 5,
+        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
+    ) -> None:
+        """How the calendar's recent syncs ended, with every VEVENT they skipped or flagged and why."""
+
+        async def body(client: Redis, config: BusConfig) -> list[SyncOutcome]:
+            return await recent_syncs(client, config, calendar_id, limit=limit)
+
+        outcomes = run(body)
+        if as_json:
+            emit_json([dataclasses.asdict(o) for o in outcomes])
+            return
+        show_syncs(calendar_id, outcomes)
+
+
+def show_syncs(calendar_id: str, outcomes: list[SyncOutcome]) -> None:
+    """One table of syncs, then one of the events they left out or flagged."""
+    emit_table(
+        f"{calendar_id}: last {len(outcomes)} syncs",
+        ["at", "outcome", "added", "updated", "removed", "occurrences", "skipped", "flagged", "reason"],
+        [[o.at, o.outcome, o.added, o.updated, o.removed, o.occurrences, o.skipped_count, o.flagged_count, o.reason]
+         for o in outcomes],
+    )
+    notes = [(o, "skipped", n) for o in outcomes for n in o.skipped] + [
+        (o, "flagged", n) for o in outcomes for n in o.flagged]
+    if notes:
+        emit_table("events skipped or flagged", ["at", "", "uid", "reason"],
+                   [[o.at, kind, n["uid"], n["reason"]] for o, kind, n in notes])

@@ -34,6 +34,7 @@ PARTS: dict[str, type[BaseSettings] | str] = {
     "documents": "aiwf.workers.documents.settings:DocumentsSettings",
     "llm": "aiwf.workers.llm.settings:LLMSettings",
     "tts": "aiwf.workers.tts.settings:TTSSettings",
+    "pipeline": "aiwf.workers.pipeline.settings:PipelineSettings",
 }
 SHARED = ("bus", "bus.server", "bus.worker", "secrets")
 

@@ -143,7 +143,8 @@ class Registry:
         """
         version, payload = self.upcast(type_, version, payload)
         model = self.models[(type_, version)]
-        if model.event_secret_fields and reader is not None and reader == model.recipient():
+        sealed = any(payload.get(name) is not None for name in model.event_secret_fields)
+        if sealed and reader is not None and reader == model.recipient():
             payload = _unsealed(model, payload, reader)
         try:
             return model.model_validate(payload)

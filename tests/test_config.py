@@ -192,4 +192,4 @@ async def test_services_read_settings_at_startup_not_import(
     module = importlib.reload(importlib.import_module(f"aiwf.workers.{service}.service"))
     assert module.deps is None
     with pytest.raises(ConfigError, match=f"^{name} must be"):
-        await module.SERVICE.startup()
+        await module.startup()

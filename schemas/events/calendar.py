@@ -4,19 +4,19 @@
     calendar.occurrence.added      an occurrence now in the window       } also the calendar
     calendar.occurrence.updated    its SEQUENCE or what it shows changed } aggregate's events
     calendar.occurrence.removed    gone from the feed or from the window } in the event store
-    calendar.sync.completed        the counts (all zero: nothing changed)
+    calendar.sync.completed        the counts (all zero: nothing changed), the VEVENTs skipped or flagged
     calendar.sync.rejected         the document can never be synced (malformed, hostile, too large)
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from aiwf.schemas.base import Event
 from aiwf.schemas.blobref import BlobRef
-from aiwf.schemas.registry import event
+from aiwf.schemas.registry import event, upcaster
 
 #: Inline documents above this travel as a blob reference instead (claim check).
 MAX_INLINE_ICS = 200_000
@@ -32,6 +32,8 @@ Uid = Annotated[str, Field(min_length=1, max_length=1024)]
 #: RECURRENCE-ID as keyed by the engine (UTC instant or date), "" for a single event.
 RecurrenceId = Annotated[str, Field(max_length=64)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
+#: Most skipped (or flagged) VEVENTs a sync.completed lists; the count says how many in all.
+MAX_NOTES = 100
 
 
 @event("calendar.sync.requested", version=1)
@@ -103,8 +105,8 @@ class OccurrenceRemoved(OccurrenceEvent):
 
 
 @event("calendar.sync.completed", version=1)
-class SyncCompleted(Event):
-    """A sync finished; all counts zero means the document changed nothing in the window."""
+class SyncCompletedV1(Event):
+    """v1: the counts only (a feed with one bad VEVENT was rejected whole)."""
 
     calendar_id: CalendarId
     sync_id: SyncId
@@ -117,6 +119,47 @@ class SyncCompleted(Event):
     window_end: UtcInstant
     #: When the sync was requested (its envelope's occurred_at): an older request is refused as stale.
     requested_at: AwareDatetime
+
+
+class EventNote(BaseModel):
+    """A VEVENT a sync left out or read in a way its author may not have meant, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Its UID: the first when it had several, a derived `derived-...@aiwf` one when it had none.
+    uid: Annotated[str, Field(max_length=1024)]
+    reason: Annotated[str, Field(max_length=500)]
+
+
+@event("calendar.sync.completed", version=2)
+class SyncCompleted(Event):
+    """A sync finished; all counts zero means the document changed nothing in the window.
+
+    `skipped` lists VEVENTs left out (malformed, duplicate DTSTART, a TZID nobody defines...),
+    `flagged` those kept but read by a rule (an unknown TZID read as UTC, an empty RRULE);
+    each lists at most MAX_NOTES, and its count says how many there were.
+    """
+
+    calendar_id: CalendarId
+    sync_id: SyncId
+    added: Count
+    updated: Count
+    removed: Count
+    #: Occurrences the calendar holds in the window after this sync.
+    occurrences: Count
+    window_start: UtcInstant
+    window_end: UtcInstant
+    #: When the sync was requested (its envelope's occurred_at): an older request is refused as stale.
+    requested_at: AwareDatetime
+    skipped: Annotated[list[EventNote], Field(default_factory=list, max_length=MAX_NOTES)]
+    skipped_count: Count = 0
+    flagged: Annotated[list[EventNote], Field(default_factory=list, max_length=MAX_NOTES)]
+    flagged_count: Count = 0
+
+
+@upcaster("calendar.sync.completed", from_version=1)
+def _completed_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "skipped": [], "skipped_count": 0, "flagged": [], "flagged_count": 0}
 
 
 @event("calendar.sync.rejected", version=1)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiwf.schemas.base import Event
 from aiwf.schemas.blobref import BlobRef
-from aiwf.schemas.registry import event
+from aiwf.schemas.registry import event, upcaster
+from aiwf.schemas.secrets import Secret
 
 #: Inline content above this travels as a blob reference instead (claim check).
 MAX_INLINE_CHARS = 200_000
@@ -16,8 +17,8 @@ DocumentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za
 
 
 @event("documents.document.uploaded", version=1)
-class DocumentUploaded(Event):
-    """A document to process: inline text, inline base64 bytes, or a blob reference (exactly one)."""
+class DocumentUploadedV1(Event):
+    """v1: no password (an encrypted PDF could only be opened with an empty one)."""
 
     document_id: DocumentId
     filename: Annotated[str, Field(max_length=255)] | None = None
@@ -32,6 +33,34 @@ class DocumentUploaded(Event):
         if len(given) != 1:
             raise ValueError(f"give exactly one of text, content_base64, blob (got {', '.join(given) or 'none'})")
         return self
+
+
+@event("documents.document.uploaded", version=2)
+class DocumentUploaded(Event):
+    """A document to process: inline text, inline base64 bytes, or a blob reference (exactly one).
+
+    `password` opens an encrypted PDF; it is sealed for the documents service on the wire.
+    """
+
+    document_id: DocumentId
+    filename: Annotated[str, Field(max_length=255)] | None = None
+    content_type: Annotated[str, Field(max_length=255)] | None = None
+    text: Annotated[str, Field(max_length=MAX_INLINE_CHARS)] | None = None
+    content_base64: Annotated[str, Field(max_length=MAX_INLINE_CHARS)] | None = None
+    blob: BlobRef | None = None
+    password: Annotated[Secret, Field(max_length=12_000)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> Self:
+        given = [n for n in ("text", "content_base64", "blob") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of text, content_base64, blob (got {', '.join(given) or 'none'})")
+        return self
+
+
+@upcaster("documents.document.uploaded", from_version=1)
+def _uploaded_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "password": None}
 
 
 class Chunk(BaseModel):

@@ -11,6 +11,8 @@ from aiwf.schemas.blobref import BlobRef
 from aiwf.schemas.registry import event
 
 RequestId = Annotated[str, Field(min_length=1, max_length=200)]
+#: Longest text a request may carry; the engine speaks all of it, in pieces, into one WAV.
+MAX_SPEECH_CHARS = 20_000
 
 
 @event("tts.speech.requested", version=1)
@@ -18,7 +20,7 @@ class SpeechRequested(Event):
     """Text to speak with an espeak-ng voice at a rate in words per minute."""
 
     request_id: RequestId
-    text: Annotated[str, Field(min_length=1, max_length=20_000)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_SPEECH_CHARS)]
     voice: Annotated[str, Field(max_length=64)] = "en"
     rate_wpm: Annotated[int, Field(ge=80, le=450)] = 175
 

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from aiwf.bus import Context, Publisher, keys
 from aiwf.bus.blobs import FileBlobStore
 from aiwf.bus.config import BusConfig
+from aiwf.bus.errors import ConfigError
 from aiwf.bus.store import EventStore
 from aiwf.bus.store.aggregate import CAUSED_IDS
 from aiwf.cli.calendar import register
@@ -123,6 +124,7 @@ async def test_real_world_samples_sync_to_their_occurrences(
         "calendar_id": "weekly", "sync_id": weekly["calendar.sync.completed"][0]["sync_id"], "added": 8,
         "updated": 0, "removed": 0, "occurrences": 8, "window_start": "2025-01-01T00:00:00Z",
         "window_end": "2026-01-01T00:00:00Z", "requested_at": weekly["calendar.sync.completed"][0]["requested_at"],
+        "skipped": [], "skipped_count": 0, "flagged": [], "flagged_count": 0,
     }]
 
     days = {p["summary"]: p for p in all_day["calendar.occurrence.added"]}
@@ -263,13 +265,12 @@ NEVER_MATCHES = (
 async def test_hostile_and_malformed_feeds_are_rejected_quickly_never_dead_lettered(
     client: aioredis.Redis, config: BusConfig, service: ModuleType, tmp_path: Path
 ) -> None:
-    """SECONDLY without end, a never-matching rule, broken lines, no UID, a 2 MiB blob: each rejected within seconds."""
+    """SECONDLY without end, a never-matching rule, broken lines, a 2 MiB blob, a bad zone: each rejected quickly."""
     huge = FileBlobStore(tmp_path / "blobs").put(b"X" * (2 * 1024 * 1024), "text/calendar")
     cases = {
         "secondly": request("secondly", sample("hostile_secondly.ics")),
         "never": request("never", NEVER_MATCHES),
         "broken": request("broken", "BEGIN:VCALENDAR\r\nthis line has no colon\r\nEND:VCALENDAR\r\n"),
-        "no-uid": request("no-uid", sample("floating.ics").replace("UID:lunch-floating-3c9d@aiwf.test\n", "")),
         "huge": SyncRequested(calendar_id="huge", blob=huge),
         "bad-zone": request("bad-zone", sample("floating.ics"), default_tz="Mars/Olympus_Mons"),
     }
@@ -281,9 +282,8 @@ async def test_hostile_and_malformed_feeds_are_rejected_quickly_never_dead_lette
     rejected = {name: o["calendar.sync.rejected"][0] for name, o in out.items() if list(o) == only}
     assert {n: r["code"] for n, r in rejected.items()} == {
         "secondly": "CalendarTooLarge", "never": "CalendarTooLarge", "broken": "InvalidCalendar",
-        "no-uid": "InvalidCalendar", "huge": "CalendarTooLarge", "bad-zone": "CalendarConfigError",
+        "huge": "CalendarTooLarge", "bad-zone": "CalendarConfigError",
     }
-    assert "has no UID" in rejected["no-uid"]["reason"]
     assert "limit is 1048576" in rejected["huge"]["reason"]
     assert await dead_letters(client) == {}
     assert await client.xlen(keys.stream("es-calendar")) == 0  # nothing stored for any of them
@@ -338,3 +338,107 @@ async def test_the_agenda_answers_windows_and_resumes_after_a_restart(
     assert info["calendar_agenda"]["pending"] == 0
     applied = [k async for k in client.scan_iter(match="aiwf:projdone:*calendar_agenda:*")]
     assert len(applied) == await client.xlen(keys.stream("es-calendar")) - 3  # every change once; not the 3 markers
+
+
+def office_feed(offset: str) -> str:
+    """One tenant's feed: its own custom zone `Office Time` at `offset` and a daily 09:00 meeting in it."""
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Office Time\r\n"
+        f"BEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:{offset}\r\nTZOFFSETTO:{offset}\r\n"
+        "END:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:meet@t\r\nDTSTART;TZID=Office Time:20250310T090000\r\n"
+        "DTEND;TZID=Office Time:20250310T100000\r\nRRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:Meeting\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )
+
+
+async def test_two_tenants_with_clashing_custom_tzids_keep_their_own_times_in_either_order(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType
+) -> None:
+    """+05:00 then -08:00 `Office Time` feeds and the reverse, in one worker, land right; re-syncs change nothing."""
+    east, west = ["2025-03-10T04:00:00Z", "2025-03-11T04:00:00Z"], ["2025-03-10T17:00:00Z", "2025-03-11T17:00:00Z"]
+    async with calendars(client, config, service) as cal:
+        outcomes = [await cal.sync(request(name, office_feed(offset))) for name, offset in [
+            ("a-first", "+0500"), ("b-second", "-0800"), ("b-first", "-0800"), ("a-second", "+0500")]]
+        again = [await cal.sync(request(name, office_feed(offset))) for name, offset in [
+            ("b-second", "-0800"), ("a-second", "+0500")]]
+    got = [sorted(p["start"] for p in o["calendar.occurrence.added"]) for o in outcomes]
+    assert got == [east, west, west, east]
+    assert [p["local_start"][-6:] for p in outcomes[1]["calendar.occurrence.added"]] == ["-08:00"] * 2
+    assert [list(o) for o in again] == [["calendar.sync.completed"]] * 2  # no `updated` from a leaked zone
+
+
+BAD_EVENTS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:fine@t\r\nDTSTART:20250301T100000Z\r\nSUMMARY:first\r\nSUMMARY:second\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:two-starts@t\r\nDTSTART:20250301T100000Z\r\nDTSTART:20250302T100000Z\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:one@t\r\nUID:two@t\r\nDTSTART:20250301T100000Z\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:zone@t\r\nDTSTART;TZID=Nowhere:20250301T100000\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:empty-rule@t\r\nDTSTART:20250305T100000Z\r\nRRULE:\r\nSUMMARY:once\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nDTSTART:20250306T100000Z\r\nSUMMARY:no uid\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+
+
+async def test_a_feed_with_bad_events_syncs_the_rest_and_reports_each_skipped_one(
+    client: aioredis.Redis, config: BusConfig, service: ModuleType, redis_url: str
+) -> None:
+    """Duplicate DTSTART or UID, an undefined TZID: skipped with reasons, the rest syncs; `calendar syncs` shows so."""
+    async with calendars(client, config, service) as cal:
+        out = await cal.sync(request("mixed", BAD_EVENTS))
+    assert set(out) == {"calendar.occurrence.added", "calendar.sync.completed"}
+    added = {p["summary"]: p for p in out["calendar.occurrence.added"]}
+    assert set(added) == {"first", "once", "no uid"}
+    assert added["no uid"]["uid"].startswith("derived-")
+    (done,) = out["calendar.sync.completed"]
+    assert (done["added"], done["skipped_count"], done["flagged_count"]) == (3, 3, 1)
+    assert [(n["uid"], n["reason"]) for n in done["skipped"]] == [
+        ("two-starts@t", "VEVENT 'two-starts@t' has 2 DTSTART properties; RFC 5545 allows one"),
+        ("one@t", "VEVENT #2 has 2 UID properties; RFC 5545 allows one"),
+        ("zone@t", "VEVENT 'zone@t' uses TZID 'Nowhere', which is neither a known zone nor defined in the document"),
+    ]
+    assert done["flagged"] == [
+        {"uid": "empty-rule@t", "reason": "VEVENT 'empty-rule@t' has an empty RRULE: read as not repeating by rule"}]
+    assert "vText" not in json.dumps(out)
+    assert await dead_letters(client) == {}
+
+    (shown,) = await asyncio.to_thread(cli_json, redis_url, "syncs", "mixed")
+    assert (shown["outcome"], shown["added"], shown["skipped_count"]) == ("completed", 3, 3)
+    assert shown["skipped"] == done["skipped"]
+    table = await asyncio.to_thread(cli_text, redis_url, "syncs", "mixed")
+    assert "two-starts@t" in table
+    assert "Nowhere" in table
+
+
+async def test_unknown_tzid_policy_is_configurable(
+    monkeypatch: pytest.MonkeyPatch, client: aioredis.Redis, config: BusConfig, redis_url: str, tmp_path: Path
+) -> None:
+    """AIWF_CALENDAR_UNKNOWN_TZID=utc keeps an undefined TZID's event as UTC and flags it; a bad value is refused."""
+    service = fresh_service("calendar", monkeypatch, {
+        "REDIS_URL": redis_url, "AIWF_BLOB_DIR": str(tmp_path), "AIWF_CALENDAR_UNKNOWN_TZID": "utc"})
+    async with calendars(client, config, service) as cal:
+        out = await cal.sync(request("utc", BAD_EVENTS))
+    zone = next(p for p in out["calendar.occurrence.added"] if p["uid"] == "zone@t")
+    assert (zone["start"], zone["tz"]) == ("2025-03-01T10:00:00Z", "UTC")
+    assert "read as UTC" in out["calendar.sync.completed"][0]["flagged"][0]["reason"]
+    monkeypatch.setenv("AIWF_CALENDAR_UNKNOWN_TZID", "guess")
+    with pytest.raises(ConfigError, match="AIWF_CALENDAR_UNKNOWN_TZID must be reject, utc or floating"):
+        service.Settings.from_env()
+
+
+def cli_text(redis_url: str, *args: str) -> str:
+    """`aiwf calendar ARGS` as a person sees it; fails the test on a non-zero exit."""
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """aiwf."""
+
+    register(app)
+    result = CliRunner().invoke(app, ["calendar", *args], env={"REDIS_URL": redis_url, "COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def cli_json(redis_url: str, *args: str) -> Any:
+    """`aiwf calendar ARGS --json`, parsed."""
+    return json.loads(cli_text(redis_url, *args, "--json"))

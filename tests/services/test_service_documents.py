@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 from types import ModuleType
 
@@ -13,6 +14,7 @@ from service_support import dead_letters, envelopes, started_service
 from aiwf.bus import Publisher, keys
 from aiwf.bus.config import BusConfig
 from aiwf.schemas.events.documents import DocumentUploaded
+from aiwf.schemas.secrets import generate
 from tests.contract.harness import drain, running
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "samples"
@@ -92,3 +94,61 @@ async def test_invalid_base64_is_dead_lettered_at_once(
     assert dlq[0][1][b"deliveries"] == b"1"
     types = {e.type for e in await envelopes(client, "documents")}
     assert types == {"documents.document.uploaded"}
+
+
+def _encrypted_pdf(password: str) -> bytes:
+    """A one-page PDF readable only with `password`."""
+    from pypdf import PdfReader, PdfWriter
+
+    from aiwf.workers.documents.samples.make_pdf import build_pdf
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(build_pdf([["Quarterly numbers"]]))))
+    writer.encrypt(user_password=password, owner_password="owner-" + password)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_an_uploads_password_opens_its_pdf_and_never_travels_in_clear(
+    client: aioredis.Redis, config: BusConfig, documents: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`password` (a Secret sealed for documents) opens an encrypted PDF; a wrong one is a readable rejection."""
+    generate(tmp_path / "keys", ["documents"])
+    monkeypatch.setenv("AIWF_KEYS_DIR", str(tmp_path / "keys"))
+    pdf = base64.b64encode(_encrypted_pdf("hunter2")).decode()
+    await process(client, config, documents,
+                  DocumentUploaded(document_id="locked", content_base64=pdf, password="hunter2"),
+                  DocumentUploaded(document_id="wrong", content_base64=pdf, password="guess"))
+    (done,) = await envelopes(client, "documents", "documents.document.processed")
+    assert done.payload["document_id"] == "locked"
+    assert "Quarterly numbers" in done.payload["chunks"][0]["text"]
+    (rejected,) = await envelopes(client, "documents", "documents.document.rejected")
+    assert (rejected.payload["document_id"], rejected.payload["code"]) == ("wrong", "CorruptDocument")
+    assert "the password given does not open it" in rejected.payload["reason"]
+    raw = b"".join(v for _, fields in await client.xrange(keys.stream("documents")) for v in fields.values())
+    assert b"hunter2" not in raw
+    assert b"guess" not in raw
+    assert await dead_letters(client) == {}
+
+
+async def test_inflating_pdfs_are_rejected_at_their_bound_while_ordinary_ones_are_processed(
+    client: aioredis.Redis, config: BusConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Four PDFs inflating to 12 MB of text beside four ordinary ones: the four are rejected with the reason."""
+    from aiwf.workers.documents.samples.make_pdf import build_inflating_pdf
+
+    service = await started_service("documents", monkeypatch, {
+        "AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_MAX_DOCUMENT_BYTES": str(2**20), "AIWF_PDF_TIMEOUT": "2"})
+    bomb = base64.b64encode(build_inflating_pdf(12_000_000)).decode()
+    plain = base64.b64encode((SAMPLES / "sample.pdf").read_bytes()).decode()
+    uploads = [DocumentUploaded(document_id=f"bomb-{i}", content_base64=bomb) for i in range(4)]
+    uploads += [DocumentUploaded(document_id=f"plain-{i}", content_base64=plain) for i in range(4)]
+    await process(client, config, service, *uploads)
+    processed = {e.payload["document_id"] for e in await envelopes(client, "documents", "documents.document.processed")}
+    rejected = {e.payload["document_id"]: e.payload for e in await envelopes(
+        client, "documents", "documents.document.rejected")}
+    assert processed == {f"plain-{i}" for i in range(4)}
+    assert set(rejected) == {f"bomb-{i}" for i in range(4)}
+    assert {r["code"] for r in rejected.values()} == {"DocumentTooLarge"}
+    assert all("PDF extraction took longer than 2 s" in r["reason"] for r in rejected.values())
+    assert await dead_letters(client) == {}

@@ -43,7 +43,7 @@ async def llm_service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ServiceF
 
     yield load
     for module in loaded:
-        await module.SERVICE.shutdown()
+        await module.shutdown()
 
 
 def request(request_id: str, text: str = ARTICLE) -> ChatRequested:

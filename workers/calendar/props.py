@@ -46,8 +46,10 @@ def when(component: icalendar.cal.Component, name: str) -> dt.date | dt.datetime
 
 
 def text(component: icalendar.cal.Component, name: str) -> str:
-    """Property ``name`` as text, ``""`` when absent."""
+    """Property ``name`` as text (the first, when repeated), ``""`` when absent."""
     value = component.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else None
     return "" if value is None else str(value)
 
 

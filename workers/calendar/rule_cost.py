@@ -19,7 +19,7 @@ import icalendar
 from aiwf.workers.calendar.errors import CalendarTooLarge, InvalidCalendar
 from aiwf.workers.calendar.props import as_utc, text, when
 
-__all__ = ["check_rule_work", "rule_work", "rules"]
+__all__ = ["check_rule", "check_rule_work", "rule_work", "rules"]
 
 _PERIOD_S: Final = {
     "SECONDLY": 1,
@@ -55,21 +55,28 @@ def _first(rule: icalendar.vRecur, name: str) -> Any:
     return values[0] if values else None
 
 
-def rule_work(rule: icalendar.vRecur, dtstart: dt.datetime, until_window: dt.datetime) -> float:
-    """Upper bound on the dates dateutil generates for ``rule`` from DTSTART up to the window end."""
+def check_rule(rule: icalendar.vRecur, where: str = "") -> tuple[str, int]:
+    """``(FREQ, INTERVAL)`` of a usable rule; InvalidCalendar naming ``where`` when either is broken."""
+    prefix = f"{where}: " if where else ""
     freq = str(_first(rule, "FREQ") or "").upper()
     if freq not in _PERIOD_S:
-        msg = f"RRULE has an unknown FREQ {freq!r}"
+        msg = f"{prefix}RRULE has an unknown FREQ {freq!r}"
         raise InvalidCalendar(msg)
     try:
         raw_interval = _first(rule, "INTERVAL")
         interval = 1 if raw_interval is None else int(raw_interval)
     except (TypeError, ValueError) as exc:
-        msg = "RRULE has a malformed INTERVAL"
+        msg = f"{prefix}RRULE has a malformed INTERVAL"
         raise InvalidCalendar(msg) from exc
     if interval < 1:
-        msg = f"RRULE INTERVAL must be >= 1, got {interval}"
+        msg = f"{prefix}RRULE INTERVAL must be >= 1, got {interval}"
         raise InvalidCalendar(msg)
+    return freq, interval
+
+
+def rule_work(rule: icalendar.vRecur, dtstart: dt.datetime, until_window: dt.datetime) -> float:
+    """Upper bound on the dates dateutil generates for ``rule`` from DTSTART up to the window end."""
+    freq, interval = check_rule(rule)
     end = until_window
     until = _first(rule, "UNTIL")
     if isinstance(until, dt.date):

@@ -25,7 +25,12 @@ Settings: AIWF_CALENDAR_PAST_DAYS (30) and AIWF_CALENDAR_FUTURE_DAYS (365) aroun
 UTC day make the default window (at most 400 days together), AIWF_CALENDAR_DEFAULT_TZ (UTC)
 reads floating times and all-day dates, AIWF_CALENDAR_MAX_ICS_BYTES (1 MiB),
 AIWF_CALENDAR_MAX_OCCURRENCES (10000), AIWF_CALENDAR_MAX_SECONDS (3: expansion time budget),
-AIWF_CALENDAR_SNAPSHOT_EVERY (200 events).
+AIWF_CALENDAR_SNAPSHOT_EVERY (200 events), AIWF_CALENDAR_UNKNOWN_TZID (reject | utc | floating: a
+VEVENT whose TZID neither names a zone nor is defined by its document's VTIMEZONE is skipped, or
+kept with its times read as UTC / floating and flagged).
+
+One bad VEVENT never costs the feed: each is checked on its own, and the ones left out or
+flagged are listed with their reasons in `calendar.sync.completed`.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Envelope, Event
 from aiwf.schemas.events.calendar import (
     MAX_DESCRIPTION,
+    MAX_NOTES,
     MAX_SUMMARY,
+    EventNote,
     OccurrenceAdded,
     OccurrenceDetails,
     OccurrenceEvent,
@@ -62,9 +69,10 @@ from aiwf.schemas.events.calendar import (
 from aiwf.workers.calendar.agenda import AGENDA
 from aiwf.workers.calendar.errors import CalendarError, CalendarTooLarge
 from aiwf.workers.calendar.expand import ExpandOptions, Occurrence, OccurrenceKey, expand
-from aiwf.workers.calendar.ics import MAX_ICS_BYTES, parse_calendar
+from aiwf.workers.calendar.ics import MAX_ICS_BYTES, Feed, Note, read_feed
 from aiwf.workers.calendar.props import utc_iso
 from aiwf.workers.calendar.settings import CalendarSettings
+from aiwf.workers.calendar.zones import UnknownTzid
 
 #: Saves redone on fresh state after losing a race with another sync of the same calendar.
 SAVE_ATTEMPTS: Final = 3
@@ -83,6 +91,7 @@ class Settings:
     max_occurrences: int = 10_000
     max_seconds: float = 3.0
     snapshot_every: int = 200
+    unknown_tzid: UnknownTzid = UnknownTzid.REJECT
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -216,14 +225,14 @@ async def on_sync_requested(event: SyncRequested, ctx: Context) -> list[Event]:
     try:
         window = _window(event, ctx.envelope.occurred_at, rt.settings)
         # Parsing and expansion are blocking CPU work: off the loop, so leases keep renewing.
-        found = await asyncio.to_thread(_expanded, event, window, rt.settings)
+        found, feed = await asyncio.to_thread(_expanded, event, window, rt.settings)
     except CalendarError as exc:
         return [_rejected(event, sync_id, type(exc).__name__, str(exc))]
     for attempt in range(SAVE_ATTEMPTS):
         if attempt:
             agg = await rt.calendars.load(event.calendar_id)
         try:
-            return await _synced(rt, agg, event, ctx.envelope, window, found)
+            return await _synced(rt, agg, event, ctx.envelope, window, found, feed)
         except ConcurrencyError:
             if attempt == SAVE_ATTEMPTS - 1:
                 raise  # a TransientError: the bus retries the request later
@@ -237,6 +246,7 @@ async def _synced(
     cause: Envelope,
     window: tuple[dt.datetime, dt.datetime],
     found: dict[OccurrenceKey, Occurrence],
+    feed: Feed,
 ) -> list[Event]:
     """Store the changes from `agg`'s state to `found`, then the marker; the sync's events."""
     sync_id = cause.id
@@ -251,11 +261,11 @@ async def _synced(
     except ValidationError as exc:
         return [_rejected(event, sync_id, "InvalidCalendar", f"an occurrence cannot be described: {exc}")]
     if not changes and not resumed:
-        return [_completed(event, sync_id, window, cause.occurred_at, SyncProgress(), len(found))]
+        return [_completed(event, sync_id, window, cause.occurred_at, SyncProgress(), len(found), feed)]
     stored = agg.version - agg.sync.first_version + 1 if resumed else 0  # this sync's events already stored
     for change in changes:
         agg.record(change)
-    marker = _completed(event, sync_id, window, cause.occurred_at, agg.sync, len(agg.held))
+    marker = _completed(event, sync_id, window, cause.occurred_at, agg.sync, len(agg.held), feed)
     agg.record(marker)
     await rt.calendars.save(agg, cause=cause, resume_at=stored)
     if resumed:
@@ -279,10 +289,11 @@ def _window(event: SyncRequested, requested_at: dt.datetime, settings: Settings)
 
 def _expanded(
     event: SyncRequested, window: tuple[dt.datetime, dt.datetime], settings: Settings
-) -> dict[OccurrenceKey, Occurrence]:
+) -> tuple[dict[OccurrenceKey, Occurrence], Feed]:
     options = settings.options(event.default_tz)
-    calendar_doc = parse_calendar(_document(event, settings), max_bytes=settings.max_ics_bytes)
-    return expand(calendar_doc, window[0], window[1], options)
+    feed = read_feed(
+        _document(event, settings), max_bytes=settings.max_ics_bytes, unknown_tzid=settings.unknown_tzid)
+    return expand(feed.calendar, window[0], window[1], options), feed
 
 
 def _document(event: SyncRequested, settings: Settings) -> bytes:
@@ -344,12 +355,19 @@ def _completed(
     requested_at: dt.datetime,
     progress: SyncProgress,
     occurrences: int,
+    feed: Feed,
 ) -> SyncCompleted:
     return SyncCompleted(
         calendar_id=event.calendar_id, sync_id=sync_id, added=progress.added, updated=progress.updated,
         removed=progress.removed, occurrences=occurrences, window_start=utc_iso(window[0]),
         window_end=utc_iso(window[1]), requested_at=requested_at,
+        skipped=_notes(feed.skipped), skipped_count=len(feed.skipped),
+        flagged=_notes(feed.flagged), flagged_count=len(feed.flagged),
     )
+
+
+def _notes(notes: list[Note]) -> list[EventNote]:
+    return [EventNote(uid=n.uid, reason=_clip(n.reason, 500)) for n in notes[:MAX_NOTES]]
 
 
 def _rejected(event: SyncRequested, sync_id: str, code: str, reason: str) -> SyncRejected:

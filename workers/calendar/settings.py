@@ -10,6 +10,7 @@ from aiwf.bus.config import Settings
 from aiwf.workers.calendar.errors import CalendarError
 from aiwf.workers.calendar.expand import ExpandOptions
 from aiwf.workers.calendar.ics import MAX_ICS_BYTES
+from aiwf.workers.calendar.zones import UnknownTzid
 
 __all__ = ["CalendarSettings"]
 
@@ -29,6 +30,9 @@ class CalendarSettings(Settings):
                                  description="most occurrences one sync may expand to")
     max_seconds: float = Field(3.0, gt=0, validation_alias="AIWF_CALENDAR_MAX_SECONDS",
                                description="wall-clock budget of one expansion")
+    unknown_tzid: UnknownTzid = Field(UnknownTzid.REJECT, validation_alias="AIWF_CALENDAR_UNKNOWN_TZID",
+                                      description="an event whose TZID no VTIMEZONE of its document defines and "
+                                      "no IANA zone names: reject it, read it as utc, or as floating local time")
     snapshot_every: int = Field(200, ge=1, le=1_000_000, validation_alias="AIWF_CALENDAR_SNAPSHOT_EVERY",
                                 description="a calendar snapshot every N events")
 

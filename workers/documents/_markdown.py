@@ -2,7 +2,10 @@
 
 Not a Markdown renderer: it removes what a reader would not say aloud (heading
 hashes, emphasis marks, link targets, fences, list bullets, table pipes) line by
-line, with regexes that run in linear time.
+line, with regexes that run in linear time. HTML comments (`<!-- -->`, often notes to
+editors) and template tags (`{{ }}`, `{% %}`, `{# #}` of Jinja, Liquid, Hugo) are no
+prose either: they go first, across lines, outside code fences too (a reader would not
+say them aloud there either).
 """
 
 from __future__ import annotations
@@ -31,10 +34,14 @@ _EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=\S)(.{1,500}?)(?<=\S)\1(?![\w*])")
 _STRIKE = re.compile(r"~~(?=\S)(.{1,500}?)(?<=\S)~~")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^>\n]{0,1000}>")
 _TABLE_DIVIDER_CHARS = frozenset("|:- \t")
+#: Spans dropped before anything else: (opener, closer, an unclosed one runs to the end).
+_NOT_PROSE = (("<!--", "-->", True), ("{{", "}}", False), ("{%", "%}", False), ("{#", "#}", False))
 
 
 def markdown_to_text(source: str) -> str:
     """Return the prose of a Markdown document, blocks separated by blank lines."""
+    for opener, closer, to_end in _NOT_PROSE:
+        source = _drop_spans(source, opener, closer, to_end=to_end)
     out: list[str] = []
     in_fence: str | None = None
     for line in source.splitlines():
@@ -52,6 +59,21 @@ def markdown_to_text(source: str) -> str:
             continue
         out.append(_strip_line(line))
     return "\n".join(out)
+
+
+def _drop_spans(text: str, opener: str, closer: str, *, to_end: bool) -> str:
+    """`text` without its opener...closer spans; str.find, not a regex, so `{{` repeated stays linear."""
+    kept: list[str] = []
+    at = 0
+    while (start := text.find(opener, at)) >= 0:
+        end = text.find(closer, start + len(opener))
+        if end < 0:
+            if to_end:
+                return "".join(kept) + text[at:start]
+            break
+        kept.append(text[at:start])
+        at = end + len(closer)
+    return "".join(kept) + text[at:]
 
 
 def _strip_line(line: str) -> str:

@@ -23,15 +23,15 @@ _PARSE_FAILURES = (PyPdfError, ValueError, KeyError, TypeError, IndexError, Attr
                    AssertionError, RecursionError, OverflowError, ZeroDivisionError, UnicodeError)
 
 
-def pdf_to_text(data: bytes, *, max_pages: int, max_chars: int) -> str:
-    """Return the text of every page, pages separated by blank lines."""
+def pdf_to_text(data: bytes, *, max_pages: int, max_chars: int, password: str | None = None) -> str:
+    """Return the text of every page, pages separated by blank lines; `password` opens an encrypted one."""
     # pypdf logs every defect it recovers from; a recovered file is a success here, but
     # those complaints explain a PDF that yields no text at all, so keep this thread's.
     complaints = _Complaints()
     logger = logging.getLogger("pypdf")
     logger.addHandler(complaints)
     try:
-        text = _read(data, max_pages=max_pages, max_chars=max_chars)
+        text = _read(data, max_pages=max_pages, max_chars=max_chars, password=password)
     finally:
         logger.removeHandler(complaints)
     if not text.strip() and complaints.messages:
@@ -57,10 +57,10 @@ class _Complaints(logging.Handler):
             self.messages.append(" ".join(record.getMessage().split())[:200])
 
 
-def _read(data: bytes, *, max_pages: int, max_chars: int) -> str:
+def _read(data: bytes, *, max_pages: int, max_chars: int, password: str | None) -> str:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
-        _unlock(reader)
+        _unlock(reader, password)
         page_count = len(reader.pages)
     except CorruptDocument:
         raise
@@ -90,12 +90,12 @@ def _read(data: bytes, *, max_pages: int, max_chars: int) -> str:
     return "\n\n".join(pages)
 
 
-def _unlock(reader: PdfReader) -> None:
-    """Open PDFs encrypted with an empty user password; refuse password-protected ones."""
+def _unlock(reader: PdfReader, password: str | None) -> None:
+    """Open an encrypted PDF with `password` (else the empty user password); refuse it when that fails."""
     if not reader.is_encrypted:
         return
     try:
-        opened = reader.decrypt("")
+        opened = reader.decrypt(password or "")
     except DependencyError as exc:
         msg = f"PDF is encrypted with an unsupported cipher: {_reason(exc)}"
         raise CorruptDocument(msg) from exc
@@ -103,7 +103,8 @@ def _unlock(reader: PdfReader) -> None:
         msg = f"PDF is encrypted and cannot be opened: {_reason(exc)}"
         raise CorruptDocument(msg) from exc
     if not opened:
-        msg = "PDF is encrypted with a password"
+        msg = "PDF is encrypted and the password given does not open it" if password else (
+            "PDF is encrypted with a password; send it in the upload's `password` field")
         raise CorruptDocument(msg)
 
 

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from aiwf.workers.documents._html import html_to_text
 from aiwf.workers.documents._markdown import markdown_to_text
-from aiwf.workers.documents._pdf import pdf_to_text
+from aiwf.workers.documents._pdf_sandbox import pdf_to_text_bounded
 from aiwf.workers.documents.errors import (
     CorruptDocument,
     DocumentTooLarge,
@@ -57,9 +57,13 @@ class ExtractLimits:
     """Most pages read from a PDF; a longer PDF is refused, never cut silently."""
     max_chars: int = 5_000_000
     """Most characters of extracted text (guards against compressed-stream bombs)."""
+    pdf_seconds: float = 10.0
+    """Wall-clock bound on reading one PDF (in its own process; see _pdf_sandbox.py)."""
+    pdf_memory_bytes: int = 1024 * 1024 * 1024
+    """Address-space bound of the process reading one PDF."""
 
     def __post_init__(self) -> None:
-        for field in ("max_bytes", "max_pages", "max_chars"):
+        for field in ("max_bytes", "max_pages", "max_chars", "pdf_seconds", "pdf_memory_bytes"):
             if getattr(self, field) <= 0:
                 msg = f"ExtractLimits.{field} must be > 0, got {getattr(self, field)}"
                 raise InvalidOptions(msg)
@@ -129,8 +133,10 @@ def detect_kind(data: bytes, filename: str | None = None, content_type: str | No
     return Kind.TEXT
 
 
-def extract_text(data: bytes, kind: Kind, limits: ExtractLimits = DEFAULT_LIMITS) -> str:
-    """Return the plain text of a document of `kind`, whitespace tidied.
+def extract_text(
+    data: bytes, kind: Kind, limits: ExtractLimits = DEFAULT_LIMITS, *, password: str | None = None
+) -> str:
+    """Return the plain text of a document of `kind`, whitespace tidied; `password` opens an encrypted PDF.
 
     Raises DocumentTooLarge, CorruptDocument, UnsupportedDocument or EmptyDocument.
     """
@@ -139,7 +145,10 @@ def extract_text(data: bytes, kind: Kind, limits: ExtractLimits = DEFAULT_LIMITS
         raise DocumentTooLarge(msg)
     match Kind(kind):
         case Kind.PDF:
-            text = pdf_to_text(data, max_pages=limits.max_pages, max_chars=limits.max_chars)
+            text = pdf_to_text_bounded(
+                data, max_pages=limits.max_pages, max_chars=limits.max_chars, seconds=limits.pdf_seconds,
+                memory_bytes=limits.pdf_memory_bytes, password=password,
+            )
         case Kind.HTML:
             text = html_to_text(decode_text(data))
         case Kind.MARKDOWN:

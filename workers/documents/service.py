@@ -48,7 +48,7 @@ async def startup() -> None:
 
 def _started() -> Deps:
     if deps is None:
-        raise RuntimeError("the documents service is not started: SERVICE.startup() reads its settings")
+        raise RuntimeError("the documents service is not started: its lifespan (startup()) reads its settings")
     return deps
 
 
@@ -90,7 +90,8 @@ def _extract(
     data: bytes, event: DocumentUploaded, settings: DocumentsSettings
 ) -> tuple[str, str, list[TextChunk]]:
     kind = detect_kind(data, event.filename, event.content_type)
-    text = extract_text(data, kind, settings.limits)
+    password = event.password.get_secret_value() if event.password is not None else None
+    text = extract_text(data, kind, settings.limits, password=password)
     return kind.value, text, chunk_text(text, settings.chunk_size, settings.chunk_overlap)
 
 

@@ -22,6 +22,11 @@ class DocumentsSettings(Settings):
     max_document_bytes: int = Field(20 * 1024 * 1024, ge=1, validation_alias="AIWF_MAX_DOCUMENT_BYTES",
                                     description="largest document accepted; a bigger one is rejected")
 
+    pdf_timeout_s: float = Field(10.0, gt=0, validation_alias="AIWF_PDF_TIMEOUT",
+                                 description="seconds the child process reading one PDF may take")
+    pdf_max_memory_mb: int = Field(1024, ge=16, validation_alias="AIWF_PDF_MAX_MEMORY_MB",
+                                   description="address-space bound (MiB) of the child process reading one PDF")
+
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Self:
         if self.chunk_overlap >= self.chunk_size:
@@ -31,4 +36,8 @@ class DocumentsSettings(Settings):
     @property
     def limits(self) -> ExtractLimits:
         """The extractor's bounds with this document size limit."""
-        return ExtractLimits(max_bytes=self.max_document_bytes)
+        return ExtractLimits(
+            max_bytes=self.max_document_bytes,
+            pdf_seconds=self.pdf_timeout_s,
+            pdf_memory_bytes=self.pdf_max_memory_mb * 1024 * 1024,
+        )

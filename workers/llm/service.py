@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from aiwf.bus import BackendUnavailable, Context, Subscription
+from aiwf.bus.backoff import Backoff
+from aiwf.bus.breaker import DEFAULT_COOL_DOWN
 from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Event
 from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested, Usage
@@ -38,7 +40,8 @@ def backend_from(settings: LLMSettings) -> ChatBackend:
     fallback = _remote("fallback", settings.fallback_url, settings.fallback_api_key, settings.fallback_model, settings)
     if primary is None:
         return fallback or ExtractiveSummarizer()
-    breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
+    cool_down = Backoff(settings.breaker_reset_s, max(settings.breaker_reset_s, DEFAULT_COOL_DOWN.max_s), jitter="none")
+    breaker = CircuitBreaker(settings.breaker_failures, cool_down)
     return FallbackRouter(primary, fallback or ExtractiveSummarizer(), breaker=breaker)
 
 
@@ -78,7 +81,7 @@ async def shutdown() -> None:
 
 def _started() -> Deps:
     if deps is None:
-        raise RuntimeError("the llm service is not started: SERVICE.startup() builds its backends")
+        raise RuntimeError("the llm service is not started: its lifespan (startup()) builds its backends")
     return deps
 
 

@@ -4,20 +4,27 @@ No apt needed: the `espeakng-loader` wheel carries libespeak-ng and its data;
 the system libespeak-ng (apt install espeak-ng) is the fallback. The C library
 is blocking and not thread-safe, so each synthesis holds the process-wide lock,
 and `synthesize_async` runs it in a worker thread.
+
+Long text is spoken in pieces of at most `CHUNK_CHARS`, cut at sentence ends where it
+can be, and the pieces' samples are joined into one WAV: the lock is taken per piece,
+so one long request does not hold every other one back for its whole length.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiwf.schemas.events.tts import MAX_SPEECH_CHARS
 from aiwf.workers.tts._espeak import LOCK, EspeakLibrary, open_library
 from aiwf.workers.tts.errors import EngineUnavailable, InvalidSpeechRequest, UnknownVoice
 from aiwf.workers.tts.voices import Voice
 from aiwf.workers.tts.wav import SAMPLE_WIDTH, encode_wav
 
 __all__ = [
+    "CHUNK_CHARS",
     "DEFAULT_PITCH",
     "DEFAULT_RATE_WPM",
     "DEFAULT_VOICE",
@@ -29,6 +36,7 @@ __all__ = [
     "MIN_RATE_WPM",
     "Speech",
     "SpeechEngine",
+    "split_text",
 ]
 
 DEFAULT_VOICE = "en"
@@ -37,10 +45,14 @@ DEFAULT_RATE_WPM = 175
 MIN_RATE_WPM, MAX_RATE_WPM = 80, 450
 DEFAULT_PITCH = 50
 MIN_PITCH, MAX_PITCH = 0, 100
-#: Longest text accepted, in characters (about ten minutes of speech at 80 wpm).
-MAX_TEXT_CHARS = 5000
-#: Synthesis stops past this much audio: bounds memory whatever the text does.
-MAX_AUDIO_SECONDS = 900
+#: Longest text accepted, in characters: what a tts.speech.requested may carry, so the two agree.
+MAX_TEXT_CHARS = MAX_SPEECH_CHARS
+#: Synthesis stops past this much audio: bounds memory (about 2.6 MiB a minute) whatever the text
+#: does; 50 minutes is what MAX_TEXT_CHARS of ordinary prose take at the slowest rate, 80 wpm.
+MAX_AUDIO_SECONDS = 3000
+#: Most characters spoken in one espeak_Synth call.
+CHUNK_CHARS = 2000
+_SENTENCE_END = re.compile(r"(?<=[.!?;:\n])\s+")
 _MAX_VOICE_CHARS = 100
 
 
@@ -127,19 +139,24 @@ class SpeechEngine:
         _check_range("pitch", pitch, MIN_PITCH, MAX_PITCH)
         _check_voice_name(voice)
         engine = self._engine()
-        max_samples = engine.sample_rate * self._max_audio_seconds
-        with LOCK:
-            if not engine.set_voice(voice):
-                raise UnknownVoice(f"no espeak-ng voice named {voice!r}; see SpeechEngine.voices()")
-            engine.set_prosody(rate_wpm, pitch)
-            output = engine.synth(text, max_samples)
-        if output.truncated:
-            raise InvalidSpeechRequest(
-                f"speech would last over {self._max_audio_seconds} s; send shorter text"
-            )
-        frames = len(output.pcm) // SAMPLE_WIDTH
+        budget = engine.sample_rate * self._max_audio_seconds
+        pieces: list[bytes] = []
+        for part in split_text(text):
+            with LOCK:
+                if not engine.set_voice(voice):
+                    raise UnknownVoice(f"no espeak-ng voice named {voice!r}; see SpeechEngine.voices()")
+                engine.set_prosody(rate_wpm, pitch)
+                output = engine.synth(part, budget)
+            if output.truncated:
+                raise InvalidSpeechRequest(
+                    f"speech would last over {self._max_audio_seconds} s; send shorter text"
+                )
+            pieces.append(output.pcm)
+            budget -= len(output.pcm) // SAMPLE_WIDTH
+        pcm = b"".join(pieces)
+        frames = len(pcm) // SAMPLE_WIDTH
         return Speech(
-            wav=encode_wav(output.pcm, engine.sample_rate),
+            wav=encode_wav(pcm, engine.sample_rate),
             sample_rate=engine.sample_rate,
             duration_s=frames / engine.sample_rate,
             voice=voice,
@@ -180,3 +197,27 @@ def _check_range(name: str, value: object, low: int, high: int) -> None:
 def _check_voice_name(voice: object) -> None:
     if not isinstance(voice, str) or len(voice) > _MAX_VOICE_CHARS:
         raise UnknownVoice(f"{voice!r} is not a voice name; see SpeechEngine.voices()")
+
+
+def split_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
+    """`text` in pieces of at most `limit` characters: whole sentences packed together where they fit,
+    else cut at a space, else (one unbroken word) cut hard."""
+    pieces: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(text.strip()):
+        rest = sentence
+        while len(rest) > limit:
+            cut = rest.rfind(" ", 0, limit + 1)
+            cut = cut if cut > 0 else limit
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(rest[:cut])
+            rest = rest[cut:].lstrip()
+        if current and len(current) + 1 + len(rest) > limit:
+            pieces.append(current)
+            current = ""
+        current = f"{current} {rest}" if current else rest
+    if current:
+        pieces.append(current)
+    return [p for p in pieces if p.strip()]

@@ -43,7 +43,7 @@ async def startup() -> None:
 
 def _started() -> Deps:
     if deps is None:
-        raise RuntimeError("the tts service is not started: SERVICE.startup() loads its engine")
+        raise RuntimeError("the tts service is not started: its lifespan (startup()) loads its engine")
     return deps
 
 

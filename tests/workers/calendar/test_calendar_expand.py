@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
+import icalendar
 import pytest
 
 from aiwf.workers.calendar.errors import CalendarConfigError, CalendarTooLarge, InvalidCalendar, InvalidWindow
@@ -229,10 +230,12 @@ def test_hostile_vtimezone_finishes_quickly() -> None:
 
 
 def test_bad_interval_is_invalid() -> None:
-    """INTERVAL=0 raises InvalidCalendar rather than looping."""
-    cal = parse_calendar(_cal("UID:i\nDTSTART:20250101T000000Z\nRRULE:FREQ=DAILY;INTERVAL=0"))
+    """INTERVAL=0 raises InvalidCalendar rather than looping: when the feed is read, and in expand itself."""
+    doc = _cal("UID:i\nDTSTART:20250101T000000Z\nRRULE:FREQ=DAILY;INTERVAL=0")
     with pytest.raises(InvalidCalendar, match="INTERVAL"):
-        expand(cal, *Y2025)
+        parse_calendar(doc)
+    with pytest.raises(InvalidCalendar, match="INTERVAL"):
+        expand(icalendar.Calendar.from_ical(doc), *Y2025)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from pypdf import PdfReader, PdfWriter
@@ -286,3 +287,58 @@ def test_limits_are_validated() -> None:
     """A non-positive limit is a configuration error."""
     with pytest.raises(InvalidOptions, match="max_pages"):
         ExtractLimits(max_pages=0)
+
+
+# --- bounds, passwords, what the model must not see -----------------------------------------
+
+
+def test_inflating_pdf_is_stopped_at_its_time_bound_with_a_readable_reason() -> None:
+    """A 45 KB PDF whose text inflates to 12 MB is refused at pdf_seconds, not after its full extraction."""
+    from aiwf.workers.documents.samples.make_pdf import build_inflating_pdf
+
+    data = build_inflating_pdf(12_000_000)
+    assert len(data) < 100_000
+    began = time.monotonic()
+    with pytest.raises(DocumentTooLarge, match=r"PDF extraction took longer than 1 s"):
+        extract_text(data, Kind.PDF, ExtractLimits(pdf_seconds=1))
+    assert time.monotonic() - began < 5
+
+
+def test_pdf_reader_memory_is_bounded() -> None:
+    """The PDF reader's process stays under pdf_memory_bytes: an inflating PDF is refused, an ordinary one is not."""
+    from aiwf.workers.documents.samples.make_pdf import build_inflating_pdf
+
+    limits = ExtractLimits(pdf_seconds=60, pdf_memory_bytes=128 * 2**20)
+    with pytest.raises(DocumentTooLarge, match="more than 128 MiB"):
+        extract_text(build_inflating_pdf(12_000_000), Kind.PDF, limits)
+    assert "Dead Letters" in extract_text((SAMPLES_DIR / "sample.pdf").read_bytes(), Kind.PDF, limits)
+
+
+def test_password_opens_an_encrypted_pdf_and_a_wrong_one_says_so() -> None:
+    """The right password opens a protected PDF; a wrong one is refused naming the password, not as garbage."""
+    data = _encrypt(build_pdf([["Secret plans"]]), user_password="hunter2")
+    assert "Secret plans" in extract_text(data, Kind.PDF, password="hunter2")
+    with pytest.raises(CorruptDocument, match="the password given does not open it"):
+        extract_text(data, Kind.PDF, password="wrong")
+    with pytest.raises(CorruptDocument, match="send it in the upload's `password` field"):
+        extract_text(data, Kind.PDF)
+
+
+def test_markdown_comments_and_template_tags_never_reach_the_text() -> None:
+    """HTML comments (also multi-line or unclosed) and {{ }}, {% %}, {# #} tags are dropped; prose stays."""
+    source = (
+        "# Title {{ page.title }}\n\n<!-- TODO: ask legal\nbefore publishing -->Plain prose stays.\n\n"
+        "{% if draft %}Drafted text.{% endif %} {# reviewer note #}Done.\n\n"
+        "```\ncode {{ kept? }}\n```\n\nTail <!-- never closed"
+    )
+    text = extract_text(source.encode(), Kind.MARKDOWN)
+    assert text == "Title\n\nPlain prose stays.\n\nDrafted text. Done.\n\ncode\n\nTail"
+    for fragment in ("TODO", "legal", "page.title", "draft %", "reviewer", "never closed", "{", "<!--"):
+        assert fragment not in text
+
+
+def test_template_stripping_stays_linear_on_hostile_input() -> None:
+    """A megabyte of unclosed `{{` and `<!--` openers is read in well under a second."""
+    began = time.perf_counter()
+    extract_text(("{{" * 300_000 + " words " + "<!--" * 100_000).encode(), Kind.MARKDOWN)
+    assert time.perf_counter() - began < 2

@@ -299,3 +299,38 @@ async def test_event_loop_runs_during_synthesis(engine: SpeechEngine) -> None:
     await engine.synthesize_async("A long sentence to keep the engine busy for a while. " * 20)
     task.cancel()
     assert ticks > 1
+
+
+def test_request_and_engine_limits_agree() -> None:
+    """The engine takes every text a tts.speech.requested may carry, and no more."""
+    from aiwf.schemas.events.tts import MAX_SPEECH_CHARS, SpeechRequested
+    from aiwf.workers.tts.engine import MAX_TEXT_CHARS
+
+    limit = next(m.max_length for m in SpeechRequested.model_fields["text"].metadata if hasattr(m, "max_length"))
+    assert limit == MAX_SPEECH_CHARS == MAX_TEXT_CHARS == 20_000
+
+
+def test_long_text_is_spoken_in_pieces_into_one_wav(engine: SpeechEngine) -> None:
+    """A 6 143-character summary (over the old 5 000 limit) becomes one WAV, about as long as its pieces together."""
+    from aiwf.workers.tts.engine import CHUNK_CHARS, split_text
+
+    sentence = "The pipeline keeps every event in order and nothing is lost. "
+    text = (sentence * 101)[:6143]
+    pieces = split_text(text)
+    assert len(pieces) == 4
+    assert all(len(p) <= CHUNK_CHARS for p in pieces)
+    assert " ".join(pieces).split() == text.split()
+    whole = engine.synthesize(text, rate_wpm=450)
+    params, _ = _read_wav(whole)
+    assert params.nframes / params.framerate == pytest.approx(whole.duration_s)
+    parts = sum(engine.synthesize(p, rate_wpm=450).duration_s for p in pieces)
+    assert whole.duration_s == pytest.approx(parts, rel=0.01)
+    assert whole.duration_s > 60
+
+
+def test_split_text_cuts_long_words_and_keeps_every_character() -> None:
+    """A word longer than a piece is cut hard; sentences are packed whole where they fit."""
+    from aiwf.workers.tts.engine import split_text
+
+    assert split_text("One. Two. Three.", limit=9) == ["One. Two.", "Three."]
+    assert split_text("a" * 25, limit=10) == ["a" * 10, "a" * 10, "a" * 5]

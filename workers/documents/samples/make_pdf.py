@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["SAMPLE_PAGES", "build_pdf"]
+__all__ = ["SAMPLE_PAGES", "build_inflating_pdf", "build_pdf"]
 
 SAMPLE_PAGES: tuple[tuple[str, ...], ...] = (
     (
@@ -57,14 +57,24 @@ def _content(paragraphs: Sequence[str], width: int) -> bytes:
 
 def build_pdf(pages: Sequence[Sequence[str]], *, width: int = 80, compress: bool = True) -> bytes:
     """Return a valid PDF with one page per item; a page's first string is its heading."""
+    return _assemble([_content(paragraphs, width) for paragraphs in pages], compress=compress)
+
+
+def build_inflating_pdf(chars: int = 12_000_000) -> bytes:
+    """A PDF of a few KiB whose one page draws `chars` characters: Flate packs the repeated lines ~1000:1."""
+    line = b"(" + b"Inflate " * 12 + b"me) Tj T*"
+    lines = max(1, chars // 98)
+    return _assemble([b"BT /F1 1 Tf 1 TL 72 720 Td\n" + b"\n".join([line] * lines) + b"\nET"], compress=True)
+
+
+def _assemble(contents: Sequence[bytes], *, compress: bool) -> bytes:
     objects: list[bytes] = [b"", b"", (b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica"
                             b" /Encoding /WinAnsiEncoding >>")]
     kids: list[int] = []
-    for paragraphs in pages:
-        stream = _content(paragraphs, width)
-        extra = b""
+    for content in contents:
+        stream, extra = content, b""
         if compress:
-            stream, extra = zlib.compress(stream), b" /Filter /FlateDecode"
+            stream, extra = zlib.compress(content), b" /Filter /FlateDecode"
         objects.append(b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(stream), extra, stream))
         content_id = len(objects)
         objects.append(
