@@ -1,34 +1,47 @@
 """The Redis Streams bus. Files in the order one event walks through them:
 
-    config.py      BusConfig from REDIS_URL / AIWF_*
-    server.py      the embedded redis-server when REDIS_URL is unset
-    connection.py  client with timeouts; tenacity retries within a budget
-    keys.py        every key, hash-tagged by domain
-    codec.py       Envelope <-> entry fields (the only orjson user)
-    publish.py     validate -> envelope -> XADD, concurrent publishes in one script call
-    groups.py      consumer groups, created idempotently
-    handler.py     Subscription + the Handler contract + Context
-    consume.py     read -> (markers) -> handle -> commit, per subscription
-    outcome.py     Done | Skip | Retry | DeadLetter, and classify()
-    outage.py      same failure everywhere = backend down: pause and probe
-    commit.py      the Lua commit: marker + outputs + ack, one call per batch
-    deadletter.py  dead-letter entry fields
-    reclaim.py     XAUTOCLAIM orphans, lease renewal for live work
-    retention.py   trim only what every group has acknowledged
-    telemetry.py   OpenTelemetry spans, trace context carried in the envelope
+    config.py       BusConfig (and every bus setting) from REDIS_URL / AIWF_*
+    server.py       the embedded redis-server when REDIS_URL is unset
+    connection.py   client with timeouts; tenacity retries within a budget
+    keys.py         every key: streams, dead letters, markers, store and read-model keys
+    codec.py        Envelope <-> entry fields (the only orjson user)
+    publish.py      validate -> envelope -> XADD, concurrent publishes in one script call
+    groups.py       consumer groups: created, recreated, and pruned of consumers that are gone
+    handler.py      Subscription + the Handler contract + Context
+    decision.py     what a handler returns: events, store appends, read-model writes; Nack
+    consume.py      the consumer: read -> dispatch slots -> commit pipeline
+    read.py           due retries, orphans (XAUTOCLAIM pages), new entries
+    dispatch.py       decode -> dedupe -> middleware + handler -> Outcome
+    middleware/       logging, tracing, timeout around every handler call (DEFAULT_MIDDLEWARE)
+    outcome.py        Done | Skip | Retry | DeadLetter, and classify()
+    outage.py         backend evidence only: pause, probe on a schedule, resume
+    pipeline.py       finished entries committed in micro-batches, one at a time
+    commit.py         the ops of one commit -> lua/commit.lua (marker + outputs + appends + writes + ack)
+    deadletter.py     dead-letter entry fields
+    reclaim.py        XCLAIM / XAUTOCLAIM, lease renewal, hand-back on stop
+    retention.py    trim only what every group has acknowledged
+    telemetry.py    OpenTelemetry spans, trace context carried in the envelope
 
 Around the path:
 
-    worker.py      a service's process: consumers, heartbeat, /health, retention, signals
-    process.py     child processes that die with their parent
-    health.py      service state from heartbeats
-    resources.py   per-loop Redis resources for handlers that keep state (the event store)
-    blobs.py       claim-check blob store for large payloads
-    store/         the event-sourced store: append, read, aggregates, projections
-    testing.py     a real Redis for tests, and waiting on conditions
+    worker.py       a service's process: lifespan, consumers, signals
+    heartbeat.py    heartbeat, GET /health and /ready, retention loop
+    scripts.py      the loader of lua/*.lua
+    logs.py         structlog: JSON or console lines, bound to the event, secrets masked
+    backoff.py      the one backoff; breaker.py the one circuit breaker
+    stats.py        a consumer's counters
+    process.py      child processes that die with their parent
+    health.py       service state from heartbeats
+    resources.py    per-loop Redis clients for services not yet on the lifespan (auth, calendar)
+    blobs.py        claim-check blob store for large payloads
+    store/          the event-sourced store: append, read, aggregates, projections
+    testing.py      a real Redis for tests, and waiting on conditions
 """
 
 from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
+from aiwf.bus.consume import Consumer
+from aiwf.bus.decision import Append, Decision, Nack, Writes
 from aiwf.bus.errors import (
     AiwfError,
     BackendUnavailable,
@@ -40,22 +53,35 @@ from aiwf.bus.errors import (
     TransientError,
 )
 from aiwf.bus.handler import Context, Handler, Subscription
+from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
 from aiwf.bus.publish import Publisher
 from aiwf.bus.retry import RetryPolicy
+from aiwf.bus.worker import Service, Startup, Worker
 
 __all__ = [
+    "DEFAULT_MIDDLEWARE",
     "AiwfError",
+    "Append",
     "BackendUnavailable",
     "BusConfig",
     "ConfigError",
+    "Consumer",
     "Context",
+    "Decision",
     "GroupMissing",
     "Handler",
+    "Middleware",
+    "Nack",
     "PermanentError",
     "PublishRefused",
     "Publisher",
     "RedisUnavailable",
     "RetryPolicy",
+    "Service",
+    "Startup",
     "Subscription",
     "TransientError",
+    "Worker",
+    "Writes",
+    "connect",
 ]

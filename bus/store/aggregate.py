@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from aiwf.bus import codec
+from aiwf.bus.decision import Append
 from aiwf.bus.errors import ConfigError
-from aiwf.bus.store.append import MAX_BATCH
+from aiwf.bus.store.append import MAX_BATCH, build
 from aiwf.bus.store.errors import StoreError
 from aiwf.bus.store.keys import parse
 from aiwf.bus.store.store import EventStore
@@ -147,6 +148,26 @@ class Repository(Generic[A]):
         if every and fresh and agg.version // every > before // every:
             await self._write_snapshot(agg)
         return agg.version
+
+    def stage(self, agg: A, *, cause: Envelope) -> list[Append]:
+        """The pending events as appends for a handler's Decision, expecting the version loaded.
+
+        Nothing is written here: the consumer's commit appends them atomically with the cause's
+        processed-marker and ack, or refuses the whole decision when another writer came first
+        (then the handler runs again on fresh state). Event ids derive from the cause, as in
+        `save`. No snapshot is written on this path (a snapshot is a cache; `save` writes them).
+        """
+        if not agg.pending:
+            return []
+        sid = parse(agg.stream_id)
+        envelopes = [self._envelope(agg, event, cause, i) for i, event in enumerate(agg.pending)]
+        staged, version = [], agg.version
+        for chunk in self._chunks(envelopes, 0):
+            build(sid, chunk, version, self.store.config.max_event_bytes)  # the same checks as an append
+            staged.append(Append(str(sid), sid.category, sid.id, chunk, version))
+            version += len(chunk)
+        agg.pending = []
+        return staged
 
     def _envelope(self, agg: A, event: Event, cause: Envelope | None, position: int) -> Envelope:
         if cause is None:
