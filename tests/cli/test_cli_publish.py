@@ -64,11 +64,12 @@ def test_publish_json_output_keeps_the_correlation_id(aiwf: Aiwf, r: redis.Redis
 
 
 def test_publish_with_explicit_version_one(aiwf: Aiwf, r: redis.Redis) -> None:
-    """--version 1 names the current version and publishes it unchanged."""
+    """--version 1 names an older version of the upload: its data is upcast and published as the current v2."""
     result = aiwf("publish", UPLOADED, "--data", DOC, "--version", "1")
     assert result.returncode == 0, result.stderr
     body = _first_body(r)
-    assert body["version"] == 1
+    assert body["version"] == 2
+    assert body["payload"]["password"] is None
 
 
 @pytest.mark.parametrize(
