@@ -12,6 +12,7 @@ Each part is a frozen pydantic-settings model (`Settings`) whose fields name the
 
 from __future__ import annotations
 
+import enum
 import types
 import typing
 from pathlib import Path
@@ -112,6 +113,8 @@ def expects(info: FieldInfo) -> str:
     kind = next(k for k in _kinds(info) if k is not type(None))
     if typing.get_origin(kind) is Literal:
         return "one of " + "|".join(str(v) for v in typing.get_args(kind))
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return "one of " + "|".join(str(m.value) for m in kind)
     words = {int: "an integer", float: "a number", Path: "a path", bool: "true or false"}.get(kind, "text")
     bounds = {op: getattr(m, op) for m in info.metadata for op in ("gt", "ge", "lt", "le") if hasattr(m, op)}
     if "ge" in bounds and "le" in bounds:

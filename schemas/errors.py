@@ -10,7 +10,8 @@ DocumentError, LLMError, TtsError; each directly under AiwfError) and one *dispo
 that says what happens next. A handler that lets one escape gets, from bus.outcome.classify:
 Refused/ConfigError -> retried, dead-lettered after max deliveries (like any other error);
 PermanentError and SchemaError -> dead-lettered at once; BackendUnavailable -> the
-subscription pauses and probes, nothing is dead-lettered; TransientError -> retried.
+subscription pauses and probes, nothing is dead-lettered (unless the service's own probe has
+just said the backend answers: then it counts towards max deliveries); TransientError -> retried.
 
 AiwfError                               base of every aiwf error
 ├── Refused                             refused at the edge, nothing was done: fix the input
@@ -31,6 +32,7 @@ AiwfError                               base of every aiwf error
 │       ├── UnknownStream               a stream or group named on the command line does not exist
 │       └── NotReplayable               a letter cannot be put back (malformed, unknown, invalid)
 ├── PermanentError                      dead-letter now: the same input fails the same way again
+│   ├── WriteRefused                    a decision's read-model write is not the handler's to make
 │   ├── UnknownEventType                no model is registered for an event type    (SchemaError)
 │   ├── UnsupportedVersion              a known type at a version no upcaster lifts (SchemaError)
 │   ├── MalformedEvent                  bytes are not a well-formed envelope        (SchemaError)
@@ -49,6 +51,7 @@ AiwfError                               base of every aiwf error
 │       └── UnknownVoice                no installed voice answers to the name
 └── TransientError                      retry: leave pending, deliver again with backoff
     ├── GroupMissing                    a consumer group or its stream vanished: recreate, read on
+    ├── HandlerTimeout                  a handler ran past its subscription's timeout_s: cancelled, retried
     ├── ConcurrencyError                an append's expected version is stale: reload, decide again
     ├── _RetryableStatus                llm: a 5xx/429 inside the backend's own retries (private)
     └── BackendUnavailable              pause: a dependency is down; probe, never dead-letter

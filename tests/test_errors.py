@@ -148,7 +148,8 @@ def test_config_errors_stay_value_errors() -> None:
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
 def test_classify_sorts_every_class_by_its_place_in_the_tree(cls: type[BaseException]) -> None:
-    """Schema errors and PermanentError dead-letter at once, BackendUnavailable retries past max, the rest retry."""
+    """Schema errors and PermanentError dead-letter at once; BackendUnavailable retries past max while the
+    subscription is paused (it pauses it at once, bus/outage.py); the rest retry, then dead-letter."""
     exc = _bare(cls)
     first = classify(exc, 1, POLICY, outage=False)
     last = classify(exc, POLICY.max_deliveries, POLICY, outage=False)
@@ -157,7 +158,8 @@ def test_classify_sorts_every_class_by_its_place_in_the_tree(cls: type[BaseExcep
         assert first.error is exc
     elif issubclass(cls, BackendUnavailable):
         assert isinstance(first, Retry)
-        assert isinstance(classify(exc, POLICY.max_deliveries + 10, POLICY, outage=False), Retry)
+        assert isinstance(classify(exc, POLICY.max_deliveries + 10, POLICY, outage=True), Retry)
+        assert isinstance(last, DeadLetter)  # a probe said the backend is fine: the event's own failure
     else:
         assert isinstance(first, Retry)
         assert isinstance(last, DeadLetter)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from pathlib import Path
 from types import ModuleType
@@ -159,7 +158,7 @@ async def test_racing_handlers_called_directly_register_exactly_one(
 ) -> None:
     """Eight concurrent calls of the registration handler for one name: one registered, seven duplicates."""
     events = [RegistrationRequested(username="mallory", password=SecretStr(PASSWORD)) for _ in range(8)]
-    contexts = [Context(Envelope.wrap(e, producer="tests"), 1, "c", "auth", logging.getLogger("t")) for e in events]
+    contexts = [Context(Envelope.wrap(e, producer="tests"), 1, "c", "auth", "auth") for e in events]
     results = await asyncio.gather(*(auth.on_registration(e, c) for e, c in zip(events, contexts, strict=True)))
     kinds = sorted(r[0].event_type for r in results)
     assert kinds == ["auth.registration.rejected"] * 7 + ["auth.user.registered"]
@@ -171,14 +170,14 @@ async def test_a_redelivered_request_is_not_decided_twice(
 ) -> None:
     """Handling the same registration and login envelopes again stores nothing new; lost tokens say `retry`."""
     register_event = RegistrationRequested(username="rita", password=SecretStr(PASSWORD))
-    ctx = Context(Envelope.wrap(register_event, producer="tests"), 1, "c", "auth", logging.getLogger("t"))
+    ctx = Context(Envelope.wrap(register_event, producer="tests"), 1, "c", "auth", "auth")
     first = await auth.on_registration(register_event, ctx)
     again = await auth.on_registration(register_event, ctx)
     assert first == again
     assert first[0].event_type == "auth.user.registered"
 
     login_event = LoginRequested(username="rita", password=SecretStr(PASSWORD))
-    ctx = Context(Envelope.wrap(login_event, producer="tests"), 1, "c", "auth", logging.getLogger("t"))
+    ctx = Context(Envelope.wrap(login_event, producer="tests"), 1, "c", "auth", "auth")
     assert (await auth.on_login(login_event, ctx))[0].event_type == "auth.login.succeeded"
     retried = await auth.on_login(login_event, ctx)
     assert [(e.event_type, e.model_dump()) for e in retried] == [("auth.login.failed", {"reason": "retry"})]

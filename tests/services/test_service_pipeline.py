@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 import redis.asyncio as aioredis
-from service_support import dead_letters, envelopes, fresh_service
+from service_support import dead_letters, envelopes, fresh_service, started_service
 
 from aiwf.bus import Publisher, keys
 from aiwf.bus.config import BusConfig
@@ -155,7 +155,7 @@ async def test_a_long_summary_is_spoken_and_the_run_completes(
     """A 6 143-character answer goes through the real tts service into one WAV and pipeline.summary.completed."""
     monkeypatch.setenv("AIWF_PIPELINE_STEP_TIMEOUT", "600")
     pipeline = fresh_service("pipeline", monkeypatch, {})
-    tts = fresh_service("tts", monkeypatch, {"AIWF_BLOB_DIR": str(tmp_path / "blobs")})
+    tts = await started_service("tts", monkeypatch, {"AIWF_BLOB_DIR": str(tmp_path / "blobs")})
     text = ("Every event is kept in order and nothing acknowledged is lost. " * 100)[:6143]
     await run_pipeline(client, config, pipeline, completed("long", text))
     async with running(tts.tts, config, service="tts"):

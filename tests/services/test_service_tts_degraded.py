@@ -29,9 +29,9 @@ async def test_broken_engine_makes_tts_degraded_and_requests_wait(
     worker = Worker(tts.SERVICE, connect(config.redis_url or "", config), config, drain_timeout_s=5)
     running = asyncio.create_task(worker.run())
     try:
-        await wait_until(lambda: _is(worker.state() == "degraded"), 10, "the worker to report degraded")
+        await wait_until(lambda: _is(worker.heartbeat.state() == "degraded"), 10, "the worker to report degraded")
         await asyncio.sleep(1.0)  # several probe rounds
-        assert "espeak-ng unavailable" in str(worker.snapshot()["reason"])
+        assert "espeak-ng unavailable" in str(worker.heartbeat.snapshot()["reason"])
         assert await dead_letters(client) == {}
         assert not [f for _, f in await client.xrange(keys.stream("tts")) if f[b"type"] != b"tts.speech.requested"]
         pending = await client.xpending(keys.stream("tts"), "tts")
