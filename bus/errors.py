@@ -16,6 +16,11 @@ from __future__ import annotations
 class AiwfError(Exception):
     """Base of every aiwf error."""
 
+    #: Set on an error a publish raises: the event id it used (`event_ids` for publish_many),
+    #: so the caller can publish again with `event_id=` and get one effect.
+    event_id: str | None = None
+    event_ids: tuple[str, ...] = ()
+
 
 class ConfigError(AiwfError):
     """Raised when a setting is invalid; the message names the setting and the accepted values."""
