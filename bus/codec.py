@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from aiwf.schemas import Envelope, MalformedEvent
+from aiwf.schemas import Envelope, InvalidPayload, MalformedEvent
 from aiwf.schemas.registry import describe_validation_error
+from aiwf.schemas.secrets import MASK, cleartext_secrets
 
 FIELD_ID = "id"
 FIELD_TYPE = "type"
@@ -37,18 +38,32 @@ def encode(env: Envelope, redelivery: str | None = None) -> dict[str, str | byte
 
 
 def dumps(env: Envelope) -> bytes:
-    """The envelope as compact JSON bytes."""
-    return orjson.dumps({name: getattr(env, name) for name in Envelope.model_fields})
+    """The envelope as compact JSON bytes; empty headers are left out (most events have none)."""
+    doc = {name: getattr(env, name) for name in Envelope.model_fields}
+    if not doc["headers"]:
+        del doc["headers"]
+    return orjson.dumps(doc)
 
 
 def decode(fields: dict[bytes, bytes], max_bytes: int) -> Envelope:
-    """An envelope from raw entry fields, or MalformedEvent saying what is wrong with it."""
+    """An envelope from raw entry fields, or a SchemaError saying what is wrong with it.
+
+    A `Secret` field holding clear text (a raw producer that did not seal it) is refused here,
+    whoever reads it: the secret has already leaked to the stream, and no reader may use it.
+    """
     body = fields.get(FIELD_BODY.encode())
     if body is None:
         raise MalformedEvent(
             f"entry has no {FIELD_BODY!r} field (fields: {sorted(k.decode(errors='replace') for k in fields)})"
         )
-    return loads(body, max_bytes)
+    env = loads(body, max_bytes)
+    cleartext = cleartext_secrets(env.type, env.version, env.payload)
+    if cleartext:
+        raise InvalidPayload(
+            f"{env.type} v{env.version}: secret field(s) {', '.join(sorted(cleartext))} arrived unsealed; "
+            "the producer must publish through the bus so they are sealed"
+        )
+    return env
 
 
 def loads(body: bytes, max_bytes: int) -> Envelope:
@@ -87,6 +102,24 @@ def check_depth(body: bytes, limit: int = MAX_DEPTH) -> None:
                 raise MalformedEvent(f"JSON nested deeper than {limit} levels")
         elif byte in (0x5D, 0x7D):
             depth -= 1
+
+
+def scrub_body(body: bytes) -> bytes:
+    """`body` with clear text in its `Secret` fields replaced by `***` (for dead letters).
+
+    Sealed values stay (ciphertext is safe anywhere); a body that cannot be read as an
+    envelope of a known type is returned unchanged, since its secret fields are unknown.
+    """
+    try:
+        check_depth(body)
+        doc = orjson.loads(body)
+        names = cleartext_secrets(doc["type"], doc["version"], doc["payload"])
+    except (MalformedEvent, orjson.JSONDecodeError, KeyError, TypeError):
+        return body
+    if not names:
+        return body
+    doc["payload"] = {**doc["payload"], **dict.fromkeys(names, MASK)}
+    return orjson.dumps(doc)
 
 
 def entry_order(entry_id: str) -> tuple[int, int]:

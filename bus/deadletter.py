@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 
+from aiwf.bus import codec
 from aiwf.bus.outcome import DeadLetter
 
 FIELD_SOURCE = "source"  # stream the entry was read from
@@ -17,7 +18,8 @@ FIELD_ERROR = "error"
 FIELD_TRACEBACK = "traceback"
 FIELD_FAILED_AT = "failed_at"
 FIELD_HOST = "host"
-#: The original entry's fields are kept under this prefix, byte for byte (even when malformed).
+#: The original entry's fields are kept under this prefix, byte for byte (even when malformed),
+#: except clear text in the body's `Secret` fields, which is masked: a dead letter never holds it.
 ORIGINAL_PREFIX = "orig."
 
 
@@ -45,5 +47,6 @@ def entry(
         FIELD_HOST: socket.gethostname(),
     }
     for key, value in original.items():
-        fields[ORIGINAL_PREFIX + key.decode(errors="replace")] = value
+        name = key.decode(errors="replace")
+        fields[ORIGINAL_PREFIX + name] = codec.scrub_body(value) if name == codec.FIELD_BODY else value
     return fields

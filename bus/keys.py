@@ -62,6 +62,11 @@ def replay_count(domain: str, event_id: str) -> str:
     return f"{PREFIX}:replay:count:{{{domain}}}:{event_id}"
 
 
+def replay_audit(domain: str) -> str:
+    """One audit entry per replayed letter of `domain`, written by the replay script itself."""
+    return f"{PREFIX}:audit:{{{domain}}}"
+
+
 def replayed_as(domain: str) -> str:
     """Hash: dead-letter entry id -> stream entry id it was replayed as."""
     return f"{PREFIX}:replay:done:{{{domain}}}"

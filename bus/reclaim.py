@@ -1,7 +1,9 @@
 """Reclaim and leases: orphaned entries come back, live ones are never stolen.
 
 An entry idle past `reclaim_idle_s` belongs to a consumer presumed dead: XAUTOCLAIM moves it
-to a live one (bumping its delivery count). A live consumer keeps every entry it still owns
+to a live one (bumping its delivery count). `reclaim_idle` does it page after page until the
+whole pending list has been scanned or a time budget is spent, so a crash's backlog of
+thousands comes back in one pass, not a page per pass. A live consumer keeps every entry it still owns
 (running, or waiting for a retry) fresh by XCLAIM ... JUSTID to itself every
 `lease_renew_s`, which resets the idle time without counting a delivery, so a handler that
 runs for minutes is not run twice.
@@ -9,8 +11,9 @@ runs for minutes is not run twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
 from typing import TypedDict, cast
 
 from aiwf.bus.codec import entry_order, text
@@ -49,6 +52,60 @@ async def autoclaim(
     deleted = [text(eid) for eid in reply[2]] if len(reply) > 2 else []
     counts = await delivery_counts(client, stream, group, consumer, [eid for eid, _ in claimed])
     return next_cursor, [Delivery(eid, fields, counts.get(eid, 1)) for eid, fields in claimed], deleted
+
+
+#: XAUTOCLAIM's cursor when a scan of the pending list is complete.
+SCAN_DONE = "0-0"
+
+
+@dataclass(frozen=True)
+class ReclaimPage:
+    """One page of a reclaim pass: what it claimed, what was trimmed meanwhile, and where to resume."""
+
+    deliveries: list[Delivery]
+    deleted: list[str] = field(default_factory=list)
+    cursor: str = SCAN_DONE
+
+
+async def reclaim_idle(
+    client: Redis,
+    stream: str,
+    group: str,
+    consumer: str,
+    min_idle_ms: int,
+    *,
+    budget_s: float = 1.0,
+    page: int = 100,
+    cursor: str = SCAN_DONE,
+    max_count: int | None = None,
+) -> AsyncIterator[ReclaimPage]:
+    """Claim every entry idle past `min_idle_ms` for `consumer`, one XAUTOCLAIM page at a time.
+
+    Contract, for the consumer loop:
+    - yields one `ReclaimPage` per XAUTOCLAIM call (a page may be empty: its entries were not
+      idle yet); the caller handles a page before asking for the next, so what it claimed is
+      never left idle long enough to be claimed back by someone else;
+    - the pass ends when the scan wraps (cursor back to "0-0": nothing idle is left past this
+      point of the list), when `budget_s` has elapsed (checked before each page after the
+      first, so a pass makes progress on any budget), or when `max_count` entries are claimed;
+    - the last page's `cursor` is where the next pass resumes (pass it as `cursor`); "0-0" means
+      the scan was complete;
+    - delivery counts are read in the same pass (one XPENDING per page), so retry limits hold.
+    Redis errors propagate: the caller decides what an outage means.
+    """
+    deadline = time.monotonic() + budget_s
+    claimed = 0
+    first = True
+    while first or time.monotonic() < deadline:
+        first = False
+        want = page if max_count is None else min(page, max_count - claimed)
+        if want <= 0:
+            return
+        cursor, deliveries, deleted = await autoclaim(client, stream, group, consumer, min_idle_ms, cursor, want)
+        claimed += len(deliveries)
+        yield ReclaimPage(deliveries, deleted, cursor)
+        if cursor == SCAN_DONE:
+            return
 
 
 async def claim_due(

@@ -3,10 +3,12 @@
 Each letter goes through one Lua script, so "re-published" and "removed from the DLQ" are a
 single atomic step: the script checks the letter still exists and its replay count is under
 the limit, XADDs the upcast envelope to the source stream, counts the replay, records
-"replayed as <stream id>" and XDELs the letter. A replay interrupted at any point (Ctrl-C,
-kill -9, Redis gone) has either fully replayed a letter or not touched it, so running the
-same command again replays exactly the rest; a reply lost after the script ran finds the
-letter gone and reports where it went. All keys carry the letter's `{domain}` hash tag.
+"replayed as <stream id>", XDELs the letter and appends the letter's audit entry to
+`aiwf:audit:{domain}` (who, when, which run, which letter, event id, new stream id). A
+replay interrupted at any point (Ctrl-C, kill -9, Redis gone) has either fully replayed a
+letter, audit entry included, or not touched it, so running the same command again
+replays exactly the rest; a reply lost after the script ran finds the letter gone and
+reports where it went. All keys carry the letter's `{domain}` hash tag.
 
 Which consumer groups see a replayed event. The envelope keeps its original event id, so
 every group that already committed it finds its processed-marker and acks the copy without
@@ -45,7 +47,7 @@ from aiwf.bus.connection import Redis
 from aiwf.dlq import audit
 from aiwf.dlq.errors import NotReplayable
 from aiwf.dlq.letters import Letter
-from aiwf.schemas import REGISTRY, Envelope, MalformedEvent, SchemaError
+from aiwf.schemas import REGISTRY, Envelope, MalformedEvent, SchemaError, new_id
 
 #: Replays of one event id refused after this many (a bad fix must not loop forever).
 DEFAULT_MAX_REPLAYS = 3
@@ -64,18 +66,26 @@ if count >= tonumber(ARGV[2]) then
   return {'refused', tostring(count)}
 end
 local suppress = tonumber(ARGV[5])
-for i = 5, #KEYS do
-  if i < 5 + suppress then
+for i = 6, #KEYS do
+  if i < 6 + suppress then
     redis.call('SET', KEYS[i], ARGV[6], 'NX', 'EX', ARGV[3])
   elseif redis.call('GET', KEYS[i]) == ARGV[6] then
     redis.call('DEL', KEYS[i])
   end
 end
-local sid = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
+local audit_end = 8 + 2 * tonumber(ARGV[8])
+local sid = redis.call('XADD', KEYS[1], '*', unpack(ARGV, audit_end + 1))
 redis.call('SET', KEYS[3], count + 1, 'EX', ARGV[4])
 redis.call('HSET', KEYS[4], ARGV[1], sid)
 redis.call('EXPIRE', KEYS[4], ARGV[4])
 redis.call('XDEL', KEYS[2], ARGV[1])
+local audit = {}
+for j = 9, audit_end do
+  audit[#audit + 1] = ARGV[j]
+end
+audit[#audit + 1] = 'stream_id'
+audit[#audit + 1] = sid
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', unpack(audit))
 return {'replayed', sid}
 """
 
@@ -160,6 +170,8 @@ class Replayer:
     rate: float | None = None
     dry_run: bool = False
     _next_at: float = field(default=0.0, init=False)
+    #: Names this run in every audit entry it writes, per letter and for the whole run.
+    _run: str = field(default_factory=new_id, init=False)
 
     def __post_init__(self) -> None:
         self._script = self.client.register_script(REPLAY_LUA)
@@ -234,9 +246,13 @@ class Replayer:
             keys.dead_letters(letter.domain),
             keys.replay_count(letter.domain, env.id),
             keys.replayed_as(letter.domain),
+            keys.replay_audit(letter.domain),
             *suppress,
             *clear,
         ]
+        trail = audit.letter_fields(
+            "dlq.replay.letter", run=self._run, letter=letter.ref, event_id=env.id, group=self.group or ""
+        )
         args: list[str | bytes] = [
             letter.entry_id,
             str(self.max_replays),
@@ -244,7 +260,11 @@ class Replayer:
             str(KEEP_S),
             str(len(suppress)),
             SUPPRESSED,
+            str(keys.AUDIT_MAXLEN),
+            str(len(trail)),
         ]
+        for name, value in trail.items():
+            args += [name, value]
         for name, value in codec.encode(env, redelivery="dlq-replay").items():
             args += [name, value]
         return cast("list[Any]", await self._script(keys=script_keys, args=args))
@@ -277,6 +297,7 @@ class Replayer:
         await audit.record(
             self.client,
             "dlq.replay",
+            run=self._run,
             count=len(done),
             selected=selected,
             group=self.group or "",

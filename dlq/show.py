@@ -7,7 +7,7 @@ from typing import Any
 from aiwf.bus import codec
 from aiwf.dlq.letters import Letter
 from aiwf.schemas import MalformedEvent
-from aiwf.schemas.secrets import mask_sealed as mask
+from aiwf.schemas.secrets import mask_payload
 from aiwf.schemas.secrets import mask_sealed_text as mask_text
 
 #: Most characters of a malformed body shown.
@@ -41,5 +41,5 @@ def describe(letter: Letter, times_replayed: int, max_bytes: int) -> dict[str, A
         doc["raw_body"] = mask_text(body[:RAW_BODY_CHARS].decode(errors="replace"))
         return doc
     doc["envelope"] = env.model_dump(mode="json", exclude={"payload"})
-    doc["payload"] = mask(env.payload)
+    doc["payload"] = mask_payload(env.type, env.payload)
     return doc

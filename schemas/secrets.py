@@ -22,7 +22,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Union
+from typing import Annotated, Any, Final, Union, cast
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
@@ -45,14 +45,17 @@ __all__ = [
     "SecretError",
     "SecretTooLarge",
     "SecretUnsealError",
+    "cleartext_secrets",
     "dump_sealed",
     "generate",
     "is_sealed",
     "mask",
     "mask_fields",
+    "mask_payload",
     "seal",
     "seal_context",
     "secret_field_names",
+    "secret_names",
     "unseal",
     "unseal_fields",
 ]
@@ -411,6 +414,39 @@ def mask_fields(payload: Mapping[str, Any], names: Iterable[str]) -> dict[str, A
         if out.get(name) is not None:
             out[name] = MASK
     return out
+
+
+def secret_names(event_type: str, version: object = None) -> frozenset[str]:
+    """The `Secret` fields of `event_type` at `version`; of any of its versions when that one is unknown.
+
+    Masking goes by the schema, not by what a value looks like: a raw producer may have put
+    clear text where a sealed value belongs. Unknown types have no known secret fields.
+    """
+    from aiwf.schemas.registry import REGISTRY  # noqa: PLC0415 - the registry imports this module
+
+    if isinstance(version, int) and not isinstance(version, bool):
+        model = REGISTRY.models.get((event_type, version))
+        if model is not None:
+            return model.event_secret_fields
+    names: frozenset[str] = frozenset()
+    for (type_, _), model in REGISTRY.models.items():
+        if type_ == event_type:
+            names |= model.event_secret_fields
+    return names
+
+
+def cleartext_secrets(event_type: str, version: object, payload: object) -> set[str]:
+    """The `Secret` fields of a payload that hold a value other than a sealed one."""
+    if not isinstance(payload, Mapping):
+        return set()
+    return {n for n in secret_names(event_type, version) if payload.get(n) is not None and not is_sealed(payload[n])}
+
+
+def mask_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What `tail`, `dlq show` and logs print: the fields that are `Secret` in any version of the
+    type as `***` whatever they hold, and any sealed text elsewhere (nested secrets) as `***`."""
+    masked = mask_fields(payload, secret_names(event_type))
+    return cast("dict[str, Any]", mask_sealed(masked))
 
 
 # --------------------------------------------------------------------------- the process keyring
