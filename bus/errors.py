@@ -30,11 +30,6 @@ __all__ = [
     "TransientError",
 ]
 
-    #: Set on an error a publish raises: the event id it used (`event_ids` for publish_many),
-    #: so the caller can publish again with `event_id=` and get one effect.
-    event_id: str | None = None
-    event_ids: tuple[str, ...] = ()
-
 
 class PublishRefused(Refused):
     """Raised when publish refuses an event (unknown type, invalid payload, too large); nothing was written."""

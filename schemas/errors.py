@@ -88,6 +88,11 @@ __all__ = [
 class AiwfError(Exception):
     """Base of every aiwf error; the CLI turns any of them into one line on stderr."""
 
+    #: Set on an error a publish raises: the event id it used (`event_ids` for publish_many),
+    #: so the caller can publish again with `event_id=` and get one effect.
+    event_id: str | None = None
+    event_ids: tuple[str, ...] = ()
+
 
 # ---------------------------------------------------------------- what happens next
 

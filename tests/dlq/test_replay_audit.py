@@ -66,7 +66,7 @@ async def test_a_sigkilled_replay_leaves_an_audit_entry_for_each_letter_it_repla
     script = (
         f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(HERE)!r}]\n"
         "import tests.events, dlq_events, typer\n"
-        "from dlq import register\n"
+        "from aiwf.cli.dlq import register\n"
         "app = typer.Typer(); register(app); app(sys.argv[1:], prog_name='aiwf')\n"
     )
     args = [sys.executable, "-c", script, "dlq", "replay", "--all", "--yes", "--rate", "4/s"]
