@@ -105,8 +105,8 @@ class Consumer:
 
     @property
     def capacity(self) -> int:
-        """Entries held at most at once: every slot busy and two batches waiting."""
-        return self.sub.concurrency + 2 * self.sub.batch
+        """Entries held at most at once: every slot busy and one batch waiting."""
+        return self.sub.concurrency + self.sub.batch
 
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
@@ -141,8 +141,7 @@ class Consumer:
 
     async def _read_once(self) -> None:
         room = self.capacity - len(self._owned)
-        # Read whole batches: topping up a few entries at a time costs a round trip each.
-        if room < min(self.sub.batch, self.capacity // 2):
+        if room <= 0:
             self._room.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._room.wait(), 0.5)
