@@ -141,12 +141,6 @@ class Consumer:
 
     async def _read_once(self) -> None:
         room = self.capacity - len(self._owned)
-        if room <= 0 and not self.outage.paused:
-            # Full of our own entries: due retries still run (they hold room already), new ones wait.
-            due = await self.reader.retries(self.sub.batch, self._owned)
-            if due:
-                await self._enqueue(due)
-                return
         if room <= 0:
             self._room.clear()
             with contextlib.suppress(TimeoutError):

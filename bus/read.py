@@ -49,18 +49,12 @@ class Reader:
         self.retry_at.clear()
         self._probed.clear()
 
-    async def retries(self, count: int, owned: Collection[str]) -> list[Delivery]:
-        """Up to `count` of our entries whose retry is due (they are ours already: no room needed)."""
-        now = time.monotonic()
-        due = sorted((at, eid) for eid, (at, _) in self.retry_at.items() if at <= now)[:count]
-        return await self._claim({eid: self.retry_at[eid][1] for _, eid in due}, owned) if due else []
-
     async def read(self, count: int, owned: Collection[str]) -> list[Delivery]:
         """Up to `count` entries: due retries first, then orphans, then new ones."""
         now = time.monotonic()
-        due = await self.retries(count, owned)
+        due = sorted((at, eid) for eid, (at, _) in self.retry_at.items() if at <= now)[:count]
         if due:
-            return due
+            return await self._claim({eid: self.retry_at[eid][1] for _, eid in due}, owned)
         if now >= self._next_reclaim:
             orphans = await self._orphans(count, owned)
             if orphans:
