@@ -107,8 +107,10 @@ async def main() -> None:
         consumer.stop()
         await task
         await client.aclose()
-    print(f"inflating PDF: {len(raw_bomb) / 1024:.0f} KiB -> 12 MB of text; {INFLATING} of them, all "
-          f"{set(rejected)} in {took:.1f} s for the round")
+    print(
+        f"inflating PDF: {len(raw_bomb) / 1024:.0f} KiB -> 12 MB of text; {INFLATING} of them, all "
+        f"{set(rejected)} in {took:.1f} s for the round"
+    )
     for label, times in (("alone", alone), (f"beside {INFLATING} inflating", beside)):
         print(f"ordinary PDF latency {label:>20}: median {statistics.median(times):.2f} s, max {max(times):.2f} s")
     print(f"worker RSS: baseline {baseline:.0f} MiB, end of round {during:.0f} MiB, 2 s later {after:.0f} MiB")

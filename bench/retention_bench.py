@@ -69,8 +69,10 @@ async def measure(client: aioredis.Redis, label: str, args: argparse.Namespace, 
     else:
         await old_pass(client, args.keep)
     sent = await bytes_out(client) - sent
-    print(f"{label:<34} received {sent / 1e6:9.3f} MB   peak RSS +{peak_rss_mb() - rss:7.1f} MB"
-          f"   left {await client.xlen(STREAM)}")
+    print(
+        f"{label:<34} received {sent / 1e6:9.3f} MB   peak RSS +{peak_rss_mb() - rss:7.1f} MB"
+        f"   left {await client.xlen(STREAM)}"
+    )
 
 
 @contextlib.asynccontextmanager

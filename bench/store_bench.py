@@ -145,8 +145,10 @@ async def main() -> None:
             await client.flushdb()
             info = await client.info("server")
             persistence = await client.config_get("append*")
-            print(f"redis {info['redis_version']} at {url}; appendonly={persistence.get('appendonly')} "
-                  f"appendfsync={persistence.get('appendfsync')}")
+            print(
+                f"redis {info['redis_version']} at {url}; appendonly={persistence.get('appendonly')} "
+                f"appendfsync={persistence.get('appendfsync')}"
+            )
             await run(client, BusConfig(redis_url=url, producer="bench"))
         finally:
             await client.aclose()
@@ -164,12 +166,14 @@ async def run(client: aioredis.Redis, config: BusConfig) -> None:
             raws.append(await raw_xadd(client, envelopes(n), batch))
             stores.append(await store_append(store, envelopes(n), batch, f"bench-append{batch}-{r}"))
         raw, ours = statistics.median(raws), statistics.median(stores)
-        rows.append((
-            f"append, batch {batch}",
-            f"{ours:,.0f} ev/s ({ours / batch:,.0f} appends/s)",
-            f"{raw:,.0f} ev/s XADD" + (" pipelined" if batch > 1 else ""),
-            f"{ours / raw:.3g}x",
-        ))
+        rows.append(
+            (
+                f"append, batch {batch}",
+                f"{ours:,.0f} ev/s ({ours / batch:,.0f} appends/s)",
+                f"{raw:,.0f} ev/s XADD" + (" pipelined" if batch > 1 else ""),
+                f"{ours / raw:.3g}x",
+            )
+        )
 
     await build_aggregates(store)
     full_key = parse("bench-full").events

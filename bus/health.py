@@ -29,13 +29,18 @@ def summarize(
         mine = [b for b in beats if b.get("service") == name and b.get("state") != "stopped"]
         states = [_state(b, now) for b in mine] or ["offline"]
         live = [b for b, s in zip(mine, states, strict=False) if s != "unresponsive"]
-        rows.append({
-            "service": name,
-            "state": min(states, key=STATES.index),
-            "instances": len(live),
-            **{k: sum(int(b.get(k) or 0) for b in live) for k in ("processed", "failed", "dead_lettered", "pending")},
-            "reason": next((b["reason"] for b in live if b.get("reason")), ""),
-        })
+        rows.append(
+            {
+                "service": name,
+                "state": min(states, key=STATES.index),
+                "instances": len(live),
+                **{
+                    k: sum(int(b.get(k) or 0) for b in live)
+                    for k in ("processed", "failed", "dead_lettered", "pending")
+                },
+                "reason": next((b["reason"] for b in live if b.get("reason")), ""),
+            }
+        )
     return rows
 
 

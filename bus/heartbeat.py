@@ -128,14 +128,21 @@ class Heartbeat:
 
     async def serve(self, port: int) -> asyncio.Server:
         """GET /health (alive and well: 200, else 503 with the reason), GET /ready; other paths 404."""
+
         # A dozen lines of asyncio instead of an HTTP framework: two read-only endpoints for
         # container health checks do not justify a web server dependency.
         async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
                 request = await asyncio.wait_for(reader.readline(), 2)
                 status, body = await self._answer(request)
-                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                writer.write(
+                    b"HTTP/1.1 "
+                    + status
+                    + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\nConnection: close\r\n\r\n"
+                    + body
+                )
                 await writer.drain()
             writer.close()
 

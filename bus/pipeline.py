@@ -84,8 +84,13 @@ class CommitPipeline:
                 ops.ack(d.entry_id)
             elif isinstance(outcome, DeadLetter):
                 fields = deadletter.entry(
-                    outcome, source=keys.stream(self.sub.stream), source_id=d.entry_id, group=self.sub.group,
-                    consumer=self.consumer, deliveries=d.deliveries, original=d.fields or {},
+                    outcome,
+                    source=keys.stream(self.sub.stream),
+                    source_id=d.entry_id,
+                    group=self.sub.group,
+                    consumer=self.consumer,
+                    deliveries=d.deliveries,
+                    original=d.fields or {},
                 )
                 ops.dead(d.entry_id, fields)
         return ops

@@ -96,7 +96,10 @@ class EmbeddedRedis:
         # A session of its own: a terminal's Ctrl-C must reach only the supervisor, which stops
         # Redis last, after every worker has drained and committed.
         self.process = subprocess.Popen(  # noqa: S603 - our own arguments
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call, resolved before the fork
         )
         deadline = time.monotonic() + timeout_s

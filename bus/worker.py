@@ -103,8 +103,14 @@ class Worker:
             check = (lambda: self.service.probe(deps)) if self.service.probe else None  # type: ignore[misc]
             self.consumers = [
                 Consumer(
-                    self.client, self.config, sub, self.service.name, name=self.name,
-                    deps=deps, middleware=self.service.middleware, backend_check=check,
+                    self.client,
+                    self.config,
+                    sub,
+                    self.service.name,
+                    name=self.name,
+                    deps=deps,
+                    middleware=self.service.middleware,
+                    backend_check=check,
                 )
                 for sub in self.service.subscriptions
             ]

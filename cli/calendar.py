@@ -1,7 +1,7 @@
 """`aiwf calendar agenda|syncs`: what is on a calendar in a window, and how its recent syncs ended.
 
-    aiwf calendar agenda CALENDAR --from ISO --to ISO [--json]
-    aiwf calendar syncs CALENDAR [--limit N] [--json]     counts, and each VEVENT skipped or flagged
+aiwf calendar agenda CALENDAR --from ISO --to ISO [--json]
+aiwf calendar syncs CALENDAR [--limit N] [--json]     counts, and each VEVENT skipped or flagged
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ def parse_instant(text: str, option: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        fail(f"{option} must be an ISO 8601 date or date-time (e.g. 2025-03-01 or 2025-03-01T09:00+01:00), "
-             f"got {text[:80]!r}", 2)
+        fail(
+            f"{option} must be an ISO 8601 date or date-time (e.g. 2025-03-01 or 2025-03-01T09:00+01:00), "
+            f"got {text[:80]!r}",
+            2,
+        )
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
@@ -61,8 +64,10 @@ def register(app: typer.Typer) -> None:
         emit_table(
             f"{calendar_id}: {lo.isoformat()} .. {hi.isoformat()} ({len(items)})",
             ["start (UTC)", "end (UTC)", "summary", "where", "zone", "uid"],
-            [[i.start if not i.all_day else f"{i.local_start} (all day)", i.end, i.summary, i.location, i.tz, i.uid]
-             for i in items],
+            [
+                [i.start if not i.all_day else f"{i.local_start} (all day)", i.end, i.summary, i.location, i.tz, i.uid]
+                for i in items
+            ],
         )
 
     @calendar_app.command("syncs")
@@ -88,11 +93,17 @@ def show_syncs(calendar_id: str, outcomes: list[SyncOutcome]) -> None:
     emit_table(
         f"{calendar_id}: last {len(outcomes)} syncs",
         ["at", "outcome", "added", "updated", "removed", "occurrences", "skipped", "flagged", "reason"],
-        [[o.at, o.outcome, o.added, o.updated, o.removed, o.occurrences, o.skipped_count, o.flagged_count, o.reason]
-         for o in outcomes],
+        [
+            [o.at, o.outcome, o.added, o.updated, o.removed, o.occurrences, o.skipped_count, o.flagged_count, o.reason]
+            for o in outcomes
+        ],
     )
     notes = [(o, "skipped", n) for o in outcomes for n in o.skipped] + [
-        (o, "flagged", n) for o in outcomes for n in o.flagged]
+        (o, "flagged", n) for o in outcomes for n in o.flagged
+    ]
     if notes:
-        emit_table("events skipped or flagged", ["at", "", "uid", "reason"],
-                   [[o.at, kind, n["uid"], n["reason"]] for o, kind, n in notes])
+        emit_table(
+            "events skipped or flagged",
+            ["at", "", "uid", "reason"],
+            [[o.at, kind, n["uid"], n["reason"]] for o, kind, n in notes],
+        )

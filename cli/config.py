@@ -59,8 +59,15 @@ def rows(model: type[BaseSettings]) -> list[dict[str, Any]]:
         if name is None or info.exclude:  # a nested part (listed on its own) or another part's variable
             continue
         value = MASK if is_secret(name, info) and getattr(values, field) is not None else shown(getattr(values, field))
-        out.append({"variable": name, "value": value, "source": "env" if name in raw else "default",
-                    "field": field, "description": info.description or ""})
+        out.append(
+            {
+                "variable": name,
+                "value": value,
+                "source": "env" if name in raw else "default",
+                "field": field,
+                "description": info.description or "",
+            }
+        )
     return out
 
 
@@ -79,10 +86,19 @@ def shown(value: object) -> object:
 
 def key_rows() -> list[dict[str, Any]]:
     """AIWF_SECRET_KEY_<SERVICE> / AIWF_SECRET_PUBKEY_<SERVICE> that are set: key material, read by name prefix."""
-    return [{"variable": name, "value": MASK if name.startswith(ENV_PREFIX) else value, "source": "env",
-             "field": "", "description": "private key of a service" if name.startswith(ENV_PREFIX)
-             else "public key of a service (seal only)"}
-            for name, value in sorted(os.environ.items()) if name.startswith((ENV_PREFIX, ENV_PUBLIC_PREFIX))]
+    return [
+        {
+            "variable": name,
+            "value": MASK if name.startswith(ENV_PREFIX) else value,
+            "source": "env",
+            "field": "",
+            "description": "private key of a service"
+            if name.startswith(ENV_PREFIX)
+            else "public key of a service (seal only)",
+        }
+        for name, value in sorted(os.environ.items())
+        if name.startswith((ENV_PREFIX, ENV_PUBLIC_PREFIX))
+    ]
 
 
 def effective(service: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -98,8 +114,13 @@ def reference_markdown() -> str:
     lines: list[str] = []
     for part in PARTS:
         model = model_of(part)
-        lines += ["", f"**{part}** — {(model.__doc__ or '').strip().splitlines()[0]}", "",
-                  "| variable | default | meaning |", "|---|---|---|"]
+        lines += [
+            "",
+            f"**{part}** — {(model.__doc__ or '').strip().splitlines()[0]}",
+            "",
+            "| variable | default | meaning |",
+            "|---|---|---|",
+        ]
         for _, info in model.model_fields.items():
             name = variable(info)
             if name is None or info.exclude:
@@ -130,5 +151,8 @@ def register(app: typer.Typer) -> None:
             emit_json(tree)
             return
         for part, found in tree.items():
-            emit_table(part, ["variable", "value", "source", "meaning"],
-                       [[r["variable"], r["value"], r["source"], r["description"]] for r in found])
+            emit_table(
+                part,
+                ["variable", "value", "source", "meaning"],
+                [[r["variable"], r["value"], r["source"], r["description"]] for r in found],
+            )

@@ -18,7 +18,6 @@ def register(app: typer.Typer) -> None:
     app.command()(demo)
 
 
-
 def demo(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the whole pipeline.")] = 120.0,
 ) -> None:

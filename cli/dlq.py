@@ -142,7 +142,6 @@ def show(
     console.print(doc["traceback"] or "(none)", markup=False, highlight=False, soft_wrap=True)
 
 
-
 def purge(
     ids: IdsArg = None,
     all_: AllOpt = False,
@@ -187,5 +186,3 @@ def purge(
         emit_json({"dry_run": False, "purged": removed, "selected": len(chosen), "ids": [lt.ref for lt in chosen]})
     else:
         console.print(f"purged {removed} of {len(chosen)} selected dead letters")
-
-

@@ -18,7 +18,6 @@ def register(app: typer.Typer) -> None:
     app.command()(health)
 
 
-
 async def heartbeats(client: Redis) -> list[dict[str, str]]:
     """Every live worker's heartbeat, by service."""
     rows = []

@@ -18,7 +18,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
 
 
-
 def secret_owners() -> list[str]:
     """Every service some registered event seals secrets for."""
     load_events()

@@ -44,16 +44,12 @@ def selection(refs: list[str], all_: bool, **options: str | None) -> Filter:
     return flt
 
 
-
-
 def letters_table(title: str, found: list[Letter]) -> None:
     id_table(
         title,
         ["id", "group", "type", "error", "failed at (UTC)"],
         [(lt.ref, escape(lt.group), escape(lt.event_type), error_cell(lt), when(lt)) for lt in found],
     )
-
-
 
 
 def error_cell(letter: Letter) -> str:
@@ -64,5 +60,3 @@ def error_cell(letter: Letter) -> str:
 def when(letter: Letter) -> str:
     """When it was dead-lettered, to the second, in UTC: `2024-05-01 10:00:00`."""
     return datetime.fromtimestamp(letter.failed_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-

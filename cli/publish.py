@@ -26,7 +26,6 @@ def register(app: typer.Typer) -> None:
     app.command()(tail)
 
 
-
 def publish(
     event_type: Annotated[str, typer.Argument(metavar="TYPE", help="e.g. documents.document.uploaded")],
     data: Annotated[str, typer.Option("--data", help="Payload as JSON, or @path to a JSON file.")],
@@ -77,9 +76,11 @@ def tail(
             for row in rows:
                 emit_json(row)
         elif rows:
-            emit_table(key, ["entry", "type", "event id", "correlation", "payload"],
-                       [[r["entry"], r["type"], r["id"], r.get("correlation_id", ""), _short(r["payload"])]
-                        for r in rows])
+            emit_table(
+                key,
+                ["entry", "type", "event id", "correlation", "payload"],
+                [[r["entry"], r["type"], r["id"], r.get("correlation_id", ""), _short(r["payload"])] for r in rows],
+            )
 
     async def body(client: Redis, config: BusConfig) -> None:
         await require_stream(client, stream, key)
@@ -98,12 +99,20 @@ def tail(
 
 
 def _entry_row(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
-    row: dict[str, Any] = {"entry": entry_id.decode(), "id": fields.get(b"id", b"").decode(errors="replace"),
-                           "type": fields.get(b"type", b"").decode(errors="replace")}
+    row: dict[str, Any] = {
+        "entry": entry_id.decode(),
+        "id": fields.get(b"id", b"").decode(errors="replace"),
+        "type": fields.get(b"type", b"").decode(errors="replace"),
+    }
     try:
         env = codec.loads(fields.get(b"body", b""), 64_000_000)
-        row |= {"correlation_id": env.correlation_id, "causation_id": env.causation_id,
-                "occurred_at": env.occurred_at.isoformat(), "version": env.version, "payload": mask_sealed(env.payload)}
+        row |= {
+            "correlation_id": env.correlation_id,
+            "causation_id": env.causation_id,
+            "occurred_at": env.occurred_at.isoformat(),
+            "version": env.version,
+            "payload": mask_sealed(env.payload),
+        }
     except SchemaError as exc:
         row["payload"] = None
         row["error"] = str(exc)

@@ -106,7 +106,6 @@ def replay(
     _report_replay(results, dry_run=dry_run, group=group, json_=json_)
 
 
-
 def _progress(disable: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -147,5 +146,3 @@ def _report_replay(results: list[Result], *, dry_run: bool, group: str | None, j
             f"{sum(1 for r in bad if r.status is s)} {s.value}" for s in Status if any(r.status is s for r in bad)
         )
         fail(f"{len(bad)} of {len(results)} dead letters were not replayed ({kinds}); see the table")
-
-

@@ -30,7 +30,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(schemas_app, name="schemas")
 
 
-
 def schemas_ls(as_json: JsonOpt = False) -> None:
     """Registered event types, their versions and compatibility mode."""
     load_events()
@@ -67,7 +66,6 @@ def schemas_check(
 ) -> None:
     """Refuse schema changes that would break readers, against the committed snapshot."""
 
-
     load_events()
     current = export()
     if not snapshot.exists() and not update:
@@ -94,7 +92,7 @@ def _read_snapshot(path: Path) -> Any:
     except orjson.JSONDecodeError as exc:
         fail(f"snapshot {path} is not valid JSON: {exc}")
     if not isinstance(old, dict) or not isinstance(old.get("events", {}), dict):
-        fail(f"snapshot {path} is not a schema snapshot (want an object with an \"events\" object)")
+        fail(f'snapshot {path} is not a schema snapshot (want an object with an "events" object)')
     return old
 
 

@@ -119,5 +119,3 @@ def reclaim(
         ["entry", "from consumer", "idle", "deliveries"],
         [(r.entry_id, escape(r.consumer), age(r.idle_ms), r.deliveries) for r in rows],
     )
-
-

@@ -52,7 +52,9 @@ class Supervisor:
         command = [sys.executable, "-m", "aiwf.cli", "worker", child.name]
         # Own session: Ctrl-C goes to the supervisor alone, which then drains workers in order.
         child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, env=self.env, start_new_session=True,
+            command,
+            env=self.env,
+            start_new_session=True,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call, resolved before the fork
         )
         child.started_at = time.monotonic()

@@ -28,8 +28,21 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         rows = [v for v in found if language is None or language.lower() in (lang.lower() for lang in v.languages)]
         if as_json:
-            emit_json([{"name": v.name, "identifier": v.identifier, "language": v.language,
-                        "languages": list(v.languages), "gender": v.gender} for v in rows])
+            emit_json(
+                [
+                    {
+                        "name": v.name,
+                        "identifier": v.identifier,
+                        "language": v.language,
+                        "languages": list(v.languages),
+                        "gender": v.gender,
+                    }
+                    for v in rows
+                ]
+            )
         else:
-            emit_table(plural(len(rows), "voice"), ["name", "identifier", "language", "gender"],
-                       [[v.name, v.identifier, v.language, v.gender or ""] for v in rows])
+            emit_table(
+                plural(len(rows), "voice"),
+                ["name", "identifier", "language", "gender"],
+                [[v.name, v.identifier, v.language, v.gender or ""] for v in rows],
+            )

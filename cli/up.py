@@ -34,7 +34,6 @@ def register(app: typer.Typer) -> None:
     app.command()(up)
 
 
-
 def worker(
     name: Annotated[str, typer.Argument(help="auth | calendar | documents | llm | tts | pipeline")],
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
@@ -109,7 +108,6 @@ def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> 
 
 def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
 
-
     rows = {r["service"]: r for r in summarize(beats, list(supervisor.children))}
     table = Table(title=f"aiwf up — {time.strftime('%H:%M:%S')}", title_justify="left")
     for column in ("service", "pid", "state", "processed", "failed", "dead", "pending", "restarts", "reason"):
@@ -117,11 +115,18 @@ def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
     for name, child in supervisor.children.items():
         row = rows[name]
         state = row["state"] if row["state"] != "offline" else ("starting" if child.process else "restarting")
-        table.add_row(name, str(child.process.pid if child.process else "-"), state, str(row["processed"]),
-                      str(row["failed"]), str(row["dead_lettered"]), str(row["pending"]), str(child.restarts),
-                      str(row["reason"])[:40])
+        table.add_row(
+            name,
+            str(child.process.pid if child.process else "-"),
+            state,
+            str(row["processed"]),
+            str(row["failed"]),
+            str(row["dead_lettered"]),
+            str(row["pending"]),
+            str(child.restarts),
+            str(row["reason"])[:40],
+        )
     return table
-
 
 
 def _configure_logging() -> None:

@@ -43,8 +43,20 @@ Headers = Annotated[
     AfterValidator(_headers_size),
 ]
 
-_ALL_FIELDS = frozenset(("id", "type", "version", "occurred_at", "producer", "correlation_id",
-                         "causation_id", "traceparent", "headers", "payload"))
+_ALL_FIELDS = frozenset(
+    (
+        "id",
+        "type",
+        "version",
+        "occurred_at",
+        "producer",
+        "correlation_id",
+        "causation_id",
+        "traceparent",
+        "headers",
+        "payload",
+    )
+)
 
 
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -66,8 +78,9 @@ def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
         raise MalformedEvent(str(exc)) from None
 
 
-def _checked_ids(event_id: str | None, correlation_id: str | None, causation_id: str | None,
-                 traceparent: str | None) -> None:
+def _checked_ids(
+    event_id: str | None, correlation_id: str | None, causation_id: str | None, traceparent: str | None
+) -> None:
     """What a caller hands to wrap is held to the envelope's own rules (wrap skips pydantic)."""
     if event_id is not None:
         check_id(event_id, "event id")
@@ -142,18 +155,21 @@ class Envelope(BaseModel):
         """
         _checked_ids(event_id, correlation_id, causation_id, traceparent)
         eid = event_id or new_id()
-        return _trusted(cls, {
-            "id": eid,
-            "type": event.event_type,
-            "version": event.event_version,
-            "occurred_at": datetime.now(UTC),
-            "producer": producer,
-            "correlation_id": correlation_id or eid,
-            "causation_id": causation_id,
-            "traceparent": traceparent,
-            "headers": check_headers(headers),
-            "payload": dump_payload(event),
-        })
+        return _trusted(
+            cls,
+            {
+                "id": eid,
+                "type": event.event_type,
+                "version": event.event_version,
+                "occurred_at": datetime.now(UTC),
+                "producer": producer,
+                "correlation_id": correlation_id or eid,
+                "causation_id": causation_id,
+                "traceparent": traceparent,
+                "headers": check_headers(headers),
+                "payload": dump_payload(event),
+            },
+        )
 
     def caused(self, event: Event, *, producer: str, traceparent: str | None = None) -> Envelope:
         """Wrap an event caused by this one: same correlation id, causation id = this id.

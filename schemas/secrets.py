@@ -464,7 +464,8 @@ class KeyringSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, case_sensitive=True, env_ignore_empty=True)
 
     keys_dir: Path | None = Field(
-        None, validation_alias="AIWF_KEYS_DIR",
+        None,
+        validation_alias="AIWF_KEYS_DIR",
         description="directory of `<service>.key` / `<service>.pub` files; default `<AIWF_DATA_DIR>/keys`",
     )
     #: The bus's AIWF_DATA_DIR (declared by BusConfig), read here only for the default above.

@@ -70,7 +70,10 @@ async def test_backoff_is_a_tenacity_wait_strategy() -> None:
     async def always_down() -> None:
         nonlocal attempts
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(4), wait=Backoff(0.25, 0.75, jitter="none").wait, sleep=sleep, reraise=True,
+            stop=stop_after_attempt(4),
+            wait=Backoff(0.25, 0.75, jitter="none").wait,
+            sleep=sleep,
+            reraise=True,
         )
         async for attempt in retrying:
             with attempt:

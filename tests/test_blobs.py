@@ -112,8 +112,7 @@ def test_ref_cannot_name_a_path(tmp_path: Path) -> None:
     """A ref whose hash is not 64 hex digits, or whose uri disagrees with it, is refused."""
     good = BlobRef.of(b"x", "text/plain")
     with pytest.raises(ValidationError):
-        BlobRef(uri="blob:sha256:../../etc/passwd", sha256="../../etc/passwd", size=1,
-                content_type="text/plain")
+        BlobRef(uri="blob:sha256:../../etc/passwd", sha256="../../etc/passwd", size=1, content_type="text/plain")
     with pytest.raises(ValidationError):
         BlobRef(uri="file:///etc/passwd", sha256=good.sha256, size=1, content_type="text/plain")
     with pytest.raises(ValidationError):

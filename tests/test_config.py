@@ -56,15 +56,18 @@ def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) ->
     assert LLMSettings.from_env().model == "default"
 
 
-@pytest.mark.parametrize(("name", "value", "message"), [
-    ("AIWF_SOCKET_TIMEOUT", "abc", "AIWF_SOCKET_TIMEOUT must be a number > 0, got 'abc'"),
-    ("AIWF_SOCKET_TIMEOUT", "0", "AIWF_SOCKET_TIMEOUT must be a number > 0, got '0'"),
-    ("AIWF_REDIS_ATTEMPTS", "99", "AIWF_REDIS_ATTEMPTS must be an integer 1..10, got '99'"),
-    ("AIWF_MARKER_TTL", "5", "AIWF_MARKER_TTL must be an integer >= 60, got '5'"),
-    ("AIWF_APPENDFSYNC", "sometimes", "AIWF_APPENDFSYNC must be one of always|everysec|no, got 'sometimes'"),
-    ("AIWF_RECLAIM_IDLE", "0", "AIWF_RECLAIM_IDLE must be a number >= 0.05, got '0'"),
-    ("AIWF_HEALTH_PORT", "99999", "AIWF_HEALTH_PORT must be an integer 1..65535, got '99999'"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("AIWF_SOCKET_TIMEOUT", "abc", "AIWF_SOCKET_TIMEOUT must be a number > 0, got 'abc'"),
+        ("AIWF_SOCKET_TIMEOUT", "0", "AIWF_SOCKET_TIMEOUT must be a number > 0, got '0'"),
+        ("AIWF_REDIS_ATTEMPTS", "99", "AIWF_REDIS_ATTEMPTS must be an integer 1..10, got '99'"),
+        ("AIWF_MARKER_TTL", "5", "AIWF_MARKER_TTL must be an integer >= 60, got '5'"),
+        ("AIWF_APPENDFSYNC", "sometimes", "AIWF_APPENDFSYNC must be one of always|everysec|no, got 'sometimes'"),
+        ("AIWF_RECLAIM_IDLE", "0", "AIWF_RECLAIM_IDLE must be a number >= 0.05, got '0'"),
+        ("AIWF_HEALTH_PORT", "99999", "AIWF_HEALTH_PORT must be an integer 1..65535, got '99999'"),
+    ],
+)
 def test_a_bad_variable_is_one_line_naming_it(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
 ) -> None:
@@ -124,23 +127,30 @@ def test_blob_and_keys_dirs_default_under_the_data_dir(monkeypatch: pytest.Monke
     assert keys_dir() == tmp_path / "k"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"AIWF_CHUNK_SIZE": "100", "AIWF_CHUNK_OVERLAP": "100"}, "AIWF_CHUNK_OVERLAP (100) must be < AIWF_CHUNK_SIZE"),
-    ({"AIWF_LLM_URL": "ftp://x"}, "AIWF_LLM_URL: must start with http:// or https://, got 'ftp://x'"),
-    ({"AIWF_LLM_TIMEOUT": "-1"}, "AIWF_LLM_TIMEOUT must be a number > 0, got '-1'"),
-    ({"AIWF_CALENDAR_PAST_DAYS": "200", "AIWF_CALENDAR_FUTURE_DAYS": "365"}, "at most 400 days"),
-    ({"AIWF_CALENDAR_DEFAULT_TZ": "Mars/Olympus"}, "unknown default_tz 'Mars/Olympus'"),
-    ({"AIWF_AUTH_ACCESS_TTL": "900", "AIWF_AUTH_REFRESH_TTL": "60"}, "access_ttl_s < refresh_ttl_s"),
-    ({"AIWF_AUTH_LOCKOUT_FAILURES": "0"}, "AIWF_AUTH_LOCKOUT_FAILURES must be an integer 1..100, got '0'"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AIWF_CHUNK_SIZE": "100", "AIWF_CHUNK_OVERLAP": "100"}, "AIWF_CHUNK_OVERLAP (100) must be < AIWF_CHUNK_SIZE"),
+        ({"AIWF_LLM_URL": "ftp://x"}, "AIWF_LLM_URL: must start with http:// or https://, got 'ftp://x'"),
+        ({"AIWF_LLM_TIMEOUT": "-1"}, "AIWF_LLM_TIMEOUT must be a number > 0, got '-1'"),
+        ({"AIWF_CALENDAR_PAST_DAYS": "200", "AIWF_CALENDAR_FUTURE_DAYS": "365"}, "at most 400 days"),
+        ({"AIWF_CALENDAR_DEFAULT_TZ": "Mars/Olympus"}, "unknown default_tz 'Mars/Olympus'"),
+        ({"AIWF_AUTH_ACCESS_TTL": "900", "AIWF_AUTH_REFRESH_TTL": "60"}, "access_ttl_s < refresh_ttl_s"),
+        ({"AIWF_AUTH_LOCKOUT_FAILURES": "0"}, "AIWF_AUTH_LOCKOUT_FAILURES must be an integer 1..100, got '0'"),
+    ],
+)
 def test_a_bad_service_setting_is_one_line_naming_it(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
 ) -> None:
     """Each service's from_env refuses an impossible value with one ConfigError line that names the variable."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    part = next(p for p in PARTS if p not in {"bus", "bus.server", "bus.worker", "secrets"}
-                and any(variable(i) in env for i in model_of(p).model_fields.values()))
+    part = next(
+        p
+        for p in PARTS
+        if p not in {"bus", "bus.server", "bus.worker", "secrets"}
+        and any(variable(i) in env for i in model_of(p).model_fields.values())
+    )
     model = model_of(part)
     assert issubclass(model, Settings)
     with pytest.raises(ConfigError) as caught:
@@ -179,11 +189,14 @@ def test_documents_settings_shape_the_extractor(monkeypatch: pytest.MonkeyPatch)
     assert (settings.chunk_size, settings.chunk_overlap) == (300, 150)
 
 
-@pytest.mark.parametrize(("service", "name", "value"), [
-    ("llm", "AIWF_LLM_TIMEOUT", "soon"),
-    ("tts", "AIWF_SOCKET_TIMEOUT", "never"),  # tts reads the bus part for its blob store
-    ("documents", "AIWF_CHUNK_SIZE", "big"),
-])
+@pytest.mark.parametrize(
+    ("service", "name", "value"),
+    [
+        ("llm", "AIWF_LLM_TIMEOUT", "soon"),
+        ("tts", "AIWF_SOCKET_TIMEOUT", "never"),  # tts reads the bus part for its blob store
+        ("documents", "AIWF_CHUNK_SIZE", "big"),
+    ],
+)
 async def test_services_read_settings_at_startup_not_import(
     monkeypatch: pytest.MonkeyPatch, service: str, name: str, value: str
 ) -> None:

@@ -22,8 +22,15 @@ SECRET = "sk-never-shown-7f3a"
 def config(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run `aiwf config ARGS` with only `env` (plus PATH) set: no AIWF_* from the test's own shell."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AIWF_", "REDIS_URL"))}
-    return subprocess.run([shutil.which(AIWF) or AIWF, "config", *args], env={**base, "COLUMNS": "250", **env},
-                          cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [shutil.which(AIWF) or AIWF, "config", *args],
+        env={**base, "COLUMNS": "250", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def by_variable(tree: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -46,8 +53,12 @@ def test_json_shows_an_env_value_with_env_as_its_source(tmp_path: Path) -> None:
 
 def test_secrets_are_masked_in_json_and_table(tmp_path: Path) -> None:
     """An API key, a Redis password and a service private key never appear; each shows as ***."""
-    env = {"AIWF_LLM_API_KEY": SECRET, "AIWF_LLM_FALLBACK_API_KEY": SECRET,
-           "REDIS_URL": f"redis://user:{SECRET}@127.0.0.1:6379/0", "AIWF_SECRET_KEY_AUTH": SECRET}
+    env = {
+        "AIWF_LLM_API_KEY": SECRET,
+        "AIWF_LLM_FALLBACK_API_KEY": SECRET,
+        "REDIS_URL": f"redis://user:{SECRET}@127.0.0.1:6379/0",
+        "AIWF_SECRET_KEY_AUTH": SECRET,
+    }
     as_json = config("--json", env=env, cwd=tmp_path)
     table = config(env=env, cwd=tmp_path)
     for result in (as_json, table):
@@ -85,5 +96,5 @@ def test_readme_configuration_is_generated_from_the_models() -> None:
     assert block, "README.md lacks the <!-- config:begin --> ... <!-- config:end --> block"
     assert block.group(1) == reference_markdown(), (
         "README configuration is stale; regenerate it with: "
-        'python -c "from aiwf.cli.config import reference_markdown as r; print(r(), end=\'\')"'
+        "python -c \"from aiwf.cli.config import reference_markdown as r; print(r(), end='')\""
     )

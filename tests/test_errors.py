@@ -72,9 +72,17 @@ def test_the_walk_finds_every_module_family() -> None:
     """The walk reaches the schema, secret, bus, store, blob, dlq and every worker's errors."""
     modules = {cls.__module__ for cls in CLASSES}
     expected = {
-        "aiwf.schemas.errors", "aiwf.schemas.secrets", "aiwf.bus.errors", "aiwf.bus.store.errors", "aiwf.bus.blobs",
-        "aiwf.dlq.errors", "aiwf.workers.auth.errors", "aiwf.workers.calendar.errors",
-        "aiwf.workers.documents.errors", "aiwf.workers.llm.errors", "aiwf.workers.llm.backends",
+        "aiwf.schemas.errors",
+        "aiwf.schemas.secrets",
+        "aiwf.bus.errors",
+        "aiwf.bus.store.errors",
+        "aiwf.bus.blobs",
+        "aiwf.dlq.errors",
+        "aiwf.workers.auth.errors",
+        "aiwf.workers.calendar.errors",
+        "aiwf.workers.documents.errors",
+        "aiwf.workers.llm.errors",
+        "aiwf.workers.llm.backends",
         "aiwf.workers.tts.errors",
     }
     assert expected <= modules
@@ -126,12 +134,24 @@ def test_schemas_never_import_bus() -> None:
 @pytest.mark.parametrize(
     ("cls", "disposition"),
     [
-        (PublishRefused, Refused), (ConfigError, Refused), (DlqError, Refused), (KeyringError, ConfigError),
-        (LLMConfigError, ConfigError), (CalendarConfigError, ConfigError), (InvalidOptions, ConfigError),
-        (InvalidPayload, PermanentError), (SecretUnsealError, PermanentError), (IdempotencyConflict, PermanentError),
-        (InvalidCalendar, PermanentError), (CorruptDocument, PermanentError), (PermanentLLMError, PermanentError),
-        (InvalidSpeechRequest, PermanentError), (ConcurrencyError, TransientError), (GroupMissing, TransientError),
-        (RedisUnavailable, BackendUnavailable), (InvalidResponse, BackendUnavailable),
+        (PublishRefused, Refused),
+        (ConfigError, Refused),
+        (DlqError, Refused),
+        (KeyringError, ConfigError),
+        (LLMConfigError, ConfigError),
+        (CalendarConfigError, ConfigError),
+        (InvalidOptions, ConfigError),
+        (InvalidPayload, PermanentError),
+        (SecretUnsealError, PermanentError),
+        (IdempotencyConflict, PermanentError),
+        (InvalidCalendar, PermanentError),
+        (CorruptDocument, PermanentError),
+        (PermanentLLMError, PermanentError),
+        (InvalidSpeechRequest, PermanentError),
+        (ConcurrencyError, TransientError),
+        (GroupMissing, TransientError),
+        (RedisUnavailable, BackendUnavailable),
+        (InvalidResponse, BackendUnavailable),
         (EngineUnavailable, BackendUnavailable),
     ],
 )

@@ -16,7 +16,9 @@ def test_missing_service_is_offline_and_present_one_running() -> None:
     """A service without a heartbeat is offline; one with a fresh heartbeat is running."""
     rows = summarize([beat("llm", processed=3)], ["llm", "tts"], NOW)
     assert [(r["service"], r["state"], r["instances"], r["processed"]) for r in rows] == [
-        ("llm", "running", 1, 3), ("tts", "offline", 0, 0)]
+        ("llm", "running", 1, 3),
+        ("tts", "offline", 0, 0),
+    ]
 
 
 def test_a_stale_heartbeat_is_unresponsive_not_running() -> None:
@@ -28,8 +30,11 @@ def test_a_stale_heartbeat_is_unresponsive_not_running() -> None:
 
 def test_replicas_sum_counters_and_best_state_wins() -> None:
     """Two replicas: counters add up; one running beats one paused; a stopped one is ignored."""
-    beats = [beat("documents", "paused", processed=1, pending=2), beat("documents", processed=5, pending=1),
-             beat("documents", "stopped", processed=100)]
+    beats = [
+        beat("documents", "paused", processed=1, pending=2),
+        beat("documents", processed=5, pending=1),
+        beat("documents", "stopped", processed=100),
+    ]
     (row,) = summarize(beats, ["documents"], NOW)
     assert row["state"] == "running"
     assert row["instances"] == 2

@@ -58,7 +58,10 @@ class Ctx:
 def envelope(traceparent: str | None = TRACEPARENT) -> Envelope:
     """A caused event, so every id differs from the others."""
     return Envelope.wrap(
-        ItemCreated(title="t"), producer="tests", correlation_id="corr-1", causation_id="cause-1",
+        ItemCreated(title="t"),
+        producer="tests",
+        correlation_id="corr-1",
+        causation_id="cause-1",
         traceparent=traceparent,
     )
 
@@ -84,8 +87,14 @@ def test_handler_line_is_one_json_object_with_the_event_ids() -> None:
     stamp = datetime.fromisoformat(first["timestamp"])
     assert stamp.utcoffset() == timedelta(0)
     assert {k: first[k] for k in IDS} == {
-        "event_id": env.id, "event_type": "testing.item.created", "correlation_id": "corr-1",
-        "causation_id": "cause-1", "trace_id": TRACE_ID, "service": "llm", "consumer": "llm-host-1", "group": "llm",
+        "event_id": env.id,
+        "event_type": "testing.item.created",
+        "correlation_id": "corr-1",
+        "causation_id": "cause-1",
+        "trace_id": TRACE_ID,
+        "service": "llm",
+        "consumer": "llm-host-1",
+        "group": "llm",
     }
     assert second["level"] == "warning"
     assert second["event_id"] == env.id
@@ -259,8 +268,14 @@ async def test_stdlib_lines_inside_the_middleware_carry_the_event_ids() -> None:
     inside, after = json_lines(out)
     assert inside["message"] == "store read took 12 ms"
     assert {k: inside[k] for k in IDS} == {
-        "event_id": env.id, "event_type": env.type, "correlation_id": "corr-1", "causation_id": "cause-1",
-        "trace_id": TRACE_ID, "service": "llm", "consumer": "llm-host-1", "group": "llm",
+        "event_id": env.id,
+        "event_type": env.type,
+        "correlation_id": "corr-1",
+        "causation_id": "cause-1",
+        "trace_id": TRACE_ID,
+        "service": "llm",
+        "consumer": "llm-host-1",
+        "group": "llm",
     }
     assert "event_id" not in after
 
@@ -332,8 +347,14 @@ def test_a_worker_process_writes_json_lines_named_by_its_service(tmp_path: Path)
     """`aiwf worker documents` with stderr on a pipe logs JSON lines whose service is "documents"."""
     env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0", "AIWF_DATA_DIR": str(tmp_path)}
     env.pop("AIWF_LOG_FORMAT", None)
-    proc = subprocess.Popen([AIWF, "worker", "documents"], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [AIWF, "worker", "documents"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready, _, _ = select.select([proc.stderr], [], [], 30)
         assert ready, "the worker wrote nothing on stderr within 30 s"
@@ -351,8 +372,9 @@ def test_a_worker_process_writes_json_lines_named_by_its_service(tmp_path: Path)
 def test_a_bad_log_level_is_one_cli_line(tmp_path: Path) -> None:
     """AIWF_LOG_LEVEL=loud makes any command exit 1 with one `aiwf:` line naming the variable."""
     env = {**os.environ, "AIWF_LOG_LEVEL": "loud", "AIWF_DATA_DIR": str(tmp_path)}
-    result = subprocess.run([AIWF, "health"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        [AIWF, "health"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 1
     expected = "aiwf: AIWF_LOG_LEVEL='loud' is not a level; use DEBUG, INFO, WARNING or ERROR"
     assert result.stderr.splitlines() == [expected]

@@ -30,8 +30,9 @@ def setuptools_config() -> dict[str, list[str] | dict[str, str]]:
 def outside_repo_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run `python -c code` in the project venv from `cwd`, with nothing from the repository on sys.path."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.mark.slow
@@ -40,8 +41,13 @@ def test_wheel_holds_only_the_aiwf_namespace(tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(ROOT, source, ignore=NOT_SOURCE)  # build a copy: a build writes build/ and egg-info in place
     out = tmp_path / "wheels"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
-                           capture_output=True, text=True, timeout=600, check=False)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert built.returncode == 0, built.stderr
     (wheel,) = out.glob("aiwf-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -63,8 +69,14 @@ def test_only_the_namespace_imports_outside_the_repository(tmp_path: Path) -> No
 
 def test_python_dash_m_aiwf_cli_is_the_command_line(tmp_path: Path) -> None:
     """`python -m aiwf.cli --version` (how `aiwf up` starts workers) runs the same command line as `aiwf`."""
-    result = subprocess.run([sys.executable, "-m", "aiwf.cli", "--version"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "aiwf.cli", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"aiwf {tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['version']}\n"
 

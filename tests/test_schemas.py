@@ -30,17 +30,32 @@ from tests.events import ItemCreated
 def test_every_envelope_field_round_trips_through_the_wire() -> None:
     """encode -> decode returns an equal envelope, every field included."""
     env = Envelope(
-        id=new_id(), type="testing.item.created", version=2, occurred_at=datetime(2026, 1, 2, 3, 4, 5, 678000, UTC),
-        producer="p", correlation_id="corr", causation_id="cause",
-        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", headers={"tenant": "t1"},
+        id=new_id(),
+        type="testing.item.created",
+        version=2,
+        occurred_at=datetime(2026, 1, 2, 3, 4, 5, 678000, UTC),
+        producer="p",
+        correlation_id="corr",
+        causation_id="cause",
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        headers={"tenant": "t1"},
         payload={"title": "t", "quantity": 3},
     )
     fields = {k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in codec.encode(env).items()}
     back = codec.decode(fields, 10_000)
     assert back == env
     assert set(Envelope.model_fields) == {
-        "id", "type", "version", "occurred_at", "producer", "correlation_id", "causation_id", "traceparent",
-        "headers", "payload"}
+        "id",
+        "type",
+        "version",
+        "occurred_at",
+        "producer",
+        "correlation_id",
+        "causation_id",
+        "traceparent",
+        "headers",
+        "payload",
+    }
 
 
 def test_ids_are_uuid7_and_sort_by_time() -> None:
@@ -155,8 +170,7 @@ def test_new_version_needs_an_upcaster_and_removed_types_break() -> None:
     old = copy.deepcopy(new)
     del old["events"]["testing.item.created"]["versions"]["2"]
     new["events"]["testing.item.created"]["upcasters"] = []
-    assert [str(p) for p in check(old, new)] == [
-        "testing.item.created v2: new version needs an @upcaster from v1"]
+    assert [str(p) for p in check(old, new)] == ["testing.item.created v2: new version needs an @upcaster from v1"]
     gone = copy.deepcopy(old)
     del gone["events"]["testing.item.created"]
     assert any("type removed" in str(p) for p in check(old, gone))

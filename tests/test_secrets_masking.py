@@ -23,17 +23,26 @@ CLEARTEXT = "hunter2-cleartext"
 def raw_login(password: str = CLEARTEXT) -> dict[str, bytes]:
     """The fields a raw producer would XADD for a login with `password` not sealed."""
     eid = new_id()
-    body = orjson.dumps({
-        "id": eid, "type": "testing.login.attempted", "version": 1, "occurred_at": datetime.now(UTC).isoformat(),
-        "producer": "raw", "correlation_id": eid, "payload": {"user": "ada", "password": password},
-    })
+    body = orjson.dumps(
+        {
+            "id": eid,
+            "type": "testing.login.attempted",
+            "version": 1,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "producer": "raw",
+            "correlation_id": eid,
+            "payload": {"user": "ada", "password": password},
+        }
+    )
     return {"id": eid.encode(), "type": b"testing.login.attempted", "body": body}
 
 
 def test_mask_payload_goes_by_the_schema_not_by_the_value() -> None:
     """A Secret field is masked whether it holds clear text or a sealed value; other fields stay."""
     assert mask_payload(LoginAttempted.event_type, {"user": "ada", "password": CLEARTEXT}) == {
-        "user": "ada", "password": MASK}
+        "user": "ada",
+        "password": MASK,
+    }
     sealed = {"user": "ada", "password": SEALED_PREFIX + "abc"}
     assert mask_payload(LoginAttempted.event_type, sealed)["password"] == MASK
     nested = {"title": "t", "inner": {"token": SEALED_PREFIX + "x"}}

@@ -1,9 +1,9 @@
 """Aggregates and the repository: state rebuilt from events, saved with an expected version.
 
-    load  snapshot (if its state_version is the class's) + the events after it, applied in order
-    save  the pending events, appended with expected version = the version loaded, in appends of
-          at most `batch` events; a snapshot every `snapshot_every` events (a cache: losing one
-          only slows a load)
+load  snapshot (if its state_version is the class's) + the events after it, applied in order
+save  the pending events, appended with expected version = the version loaded, in appends of
+      at most `batch` events; a snapshot every `snapshot_every` events (a cache: losing one
+      only slows a load)
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 Apply = Callable[[Any, Envelope, "Writes"], Awaitable[None]]
 """`async def on_x(event: SomeEvent, envelope: Envelope, writes: Writes) -> None`."""
 
+
 class Projection:
     """A named read model over one category (or `keys.ALL`, the global log), with handlers by event type."""
 

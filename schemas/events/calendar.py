@@ -1,11 +1,11 @@
 """calendar: a calendar to sync, the occurrences it added, updated or removed, and how the sync ended.
 
-    calendar.sync.requested        an iCalendar document (inline or a blob) and an optional window
-    calendar.occurrence.added      an occurrence now in the window       } also the calendar
-    calendar.occurrence.updated    its SEQUENCE or what it shows changed } aggregate's events
-    calendar.occurrence.removed    gone from the feed or from the window } in the event store
-    calendar.sync.completed        the counts (all zero: nothing changed), the VEVENTs skipped or flagged
-    calendar.sync.rejected         the document can never be synced (malformed, hostile, too large)
+calendar.sync.requested        an iCalendar document (inline or a blob) and an optional window
+calendar.occurrence.added      an occurrence now in the window       } also the calendar
+calendar.occurrence.updated    its SEQUENCE or what it shows changed } aggregate's events
+calendar.occurrence.removed    gone from the feed or from the window } in the event store
+calendar.sync.completed        the counts (all zero: nothing changed), the VEVENTs skipped or flagged
+calendar.sync.rejected         the document can never be synced (malformed, hostile, too large)
 """
 
 from __future__ import annotations

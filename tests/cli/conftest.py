@@ -32,8 +32,14 @@ def env(redis_url: str, tmp_path: Path) -> Env:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AIWF_", "REDIS_URL"))}
     data = tmp_path / "data"
     data.mkdir()
-    return {**base, "REDIS_URL": redis_url, "AIWF_DATA_DIR": str(data), "COLUMNS": "250", "NO_COLOR": "1",
-            "PYTHONUNBUFFERED": "1"}
+    return {
+        **base,
+        "REDIS_URL": redis_url,
+        "AIWF_DATA_DIR": str(data),
+        "COLUMNS": "250",
+        "NO_COLOR": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 @pytest.fixture
@@ -58,8 +64,9 @@ def aiwf(env: Env, tmp_path: Path) -> Aiwf:
                 merged.pop(key, None)
             else:
                 merged[key] = value
-        return subprocess.run([AIWF, *args], env=merged, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        return subprocess.run(
+            [AIWF, *args], env=merged, cwd=tmp_path, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     base = env
     return call
@@ -74,7 +81,11 @@ def spawn(env: Env, tmp_path: Path) -> Iterator[Spawn]:
         log = tmp_path / f"{args[0]}-{len(started)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [AIWF, *args], env=env or base, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                [AIWF, *args],
+                env=env or base,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
                 # A shell's background job starts with SIGINT ignored; by default give the child the
                 # default back, or pass sigint=signal.SIG_IGN to start it the way a shell would.

@@ -15,14 +15,24 @@ UPLOADED = "documents.document.uploaded"
 
 def _dead_letter(r: redis.Redis, domain: str, entry_id: str) -> None:
     """XADD one dead letter of `domain` at `entry_id`, with the fields the bus writes."""
-    r.xadd(keys.dead_letters(domain), {
-        deadletter.FIELD_SOURCE: keys.stream(domain), deadletter.FIELD_SOURCE_ID: "1-0",
-        deadletter.FIELD_GROUP: domain, deadletter.FIELD_CONSUMER: "c1", deadletter.FIELD_DELIVERIES: "1",
-        deadletter.FIELD_ERROR_TYPE: "PermanentError", deadletter.FIELD_ERROR: "bad payload",
-        deadletter.FIELD_TRACEBACK: "", deadletter.FIELD_FAILED_AT: "2025-01-01T00:00:00+00:00",
-        deadletter.FIELD_HOST: "h",
-        f"{deadletter.ORIGINAL_PREFIX}id": "e1", f"{deadletter.ORIGINAL_PREFIX}type": UPLOADED,
-    }, id=entry_id)
+    r.xadd(
+        keys.dead_letters(domain),
+        {
+            deadletter.FIELD_SOURCE: keys.stream(domain),
+            deadletter.FIELD_SOURCE_ID: "1-0",
+            deadletter.FIELD_GROUP: domain,
+            deadletter.FIELD_CONSUMER: "c1",
+            deadletter.FIELD_DELIVERIES: "1",
+            deadletter.FIELD_ERROR_TYPE: "PermanentError",
+            deadletter.FIELD_ERROR: "bad payload",
+            deadletter.FIELD_TRACEBACK: "",
+            deadletter.FIELD_FAILED_AT: "2025-01-01T00:00:00+00:00",
+            deadletter.FIELD_HOST: "h",
+            f"{deadletter.ORIGINAL_PREFIX}id": "e1",
+            f"{deadletter.ORIGINAL_PREFIX}type": UPLOADED,
+        },
+        id=entry_id,
+    )
 
 
 def _title(table: str) -> str:

@@ -51,8 +51,9 @@ def test_no_redis_at_all_points_to_aiwf_up(aiwf: Aiwf, tmp_path: Path) -> None:
     """REDIS_URL unset and no embedded server in the data dir: publish says to set REDIS_URL or run `aiwf up`."""
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = aiwf("publish", "documents.document.uploaded", "--data", DOC,
-                  env={"REDIS_URL": None, "AIWF_DATA_DIR": str(empty)})
+    result = aiwf(
+        "publish", "documents.document.uploaded", "--data", DOC, env={"REDIS_URL": None, "AIWF_DATA_DIR": str(empty)}
+    )
     line = assert_one_error(result)
     assert "`aiwf up`" in line
     assert "REDIS_URL" in line
@@ -71,8 +72,12 @@ def test_schemas_ls_needs_no_redis(aiwf: Aiwf) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [("tail", "-n", "0", "documents"), ("publish", "documents.document.uploaded", "--data", "{}", "--version", "x"),
-     ("no-such-command",), ("dlq", "ls", "--limit", "many")],
+    [
+        ("tail", "-n", "0", "documents"),
+        ("publish", "documents.document.uploaded", "--data", "{}", "--version", "x"),
+        ("no-such-command",),
+        ("dlq", "ls", "--limit", "many"),
+    ],
 )
 def test_usage_errors_are_one_line_and_exit_2(aiwf: Aiwf, args: tuple[str, ...]) -> None:
     """Bad options or commands give one `aiwf:` line naming the problem, exit 2, no usage panel."""

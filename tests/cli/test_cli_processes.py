@@ -84,8 +84,14 @@ def test_up_restarts_a_killed_worker_and_stops_on_sigint(
     up = spawn("up", "--no-table", "--only", "documents,llm")
     seen: set[int] = set()
     try:
-        wait_for(lambda: {k: v for k, v in _states(aiwf).items() if k in {"documents", "llm"}}
-                 == {"documents": "running", "llm": "running"}, 30, "documents and llm running")
+        wait_for(
+            lambda: (
+                {k: v for k, v in _states(aiwf).items() if k in {"documents", "llm"}}
+                == {"documents": "running", "llm": "running"}
+            ),
+            30,
+            "documents and llm running",
+        )
         old = _running_pid(r, "documents")
         assert old is not None
         seen |= {old, *(int(b["pid"]) for b in beats(r, "llm"))}
@@ -121,7 +127,6 @@ def test_up_refuses_a_malformed_redis_url_before_starting_workers(aiwf: Aiwf, tm
     """A REDIS_URL redis-py cannot parse stops `aiwf up` with one line and exit 2, not a crash-looping worker."""
     result = aiwf("up", "--no-table", "--only", "documents", env={"REDIS_URL": "http://127.0.0.1:1"}, timeout=20)
     assert "REDIS_URL" in assert_one_error(result, code=2)
-
 
 
 def test_up_started_as_a_background_job_still_stops_on_sigint(aiwf: Aiwf, spawn: Spawn, r: redis.Redis) -> None:

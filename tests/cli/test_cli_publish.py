@@ -77,8 +77,9 @@ def test_publish_with_explicit_version_one(aiwf: Aiwf, r: redis.Redis) -> None:
     [
         pytest.param(["documents.no.such", "--data", DOC], "unknown event type", id="unknown-type"),
         pytest.param([UPLOADED, "--data", '{"text": "no id"}'], "document_id", id="invalid-payload"),
-        pytest.param([UPLOADED, "--data", '{"document_id": "d", "text": "x", "pages": 3}'], "pages",
-                     id="unknown-field"),
+        pytest.param(
+            [UPLOADED, "--data", '{"document_id": "d", "text": "x", "pages": 3}'], "pages", id="unknown-field"
+        ),
         pytest.param([UPLOADED, "--data", '{"document_id": '], "not valid JSON", id="malformed-json"),
         pytest.param([UPLOADED, "--data", "@/no/such/file.json"], "cannot read", id="missing-file"),
         pytest.param([UPLOADED, "--data", "[1, 2]"], "JSON object", id="not-an-object"),
@@ -144,8 +145,12 @@ def test_tail_masks_sealed_secrets(aiwf: Aiwf, r: redis.Redis) -> None:
     body = _first_body(r)
     crafted_id = str(uuid.uuid4())
     body |= {"id": crafted_id, "correlation_id": crafted_id}
-    body["payload"] |= {"document_id": "sealed:v1:TOPSECRETID", "text": "sealed:v1:TOPSECRETVALUE",
-                        "filename": "plain.txt", "extra": {"list": ["sealed:v1:NESTEDSECRET", "plain"]}}
+    body["payload"] |= {
+        "document_id": "sealed:v1:TOPSECRETID",
+        "text": "sealed:v1:TOPSECRETVALUE",
+        "filename": "plain.txt",
+        "extra": {"list": ["sealed:v1:NESTEDSECRET", "plain"]},
+    }
     r.xadd(STREAM, {"id": crafted_id, "type": UPLOADED, "body": orjson.dumps(body)})
 
     as_json = aiwf("tail", "documents", "--json")

@@ -1,6 +1,6 @@
 """A consumer process for fault tests: one ItemCounted per ItemCreated, group `crash`.
 
-    python -m tests.contract.crash_consumer REDIS_URL [HANDLER_DELAY_S]
+python -m tests.contract.crash_consumer REDIS_URL [HANDLER_DELAY_S]
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from aiwf.schemas import Event
 from tests.events import ItemCounted, ItemCreated
 
 DELAY_S = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
-sub = Subscription(stream="testing", group="crash", batch=100,
-                   retry=RetryPolicy(reclaim_idle_s=1.0, backoff_base_s=0.01, backoff_max_s=0.1))
+sub = Subscription(
+    stream="testing",
+    group="crash",
+    batch=100,
+    retry=RetryPolicy(reclaim_idle_s=1.0, backoff_base_s=0.01, backoff_max_s=0.1),
+)
 
 
 @sub.handler

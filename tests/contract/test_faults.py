@@ -32,7 +32,9 @@ def start_consumer(url: str, delay_s: float = 0.0) -> subprocess.Popen[bytes]:
     quiet = not os.environ.get("AIWF_TEST_VERBOSE")
     return subprocess.Popen(
         [sys.executable, "-m", "tests.contract.crash_consumer", url, str(delay_s)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL if quiet else None,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.DEVNULL if quiet else None,
     )
 
 

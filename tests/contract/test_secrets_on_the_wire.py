@@ -58,8 +58,11 @@ async def test_recipient_reads_the_secret_and_no_stream_holds_it(
     assert TOKEN.encode() not in wire
     import orjson
 
-    outputs = [orjson.loads(f[b"body"]) for _, f in await client.xrange(keys.stream("testing"))
-               if f[b"type"] == b"testing.session.opened"]
+    outputs = [
+        orjson.loads(f[b"body"])
+        for _, f in await client.xrange(keys.stream("testing"))
+        if f[b"type"] == b"testing.session.opened"
+    ]
     sealed = outputs[0]["payload"]["token"]
     assert is_sealed(sealed)
     assert unseal(sealed, default_keyring().private_key("gateway")) == TOKEN

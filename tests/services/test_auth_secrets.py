@@ -44,8 +44,13 @@ async def everything_in_redis(client: aioredis.Redis) -> bytes:
         elif kind == "hash":
             blob += b"".join(k + v for k, v in (await client.hgetall(key)).items())
         elif kind in {"set", "zset", "list"}:
-            members = (await client.smembers(key) if kind == "set" else
-                       await client.zrange(key, 0, -1) if kind == "zset" else await client.lrange(key, 0, -1))
+            members = (
+                await client.smembers(key)
+                if kind == "set"
+                else await client.zrange(key, 0, -1)
+                if kind == "zset"
+                else await client.lrange(key, 0, -1)
+            )
             blob += b"".join(members)
     return bytes(blob)
 
@@ -57,8 +62,12 @@ def forms(secret: str) -> list[bytes]:
 
 
 async def test_no_plaintext_secret_in_any_stream_key_or_log(
-    client: aioredis.Redis, config: BusConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-    redis_url: str, caplog: pytest.LogCaptureFixture,
+    client: aioredis.Redis,
+    config: BusConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A whole flow (failures, refresh, reuse, revocation, password change, a dead letter), then a hunt for secrets."""
     caplog.set_level(logging.DEBUG)
@@ -76,8 +85,11 @@ async def test_no_plaintext_secret_in_any_stream_key_or_log(
         again = await flow.login("ada@example.org")
         tokens += [gateway_secret(again, "access_token"), gateway_secret(again, "refresh_token")]
         await flow.one(TokenRevocationRequested(refresh_token=SecretStr(tokens[-1])))
-        await flow.one(PasswordChangeRequested(
-            user_id=user_id, current_password=SecretStr(PASSWORD), new_password=SecretStr(NEW_PASSWORD)))
+        await flow.one(
+            PasswordChangeRequested(
+                user_id=user_id, current_password=SecretStr(PASSWORD), new_password=SecretStr(NEW_PASSWORD)
+            )
+        )
         # A request sealed for the wrong service cannot be opened by auth: it is dead-lettered, still sealed.
         monkeypatch.setattr(LoginRequested, "secret_recipient", "gateway")
         stray = Envelope.wrap(LoginRequested(username="ada", password=SecretStr(STRAY_PASSWORD)), producer="tests")
@@ -96,8 +108,15 @@ async def test_no_plaintext_secret_in_any_stream_key_or_log(
     private_jwk_d = [base64.urlsafe_b64encode(d).rstrip(b"=").decode() for d in private_keys]
     sealing_keys = [Keyring.from_dir(tmp_path / "keys").env(s) for s in ("auth", "gateway")]
 
-    secrets = [PASSWORD, NEW_PASSWORD, WRONG_PASSWORD, STRAY_PASSWORD, *tokens, *private_jwk_d,
-               *(v for env in sealing_keys for v in env.values())]
+    secrets = [
+        PASSWORD,
+        NEW_PASSWORD,
+        WRONG_PASSWORD,
+        STRAY_PASSWORD,
+        *tokens,
+        *private_jwk_d,
+        *(v for env in sealing_keys for v in env.values()),
+    ]
     # A JWT's signature alone is as good as a leak of the token: hunt it separately.
     secrets += [t.rsplit(".", 1)[1] for t in tokens if t.count(".") == 2 and not t.startswith("rt1.")]
     # A refresh token's random part alone is the secret (its family id is stored on purpose).

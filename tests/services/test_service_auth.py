@@ -77,8 +77,11 @@ async def test_register_login_refresh_reuse_and_password_change(
         assert out == [("auth.token.refresh_failed", {"reason": "invalid"})]  # the family is gone
 
         live = gateway_secret(await flow.login("ada@example.org"), "refresh_token")
-        out = await flow.one(PasswordChangeRequested(
-            user_id=user_id, current_password=SecretStr(PASSWORD), new_password=SecretStr(NEW_PASSWORD)))
+        out = await flow.one(
+            PasswordChangeRequested(
+                user_id=user_id, current_password=SecretStr(PASSWORD), new_password=SecretStr(NEW_PASSWORD)
+            )
+        )
         assert out == [
             ("auth.password.changed", {"user_id": user_id}),
             ("auth.tokens.revoked", {"user_id": user_id, "families": 1, "reason": "password_changed"}),
@@ -261,9 +264,7 @@ async def test_aiwf_auth_verify_cli(
     assert "token refused" in bad.output
 
 
-async def test_worker_startup_publishes_the_jwks(
-    client: aioredis.Redis, config: BusConfig, auth: ModuleType
-) -> None:
+async def test_worker_startup_publishes_the_jwks(client: aioredis.Redis, config: BusConfig, auth: ModuleType) -> None:
     """Run as a Worker, auth creates its signing key at startup and publishes the JWKS before any login."""
     from aiwf.bus.testing import wait_until
     from aiwf.bus.worker import Worker

@@ -58,10 +58,17 @@ def at(day: int, month: int, hour: int = 0, minute: int = 0) -> dt.datetime:
 @pytest.fixture
 def service(monkeypatch: pytest.MonkeyPatch, redis_url: str, tmp_path: Path) -> ModuleType:
     """The service module on the test Redis, blobs under tmp_path, a 1 s expansion budget."""
-    return fresh_service("calendar", monkeypatch, {
-        "REDIS_URL": redis_url, "AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_CALENDAR_MAX_SECONDS": "1",
-        "AIWF_CALENDAR_MAX_ICS_BYTES": None, "AIWF_CALENDAR_DEFAULT_TZ": None,
-    })
+    return fresh_service(
+        "calendar",
+        monkeypatch,
+        {
+            "REDIS_URL": redis_url,
+            "AIWF_BLOB_DIR": str(tmp_path / "blobs"),
+            "AIWF_CALENDAR_MAX_SECONDS": "1",
+            "AIWF_CALENDAR_MAX_ICS_BYTES": None,
+            "AIWF_CALENDAR_DEFAULT_TZ": None,
+        },
+    )
 
 
 @dataclass
@@ -113,30 +120,57 @@ async def test_real_world_samples_sync_to_their_occurrences(
 
     standups = keyed(weekly["calendar.occurrence.added"])
     assert sorted(k[1] for k in standups) == [
-        "2025-03-03T08:30:00Z", "2025-03-10T08:30:00Z", "2025-03-24T08:30:00Z", "2025-03-31T07:30:00Z",
-        "2025-04-07T07:30:00Z", "2025-04-14T07:30:00Z", "2025-04-21T07:30:00Z", "2025-04-28T07:30:00Z",
+        "2025-03-03T08:30:00Z",
+        "2025-03-10T08:30:00Z",
+        "2025-03-24T08:30:00Z",
+        "2025-03-31T07:30:00Z",
+        "2025-04-07T07:30:00Z",
+        "2025-04-14T07:30:00Z",
+        "2025-04-21T07:30:00Z",
+        "2025-04-28T07:30:00Z",
     ]  # 17 March is an EXDATE; from 31 March Berlin is on summer time
     moved = standups[(STANDUP, "2025-04-07T07:30:00Z")]
     assert (moved["start"], moved["summary"], moved["sequence"]) == (
-        "2025-04-07T09:00:00Z", "Team standup (moved for the offsite)", 1)
+        "2025-04-07T09:00:00Z",
+        "Team standup (moved for the offsite)",
+        1,
+    )
     assert (moved["tz"], moved["local_start"]) == ("Europe/Berlin", "2025-04-07T11:00:00+02:00")
-    assert weekly["calendar.sync.completed"] == [{
-        "calendar_id": "weekly", "sync_id": weekly["calendar.sync.completed"][0]["sync_id"], "added": 8,
-        "updated": 0, "removed": 0, "occurrences": 8, "window_start": "2025-01-01T00:00:00Z",
-        "window_end": "2026-01-01T00:00:00Z", "requested_at": weekly["calendar.sync.completed"][0]["requested_at"],
-        "skipped": [], "skipped_count": 0, "flagged": [], "flagged_count": 0,
-    }]
+    assert weekly["calendar.sync.completed"] == [
+        {
+            "calendar_id": "weekly",
+            "sync_id": weekly["calendar.sync.completed"][0]["sync_id"],
+            "added": 8,
+            "updated": 0,
+            "removed": 0,
+            "occurrences": 8,
+            "window_start": "2025-01-01T00:00:00Z",
+            "window_end": "2026-01-01T00:00:00Z",
+            "requested_at": weekly["calendar.sync.completed"][0]["requested_at"],
+            "skipped": [],
+            "skipped_count": 0,
+            "flagged": [],
+            "flagged_count": 0,
+        }
+    ]
 
     days = {p["summary"]: p for p in all_day["calendar.occurrence.added"]}
     assert set(days) == {"Labour Day", "EuroPython sprint days", "Ada's birthday"}
     assert days["EuroPython sprint days"]["all_day"] is True
     assert (days["EuroPython sprint days"]["start"], days["EuroPython sprint days"]["end"]) == (
-        "2025-06-10T00:00:00Z", "2025-06-13T00:00:00Z")
+        "2025-06-10T00:00:00Z",
+        "2025-06-13T00:00:00Z",
+    )
     assert days["Ada's birthday"]["local_start"] == "2025-12-10"
 
     focus = sorted(p["start"] for p in berlin["calendar.occurrence.added"] if p["summary"] == "Focus block")
-    assert focus == ["2025-03-28T09:00:00Z", "2025-03-29T09:00:00Z", "2025-03-30T08:00:00Z",
-                     "2025-03-31T08:00:00Z", "2025-04-01T08:00:00Z"]  # 10:00 Berlin, CET then CEST
+    assert focus == [
+        "2025-03-28T09:00:00Z",
+        "2025-03-29T09:00:00Z",
+        "2025-03-30T08:00:00Z",
+        "2025-03-31T08:00:00Z",
+        "2025-04-01T08:00:00Z",
+    ]  # 10:00 Berlin, CET then CEST
 
     by_summary = {p["summary"]: p for p in floating["calendar.occurrence.added"]}
     lunch, call = by_summary["Lunch (wherever I am)"], by_summary["Call with the Lisbon team"]
@@ -147,11 +181,16 @@ async def test_real_world_samples_sync_to_their_occurrences(
 
 CHANGED_WEEKLY = (
     sample("weekly_exceptions.ics")
-    .replace("EXDATE;TZID=Europe/Berlin:20250317T093000",
-             "EXDATE;TZID=Europe/Berlin:20250317T093000\r\nEXDATE;TZID=Europe/Berlin:20250324T093000")
+    .replace(
+        "EXDATE;TZID=Europe/Berlin:20250317T093000",
+        "EXDATE;TZID=Europe/Berlin:20250317T093000\r\nEXDATE;TZID=Europe/Berlin:20250324T093000",
+    )
     .replace("SUMMARY:Team standup (moved for the offsite)", "SUMMARY:Team standup (offsite\\, Hall C)")
-    .replace("END:VCALENDAR", "BEGIN:VEVENT\r\nUID:retro-1@aiwf.test\r\nDTSTAMP:20250301T000000Z\r\n"
-             "DTSTART:20250331T140000Z\r\nDTEND:20250331T150000Z\r\nSUMMARY:Retro\r\nEND:VEVENT\r\nEND:VCALENDAR")
+    .replace(
+        "END:VCALENDAR",
+        "BEGIN:VEVENT\r\nUID:retro-1@aiwf.test\r\nDTSTAMP:20250301T000000Z\r\n"
+        "DTSTART:20250331T140000Z\r\nDTEND:20250331T150000Z\r\nSUMMARY:Retro\r\nEND:VEVENT\r\nEND:VCALENDAR",
+    )
 )
 
 
@@ -173,7 +212,8 @@ async def test_resync_emits_exactly_what_changed_and_an_identical_resync_nothing
     assert changed["calendar.occurrence.updated"][0]["summary"] == "Team standup (offsite, Hall C)"
     removed = changed["calendar.occurrence.removed"]
     assert [(r["uid"], r["recurrence_id"], r["start"]) for r in removed] == [
-        (STANDUP, "2025-03-24T08:30:00Z", "2025-03-24T08:30:00Z")]
+        (STANDUP, "2025-03-24T08:30:00Z", "2025-03-24T08:30:00Z")
+    ]
     completed = changed["calendar.sync.completed"][0]
     assert (completed["added"], completed["updated"], completed["removed"], completed["occurrences"]) == (1, 1, 1, 8)
     assert changed_version == first_version + 4
@@ -281,8 +321,11 @@ async def test_hostile_and_malformed_feeds_are_rejected_quickly_never_dead_lette
     only = ["calendar.sync.rejected"]
     rejected = {name: o["calendar.sync.rejected"][0] for name, o in out.items() if list(o) == only}
     assert {n: r["code"] for n, r in rejected.items()} == {
-        "secondly": "CalendarTooLarge", "never": "CalendarTooLarge", "broken": "InvalidCalendar",
-        "huge": "CalendarTooLarge", "bad-zone": "CalendarConfigError",
+        "secondly": "CalendarTooLarge",
+        "never": "CalendarTooLarge",
+        "broken": "InvalidCalendar",
+        "huge": "CalendarTooLarge",
+        "bad-zone": "CalendarConfigError",
     }
     assert "limit is 1048576" in rejected["huge"]["reason"]
     assert await dead_letters(client) == {}
@@ -312,7 +355,11 @@ async def test_the_agenda_answers_windows_and_resumes_after_a_restart(
         await cal.sync(request("days", sample("all_day.ics")))
     march = await agenda(client, "team", at(1, 3), at(1, 4))
     assert [i.start for i in march] == [
-        "2025-03-03T08:30:00Z", "2025-03-10T08:30:00Z", "2025-03-24T08:30:00Z", "2025-03-31T07:30:00Z"]
+        "2025-03-03T08:30:00Z",
+        "2025-03-10T08:30:00Z",
+        "2025-03-24T08:30:00Z",
+        "2025-03-31T07:30:00Z",
+    ]
     assert {i.summary for i in march} == {"Team standup"}
     midway = await agenda(client, "days", at(11, 6, 12), at(12, 6))
     assert [i.summary for i in midway] == ["EuroPython sprint days"]  # began 10 June, still running
@@ -360,10 +407,19 @@ async def test_two_tenants_with_clashing_custom_tzids_keep_their_own_times_in_ei
     """+05:00 then -08:00 `Office Time` feeds and the reverse, in one worker, land right; re-syncs change nothing."""
     east, west = ["2025-03-10T04:00:00Z", "2025-03-11T04:00:00Z"], ["2025-03-10T17:00:00Z", "2025-03-11T17:00:00Z"]
     async with calendars(client, config, service) as cal:
-        outcomes = [await cal.sync(request(name, office_feed(offset))) for name, offset in [
-            ("a-first", "+0500"), ("b-second", "-0800"), ("b-first", "-0800"), ("a-second", "+0500")]]
-        again = [await cal.sync(request(name, office_feed(offset))) for name, offset in [
-            ("b-second", "-0800"), ("a-second", "+0500")]]
+        outcomes = [
+            await cal.sync(request(name, office_feed(offset)))
+            for name, offset in [
+                ("a-first", "+0500"),
+                ("b-second", "-0800"),
+                ("b-first", "-0800"),
+                ("a-second", "+0500"),
+            ]
+        ]
+        again = [
+            await cal.sync(request(name, office_feed(offset)))
+            for name, offset in [("b-second", "-0800"), ("a-second", "+0500")]
+        ]
     got = [sorted(p["start"] for p in o["calendar.occurrence.added"]) for o in outcomes]
     assert got == [east, west, west, east]
     assert [p["local_start"][-6:] for p in outcomes[1]["calendar.occurrence.added"]] == ["-08:00"] * 2
@@ -400,7 +456,8 @@ async def test_a_feed_with_bad_events_syncs_the_rest_and_reports_each_skipped_on
         ("zone@t", "VEVENT 'zone@t' uses TZID 'Nowhere', which is neither a known zone nor defined in the document"),
     ]
     assert done["flagged"] == [
-        {"uid": "empty-rule@t", "reason": "VEVENT 'empty-rule@t' has an empty RRULE: read as not repeating by rule"}]
+        {"uid": "empty-rule@t", "reason": "VEVENT 'empty-rule@t' has an empty RRULE: read as not repeating by rule"}
+    ]
     assert "vText" not in json.dumps(out)
     assert await dead_letters(client) == {}
 
@@ -416,8 +473,11 @@ async def test_unknown_tzid_policy_is_configurable(
     monkeypatch: pytest.MonkeyPatch, client: aioredis.Redis, config: BusConfig, redis_url: str, tmp_path: Path
 ) -> None:
     """AIWF_CALENDAR_UNKNOWN_TZID=utc keeps an undefined TZID's event as UTC and flags it; a bad value is refused."""
-    service = fresh_service("calendar", monkeypatch, {
-        "REDIS_URL": redis_url, "AIWF_BLOB_DIR": str(tmp_path), "AIWF_CALENDAR_UNKNOWN_TZID": "utc"})
+    service = fresh_service(
+        "calendar",
+        monkeypatch,
+        {"REDIS_URL": redis_url, "AIWF_BLOB_DIR": str(tmp_path), "AIWF_CALENDAR_UNKNOWN_TZID": "utc"},
+    )
     async with calendars(client, config, service) as cal:
         out = await cal.sync(request("utc", BAD_EVENTS))
     zone = next(p for p in out["calendar.occurrence.added"] if p["uid"] == "zone@t")

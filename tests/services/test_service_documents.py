@@ -23,9 +23,14 @@ SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "sampl
 @pytest.fixture
 async def documents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     """The service module, started with its blob store in tmp_path and a 4 KiB document limit."""
-    return await started_service("documents", monkeypatch, {
-        "AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_MAX_DOCUMENT_BYTES": "4096",
-    })
+    return await started_service(
+        "documents",
+        monkeypatch,
+        {
+            "AIWF_BLOB_DIR": str(tmp_path / "blobs"),
+            "AIWF_MAX_DOCUMENT_BYTES": "4096",
+        },
+    )
 
 
 async def process(client: aioredis.Redis, config: BusConfig, service: ModuleType, *uploads: DocumentUploaded) -> None:
@@ -43,11 +48,17 @@ async def test_pdf_and_html_become_processed_with_chunks(
     """A real PDF (base64) and an HTML page each become documents.document.processed with their text in chunks."""
     pdf = base64.b64encode((SAMPLES / "sample.pdf").read_bytes()).decode()
     html = (SAMPLES / "sample.html").read_text()
-    await process(client, config, documents,
-                  DocumentUploaded(document_id="pdf-1", filename="sample.pdf", content_base64=pdf),
-                  DocumentUploaded(document_id="html-1", filename="sample.html", content_type="text/html", text=html))
-    done = {e.payload["document_id"]: e.payload for e in await envelopes(client, "documents",
-                                                                          "documents.document.processed")}
+    await process(
+        client,
+        config,
+        documents,
+        DocumentUploaded(document_id="pdf-1", filename="sample.pdf", content_base64=pdf),
+        DocumentUploaded(document_id="html-1", filename="sample.html", content_type="text/html", text=html),
+    )
+    done = {
+        e.payload["document_id"]: e.payload
+        for e in await envelopes(client, "documents", "documents.document.processed")
+    }
     assert set(done) == {"pdf-1", "html-1"}
     assert done["pdf-1"]["kind"] == "pdf"
     assert done["html-1"]["kind"] == "html"
@@ -65,14 +76,21 @@ async def test_unreadable_documents_are_rejected_with_a_reason(
 ) -> None:
     """A corrupt PDF, an empty text and an oversized text each become documents.document.rejected, not a retry."""
     corrupt = base64.b64encode(b"%PDF-1.4\n1 0 obj << /Type /Catalog garbage").decode()
-    await process(client, config, documents,
-                  DocumentUploaded(document_id="corrupt", filename="broken.pdf", content_base64=corrupt),
-                  DocumentUploaded(document_id="empty", filename="empty.txt", text="  \n  "),
-                  DocumentUploaded(document_id="big", filename="big.txt", text="word " * 2000))
-    rejected = {e.payload["document_id"]: e.payload for e in await envelopes(client, "documents",
-                                                                              "documents.document.rejected")}
+    await process(
+        client,
+        config,
+        documents,
+        DocumentUploaded(document_id="corrupt", filename="broken.pdf", content_base64=corrupt),
+        DocumentUploaded(document_id="empty", filename="empty.txt", text="  \n  "),
+        DocumentUploaded(document_id="big", filename="big.txt", text="word " * 2000),
+    )
+    rejected = {
+        e.payload["document_id"]: e.payload for e in await envelopes(client, "documents", "documents.document.rejected")
+    }
     assert {k: v["code"] for k, v in rejected.items()} == {
-        "corrupt": "CorruptDocument", "empty": "EmptyDocument", "big": "DocumentTooLarge",
+        "corrupt": "CorruptDocument",
+        "empty": "EmptyDocument",
+        "big": "DocumentTooLarge",
     }
     assert "PDF cannot be parsed" in rejected["corrupt"]["reason"]
     assert "no extractable text" in rejected["empty"]["reason"]
@@ -116,9 +134,13 @@ async def test_an_uploads_password_opens_its_pdf_and_never_travels_in_clear(
     generate(tmp_path / "keys", ["documents"])
     monkeypatch.setenv("AIWF_KEYS_DIR", str(tmp_path / "keys"))
     pdf = base64.b64encode(_encrypted_pdf("hunter2")).decode()
-    await process(client, config, documents,
-                  DocumentUploaded(document_id="locked", content_base64=pdf, password="hunter2"),
-                  DocumentUploaded(document_id="wrong", content_base64=pdf, password="guess"))
+    await process(
+        client,
+        config,
+        documents,
+        DocumentUploaded(document_id="locked", content_base64=pdf, password="hunter2"),
+        DocumentUploaded(document_id="wrong", content_base64=pdf, password="guess"),
+    )
     (done,) = await envelopes(client, "documents", "documents.document.processed")
     assert done.payload["document_id"] == "locked"
     assert "Quarterly numbers" in done.payload["chunks"][0]["text"]
@@ -137,16 +159,20 @@ async def test_inflating_pdfs_are_rejected_at_their_bound_while_ordinary_ones_ar
     """Four PDFs inflating to 12 MB of text beside four ordinary ones: the four are rejected with the reason."""
     from aiwf.workers.documents.samples.make_pdf import build_inflating_pdf
 
-    service = await started_service("documents", monkeypatch, {
-        "AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_MAX_DOCUMENT_BYTES": str(2**20), "AIWF_PDF_TIMEOUT": "2"})
+    service = await started_service(
+        "documents",
+        monkeypatch,
+        {"AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_MAX_DOCUMENT_BYTES": str(2**20), "AIWF_PDF_TIMEOUT": "2"},
+    )
     bomb = base64.b64encode(build_inflating_pdf(12_000_000)).decode()
     plain = base64.b64encode((SAMPLES / "sample.pdf").read_bytes()).decode()
     uploads = [DocumentUploaded(document_id=f"bomb-{i}", content_base64=bomb) for i in range(4)]
     uploads += [DocumentUploaded(document_id=f"plain-{i}", content_base64=plain) for i in range(4)]
     await process(client, config, service, *uploads)
     processed = {e.payload["document_id"] for e in await envelopes(client, "documents", "documents.document.processed")}
-    rejected = {e.payload["document_id"]: e.payload for e in await envelopes(
-        client, "documents", "documents.document.rejected")}
+    rejected = {
+        e.payload["document_id"]: e.payload for e in await envelopes(client, "documents", "documents.document.rejected")
+    }
     assert processed == {f"plain-{i}" for i in range(4)}
     assert set(rejected) == {f"bomb-{i}" for i in range(4)}
     assert {r["code"] for r in rejected.values()} == {"DocumentTooLarge"}

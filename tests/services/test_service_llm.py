@@ -33,8 +33,12 @@ async def llm_service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ServiceF
 
     async def load(env: dict[str, str | None]) -> ModuleType:
         base: dict[str, str | None] = {
-            "AIWF_LLM_URL": None, "AIWF_LLM_MODEL": None, "AIWF_LLM_API_KEY": None,
-            "AIWF_LLM_FALLBACK_URL": None, "AIWF_LLM_FALLBACK_MODEL": None, "AIWF_LLM_FALLBACK_API_KEY": None,
+            "AIWF_LLM_URL": None,
+            "AIWF_LLM_MODEL": None,
+            "AIWF_LLM_API_KEY": None,
+            "AIWF_LLM_FALLBACK_URL": None,
+            "AIWF_LLM_FALLBACK_MODEL": None,
+            "AIWF_LLM_FALLBACK_API_KEY": None,
             "AIWF_LLM_TIMEOUT": "5",
         }
         module = await started_service("llm", monkeypatch, base | env)
@@ -48,9 +52,13 @@ async def llm_service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ServiceF
 
 def request(request_id: str, text: str = ARTICLE) -> ChatRequested:
     """A summary request in the shape the pipeline sends."""
-    return ChatRequested(request_id=request_id, messages=[
-        Message(role="system", content="Summarize the following document."), Message(role="user", content=text),
-    ])
+    return ChatRequested(
+        request_id=request_id,
+        messages=[
+            Message(role="system", content="Summarize the following document."),
+            Message(role="user", content=text),
+        ],
+    )
 
 
 async def ask(client: aioredis.Redis, config: BusConfig, request_id: str) -> Envelope:
@@ -68,9 +76,7 @@ def named(label: str) -> Callable[[object], str]:
     return lambda _messages: f"{label} says hello"
 
 
-async def test_completion_from_primary(
-    client: aioredis.Redis, config: BusConfig, llm_service: ServiceFactory
-) -> None:
+async def test_completion_from_primary(client: aioredis.Redis, config: BusConfig, llm_service: ServiceFactory) -> None:
     """With AIWF_LLM_URL set, a chat request is answered by that server and the event names backend=primary."""
     with serve_chat(reply=named("primary"), model="m-primary") as primary:
         service = await llm_service({"AIWF_LLM_URL": primary.base_url, "AIWF_LLM_MODEL": "m-primary"})

@@ -26,18 +26,31 @@ AUDIO = BlobRef(uri="blob:sha256:" + "0" * 64, sha256="0" * 64, size=44, content
 @pytest.fixture
 def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str) -> ModuleType:
     """The service module on the test Redis (its run records), blobs in tmp_path, a 0.3 s step deadline."""
-    return fresh_service("pipeline", monkeypatch, {
-        "AIWF_BLOB_DIR": str(tmp_path / "blobs"), "REDIS_URL": redis_url,
-        "AIWF_PIPELINE_STEP_TIMEOUT": "0.3", "AIWF_PIPELINE_CHECK_EVERY": "0.1",
-    })
+    return fresh_service(
+        "pipeline",
+        monkeypatch,
+        {
+            "AIWF_BLOB_DIR": str(tmp_path / "blobs"),
+            "REDIS_URL": redis_url,
+            "AIWF_PIPELINE_STEP_TIMEOUT": "0.3",
+            "AIWF_PIPELINE_CHECK_EVERY": "0.1",
+        },
+    )
 
 
 def processed(document_id: str) -> DocumentProcessed:
     """A processed document of two overlapping chunks."""
     text = "First sentence here. Second sentence there."
-    return DocumentProcessed(document_id=document_id, kind="text", chars=len(text), chunk_count=2, chunks=[
-        Chunk(index=0, start=0, end=25, text=text[:25]), Chunk(index=1, start=15, end=len(text), text=text[15:]),
-    ])
+    return DocumentProcessed(
+        document_id=document_id,
+        kind="text",
+        chars=len(text),
+        chunk_count=2,
+        chunks=[
+            Chunk(index=0, start=0, end=25, text=text[:25]),
+            Chunk(index=1, start=15, end=len(text), text=text[15:]),
+        ],
+    )
 
 
 async def test_processed_document_asks_for_a_summary_of_its_text(
@@ -65,8 +78,13 @@ async def test_longest_allowed_document_id_still_gets_a_summary(
 
 def completed(document_id: str, text: str) -> ChatCompleted:
     """The llm's answer for a summary run."""
-    return ChatCompleted(request_id="summary:" + document_id, text=text, backend="test", model="m",
-                         usage=Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2))
+    return ChatCompleted(
+        request_id="summary:" + document_id,
+        text=text,
+        backend="test",
+        model="m",
+        usage=Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2),
+    )
 
 
 async def run_pipeline(client: aioredis.Redis, config: BusConfig, pipeline: ModuleType, *events: Event) -> None:
@@ -90,7 +108,9 @@ async def test_every_failed_step_ends_its_run_in_summary_failed(
 ) -> None:
     """A rejected document, a refused chat, an empty answer and rejected speech each give pipeline.summary.failed."""
     await run_pipeline(
-        client, config, pipeline,
+        client,
+        config,
+        pipeline,
         DocumentRejected(document_id="unreadable", code="CorruptDocument", reason="PDF cannot be parsed"),
         ChatFailed(request_id="summary:refused", reason="400 context too long"),
         completed("empty", "  "),
@@ -123,9 +143,13 @@ async def test_a_run_waiting_past_its_deadline_fails_with_the_late_step_once(
     assert (failed.payload["step"], failed.payload["code"]) == ("llm", "DeadlineExceeded")
     assert "no llm outcome within 2 s" in str(failed.payload["reason"])
     assert failed.correlation_id == asked.correlation_id
-    await run_pipeline(client, config, pipeline, completed("slow", "A late summary."),
-                       SpeechSynthesized(request_id="summary:slow", audio=AUDIO, duration_s=1, sample_rate=22050,
-                                         voice="en"))
+    await run_pipeline(
+        client,
+        config,
+        pipeline,
+        completed("slow", "A late summary."),
+        SpeechSynthesized(request_id="summary:slow", audio=AUDIO, duration_s=1, sample_rate=22050, voice="en"),
+    )
     assert [t for t, _ in await outcomes(client)] == ["pipeline.summary.failed"]
     assert await envelopes(client, "tts", "tts.speech.requested") == []
     await pipeline.runtimes.close()
@@ -139,6 +163,7 @@ async def test_the_worker_sweeps_for_late_runs_by_itself(
     assert len(await envelopes(client, "tts", "tts.speech.requested")) == 1
     await pipeline.start_sweep()
     try:
+
         async def failed() -> bool:
             return bool(await envelopes(client, "pipeline", "pipeline.summary.failed"))
 

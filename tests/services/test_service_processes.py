@@ -31,8 +31,13 @@ SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "sampl
 DOMAINS = ("documents", "llm", "tts", "pipeline")
 #: The summary workflow's events in causal order.
 CHAIN = (
-    "documents.document.uploaded", "documents.document.processed", "llm.chat.requested", "llm.chat.completed",
-    "tts.speech.requested", "tts.speech.synthesized", "pipeline.summary.completed",
+    "documents.document.uploaded",
+    "documents.document.processed",
+    "llm.chat.requested",
+    "llm.chat.completed",
+    "tts.speech.requested",
+    "tts.speech.synthesized",
+    "pipeline.summary.completed",
 )
 
 
@@ -43,8 +48,10 @@ def worker_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
     for key in [k for k in env if k.startswith("AIWF_LLM")]:
         del env[key]
     return env | {
-        "AIWF_DATA_DIR": str(tmp_path / "data"), "AIWF_BLOB_DIR": str(tmp_path / "blobs"),
-        "AIWF_DRAIN_TIMEOUT": "5", "AIWF_LOG_LEVEL": "WARNING",
+        "AIWF_DATA_DIR": str(tmp_path / "data"),
+        "AIWF_BLOB_DIR": str(tmp_path / "blobs"),
+        "AIWF_DRAIN_TIMEOUT": "5",
+        "AIWF_LOG_LEVEL": "WARNING",
     }
 
 
@@ -91,7 +98,8 @@ async def test_document_to_spoken_summary_end_to_end(
     text = (SAMPLES / "sample.md").read_text()
     with supervised(["documents", "llm", "tts", "pipeline"], worker_env):
         upload_id = await Publisher(client, config).publish(
-            DocumentUploaded(document_id="e2e-1", filename="sample.md", text=text), correlation_id=correlation)
+            DocumentUploaded(document_id="e2e-1", filename="sample.md", text=text), correlation_id=correlation
+        )
 
         async def finished() -> bool:
             return any(e.type == CHAIN[-1] for e in await correlated(client, correlation))
@@ -123,9 +131,11 @@ async def test_requests_wait_while_tts_is_down_and_complete_when_it_starts(
             await pub.publish(DocumentUploaded(document_id=f"deg-{n}", text=f"Document {n}. {text}"))
 
         async def upstream_done() -> bool:
-            return (await count(client, "tts", "tts.speech.requested") == 3
-                    and await drained(client, group("documents", "documents"))
-                    and await drained(client, group("llm", "llm")))
+            return (
+                await count(client, "tts", "tts.speech.requested") == 3
+                and await drained(client, group("documents", "documents"))
+                and await drained(client, group("llm", "llm"))
+            )
 
         await wait_until(upstream_done, 60, "3 speech requests with documents and llm drained")
         assert await count(client, "pipeline", "pipeline.summary.completed") == 0
@@ -150,7 +160,8 @@ async def test_sigkilled_documents_worker_is_restarted_and_loses_nothing(
     pdf = base64.b64encode((SAMPLES / "sample.pdf").read_bytes()).decode()
     total = 200
     await Publisher(client, config).publish_many(
-        [DocumentUploaded(document_id=f"doc-{n}", content_base64=pdf) for n in range(total)])
+        [DocumentUploaded(document_id=f"doc-{n}", content_base64=pdf) for n in range(total)]
+    )
     stream = keys.stream("documents")
     # AIWF_RECLAIM_IDLE (BusConfig.worker): the restarted worker reclaims the orphans after 2 s, not 30 s.
     supervisor = Supervisor(["documents"], worker_env | {"AIWF_RECLAIM_IDLE": "2"})
@@ -170,7 +181,8 @@ async def test_sigkilled_documents_worker_is_restarted_and_loses_nothing(
         async def all_processed() -> bool:
             supervisor.tick()
             return await count(client, "documents", "documents.document.processed") >= total and not int(
-                (await client.xpending(stream, "documents"))["pending"])
+                (await client.xpending(stream, "documents"))["pending"]
+            )
 
         started = time.monotonic()
         await wait_until(all_processed, 30, "every upload to be processed after the restart")
@@ -180,8 +192,9 @@ async def test_sigkilled_documents_worker_is_restarted_and_loses_nothing(
         assert child.exit_codes == [-signal.SIGKILL]
     finally:
         supervisor.stop(timeout_s=15)
-    per_document = Counter(e.payload["document_id"] for e in await envelopes(
-        client, "documents", "documents.document.processed"))
+    per_document = Counter(
+        e.payload["document_id"] for e in await envelopes(client, "documents", "documents.document.processed")
+    )
     assert set(per_document) == {f"doc-{n}" for n in range(total)}
     assert set(per_document.values()) == {1}
     assert await dead_letters(client) == {}

@@ -45,8 +45,9 @@ class Settings:
     def from_env(cls) -> Settings:
         """Read AIWF_AUTH_* (workers/auth/settings.py); ConfigError naming the variable when one is impossible."""
         env = AuthServiceSettings.from_env()
-        return cls(auth=env.engine(), rotate_every_s=env.key_rotate_s, grace_s=env.grace_s,
-                   snapshot_every=env.snapshot_every)
+        return cls(
+            auth=env.engine(), rotate_every_s=env.key_rotate_s, grace_s=env.grace_s, snapshot_every=env.snapshot_every
+        )
 
 
 class Runtime:

@@ -201,13 +201,16 @@ async def _login_outcome(rt: Runtime, agg: UserAggregate, outcome: Outcome, caus
         return [*announced, LoginFailed(reason="invalid_credentials")]
     if not fresh:
         return [LoginFailed(reason="retry")]
-    return [*announced, LoginSucceeded(
-        user_id=user_id,
-        access_token=SecretStr(tokens.access_token),
-        refresh_token=SecretStr(tokens.refresh_token),
-        expires_at=tokens.access_expires_at,
-        refresh_expires_at=tokens.refresh_expires_at,
-    )]
+    return [
+        *announced,
+        LoginSucceeded(
+            user_id=user_id,
+            access_token=SecretStr(tokens.access_token),
+            refresh_token=SecretStr(tokens.refresh_token),
+            expires_at=tokens.access_expires_at,
+            refresh_expires_at=tokens.refresh_expires_at,
+        ),
+    ]
 
 
 # ---------------------------------------------------------------------------------- refresh
@@ -240,13 +243,15 @@ async def on_refresh(event: TokenRefreshRequested, ctx: Context) -> list[Event]:
             return [*announced, TokenRefreshFailed(reason=reason)]
         if not fresh:
             return [TokenRefreshFailed(reason="retry")]
-        return [TokenRefreshed(
-            user_id=agg.id,
-            access_token=SecretStr(outcome.tokens.access_token),
-            refresh_token=SecretStr(outcome.tokens.refresh_token),
-            expires_at=outcome.tokens.access_expires_at,
-            refresh_expires_at=outcome.tokens.refresh_expires_at,
-        )]
+        return [
+            TokenRefreshed(
+                user_id=agg.id,
+                access_token=SecretStr(outcome.tokens.access_token),
+                refresh_token=SecretStr(outcome.tokens.refresh_token),
+                expires_at=outcome.tokens.access_expires_at,
+                refresh_expires_at=outcome.tokens.refresh_expires_at,
+            )
+        ]
 
     return await _redone(decide)
 

@@ -23,24 +23,50 @@ class AuthServiceSettings(Settings):
 
     issuer: str = Field("aiwf", min_length=1, validation_alias="AIWF_AUTH_ISSUER", description="token `iss`")
     audience: str = Field("aiwf", min_length=1, validation_alias="AIWF_AUTH_AUDIENCE", description="token `aud`")
-    access_ttl_s: int = Field(ACCESS_TTL_S, ge=1, validation_alias="AIWF_AUTH_ACCESS_TTL",
-                              description="access-token lifetime")
-    refresh_ttl_s: int = Field(REFRESH_TTL_S, ge=1, validation_alias="AIWF_AUTH_REFRESH_TTL",
-                               description="refresh-token family (one login) lifetime; > AIWF_AUTH_ACCESS_TTL")
-    lockout_failures: int = Field(5, ge=1, le=MAX_TRACKED_FAILURES, validation_alias="AIWF_AUTH_LOCKOUT_FAILURES",
-                                  description="failed logins within the window that lock an account")
-    lockout_window_s: float = Field(900.0, gt=0, validation_alias="AIWF_AUTH_LOCKOUT_WINDOW",
-                                    description="seconds a failed login counts towards the lock")
-    lockout_cooldown_s: float = Field(900.0, gt=0, validation_alias="AIWF_AUTH_LOCKOUT_COOLDOWN",
-                                      description="seconds an account stays locked")
-    key_rotate_s: float = Field(DEFAULT_ROTATE_S, gt=0, validation_alias="AIWF_AUTH_KEY_ROTATE",
-                                description="seconds a signing key signs before the next one takes over")
+    access_ttl_s: int = Field(
+        ACCESS_TTL_S, ge=1, validation_alias="AIWF_AUTH_ACCESS_TTL", description="access-token lifetime"
+    )
+    refresh_ttl_s: int = Field(
+        REFRESH_TTL_S,
+        ge=1,
+        validation_alias="AIWF_AUTH_REFRESH_TTL",
+        description="refresh-token family (one login) lifetime; > AIWF_AUTH_ACCESS_TTL",
+    )
+    lockout_failures: int = Field(
+        5,
+        ge=1,
+        le=MAX_TRACKED_FAILURES,
+        validation_alias="AIWF_AUTH_LOCKOUT_FAILURES",
+        description="failed logins within the window that lock an account",
+    )
+    lockout_window_s: float = Field(
+        900.0,
+        gt=0,
+        validation_alias="AIWF_AUTH_LOCKOUT_WINDOW",
+        description="seconds a failed login counts towards the lock",
+    )
+    lockout_cooldown_s: float = Field(
+        900.0, gt=0, validation_alias="AIWF_AUTH_LOCKOUT_COOLDOWN", description="seconds an account stays locked"
+    )
+    key_rotate_s: float = Field(
+        DEFAULT_ROTATE_S,
+        gt=0,
+        validation_alias="AIWF_AUTH_KEY_ROTATE",
+        description="seconds a signing key signs before the next one takes over",
+    )
     key_grace_s: float | None = Field(
-        None, gt=0, validation_alias="AIWF_AUTH_KEY_GRACE",
+        None,
+        gt=0,
+        validation_alias="AIWF_AUTH_KEY_GRACE",
         description="seconds a replaced key keeps verifying; default AIWF_AUTH_ACCESS_TTL + 300",
     )
-    snapshot_every: int = Field(50, ge=1, le=1_000_000, validation_alias="AIWF_AUTH_SNAPSHOT_EVERY",
-                                description="a user snapshot every N events")
+    snapshot_every: int = Field(
+        50,
+        ge=1,
+        le=1_000_000,
+        validation_alias="AIWF_AUTH_SNAPSHOT_EVERY",
+        description="a user snapshot every N events",
+    )
 
     @model_validator(mode="after")
     def _engine_accepts(self) -> Self:
@@ -58,8 +84,11 @@ class AuthServiceSettings(Settings):
     def engine(self) -> AuthSettings:
         """The auth engine's settings (lifetimes and lockout policy) from these values."""
         return AuthSettings(
-            issuer=self.issuer, audience=self.audience, access_ttl_s=self.access_ttl_s,
+            issuer=self.issuer,
+            audience=self.audience,
+            access_ttl_s=self.access_ttl_s,
             refresh_ttl_s=self.refresh_ttl_s,
-            lockout=LockoutPolicy(max_failures=self.lockout_failures, window_s=self.lockout_window_s,
-                                  cooldown_s=self.lockout_cooldown_s),
+            lockout=LockoutPolicy(
+                max_failures=self.lockout_failures, window_s=self.lockout_window_s, cooldown_s=self.lockout_cooldown_s
+            ),
         )

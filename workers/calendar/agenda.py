@@ -33,8 +33,19 @@ AGENDA: Final = Projection("calendar_agenda", "calendar")
 MAX_LIMIT: Final = 10_000
 #: Occurrence detail fields kept in the read model (every AgendaItem field).
 _DETAILS: Final = (
-    "uid", "recurrence_id", "start", "end", "all_day", "tz", "floating", "local_start",
-    "summary", "location", "description", "status", "sequence",
+    "uid",
+    "recurrence_id",
+    "start",
+    "end",
+    "all_day",
+    "tz",
+    "floating",
+    "local_start",
+    "summary",
+    "location",
+    "description",
+    "status",
+    "sequence",
 )
 
 

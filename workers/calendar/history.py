@@ -44,9 +44,17 @@ def _outcome(at: str, event: Any) -> SyncOutcome:
     if isinstance(event, SyncRejected):
         return SyncOutcome(event.sync_id, at, "rejected", reason=f"{event.code}: {event.reason}")
     return SyncOutcome(
-        event.sync_id, at, "completed", event.added, event.updated, event.removed, event.occurrences,
-        skipped_count=event.skipped_count, flagged_count=event.flagged_count,
-        skipped=[n.model_dump() for n in event.skipped], flagged=[n.model_dump() for n in event.flagged],
+        event.sync_id,
+        at,
+        "completed",
+        event.added,
+        event.updated,
+        event.removed,
+        event.occurrences,
+        skipped_count=event.skipped_count,
+        flagged_count=event.flagged_count,
+        skipped=[n.model_dump() for n in event.skipped],
+        flagged=[n.model_dump() for n in event.flagged],
     )
 
 

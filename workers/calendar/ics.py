@@ -75,7 +75,8 @@ def derived_uid(event: icalendar.Event) -> str:
     """A stable UID for a VEVENT without one: a hash of its properties, volatile timestamps left out."""
     lines = sorted(
         f"{name}:{value.to_ical().decode(errors='replace') if hasattr(value, 'to_ical') else value}"
-        for name, values in event.items() if name not in _VOLATILE
+        for name, values in event.items()
+        if name not in _VOLATILE
         for value in (values if isinstance(values, list) else [values])
     )
     return "derived-" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32] + "@aiwf"

@@ -177,8 +177,15 @@ class CalendarAggregate(Aggregate):
         sync = self.sync
         return {
             "held": rows,
-            "sync": [sync.sync_id, sync.first_version, sync.last_version, sync.done,
-                     sync.added, sync.updated, sync.removed],
+            "sync": [
+                sync.sync_id,
+                sync.first_version,
+                sync.last_version,
+                sync.done,
+                sync.added,
+                sync.updated,
+                sync.removed,
+            ],
             "requested_at": self.requested_at.isoformat() if self.requested_at else None,
         }
 
@@ -291,8 +298,7 @@ def _expanded(
     event: SyncRequested, window: tuple[dt.datetime, dt.datetime], settings: Settings
 ) -> tuple[dict[OccurrenceKey, Occurrence], Feed]:
     options = settings.options(event.default_tz)
-    feed = read_feed(
-        _document(event, settings), max_bytes=settings.max_ics_bytes, unknown_tzid=settings.unknown_tzid)
+    feed = read_feed(_document(event, settings), max_bytes=settings.max_ics_bytes, unknown_tzid=settings.unknown_tzid)
     return expand(feed.calendar, window[0], window[1], options), feed
 
 
@@ -321,22 +327,38 @@ def _changes(
             out.append(_described(OccurrenceUpdated, new, calendar_id, sync_id))
     for key in sorted(held.keys() - found.keys()):
         old = held[key]
-        out.append(OccurrenceRemoved(
-            calendar_id=calendar_id, sync_id=sync_id, uid=key[0], recurrence_id=key[1],
-            start=old.start, end=old.end, sequence=old.sequence,
-        ))
+        out.append(
+            OccurrenceRemoved(
+                calendar_id=calendar_id,
+                sync_id=sync_id,
+                uid=key[0],
+                recurrence_id=key[1],
+                start=old.start,
+                end=old.end,
+                sequence=old.sequence,
+            )
+        )
     return out
 
 
-def _described(
-    model: type[OccurrenceDetails], occ: Occurrence, calendar_id: str, sync_id: str
-) -> OccurrenceDetails:
+def _described(model: type[OccurrenceDetails], occ: Occurrence, calendar_id: str, sync_id: str) -> OccurrenceDetails:
     return model(
-        calendar_id=calendar_id, sync_id=sync_id, uid=occ.uid, recurrence_id=occ.recurrence_id,
-        start=occ.start, end=occ.end, sequence=_sequence(occ), all_day=occ.all_day, tz=_clip(occ.tz, 200),
-        floating=occ.floating, local_start=occ.local_start, summary=_clip(occ.summary, MAX_SUMMARY),
-        location=_clip(occ.location, MAX_SUMMARY), description=_clip(occ.description, MAX_DESCRIPTION),
-        status=_clip(occ.status, 64), content_hash=occ.content_hash,
+        calendar_id=calendar_id,
+        sync_id=sync_id,
+        uid=occ.uid,
+        recurrence_id=occ.recurrence_id,
+        start=occ.start,
+        end=occ.end,
+        sequence=_sequence(occ),
+        all_day=occ.all_day,
+        tz=_clip(occ.tz, 200),
+        floating=occ.floating,
+        local_start=occ.local_start,
+        summary=_clip(occ.summary, MAX_SUMMARY),
+        location=_clip(occ.location, MAX_SUMMARY),
+        description=_clip(occ.description, MAX_DESCRIPTION),
+        status=_clip(occ.status, 64),
+        content_hash=occ.content_hash,
     )
 
 
@@ -358,11 +380,19 @@ def _completed(
     feed: Feed,
 ) -> SyncCompleted:
     return SyncCompleted(
-        calendar_id=event.calendar_id, sync_id=sync_id, added=progress.added, updated=progress.updated,
-        removed=progress.removed, occurrences=occurrences, window_start=utc_iso(window[0]),
-        window_end=utc_iso(window[1]), requested_at=requested_at,
-        skipped=_notes(feed.skipped), skipped_count=len(feed.skipped),
-        flagged=_notes(feed.flagged), flagged_count=len(feed.flagged),
+        calendar_id=event.calendar_id,
+        sync_id=sync_id,
+        added=progress.added,
+        updated=progress.updated,
+        removed=progress.removed,
+        occurrences=occurrences,
+        window_start=utc_iso(window[0]),
+        window_end=utc_iso(window[1]),
+        requested_at=requested_at,
+        skipped=_notes(feed.skipped),
+        skipped_count=len(feed.skipped),
+        flagged=_notes(feed.flagged),
+        flagged_count=len(feed.flagged),
     )
 
 
@@ -378,6 +408,8 @@ def _rejected(event: SyncRequested, sync_id: str, code: str, reason: str) -> Syn
 
 #: The agenda projection: it applies on the client of the consumer that delivers each event.
 agenda = AGENDA.subscription()
+
+
 @contextlib.asynccontextmanager
 async def lifespan(_: Startup) -> AsyncIterator[None]:
     """The store client closed after the last commit."""

@@ -19,8 +19,19 @@ __all__ = ["pdf_to_text"]
 
 # pypdf parses untrusted bytes and can fail with almost any builtin exception on a
 # malformed file (KeyError, ValueError, RecursionError...); all of them mean "corrupt".
-_PARSE_FAILURES = (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
-                   AssertionError, RecursionError, OverflowError, ZeroDivisionError, UnicodeError)
+_PARSE_FAILURES = (
+    PyPdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    AssertionError,
+    RecursionError,
+    OverflowError,
+    ZeroDivisionError,
+    UnicodeError,
+)
 
 
 def pdf_to_text(data: bytes, *, max_pages: int, max_chars: int, password: str | None = None) -> str:
@@ -103,8 +114,11 @@ def _unlock(reader: PdfReader, password: str | None) -> None:
         msg = f"PDF is encrypted and cannot be opened: {_reason(exc)}"
         raise CorruptDocument(msg) from exc
     if not opened:
-        msg = "PDF is encrypted and the password given does not open it" if password else (
-            "PDF is encrypted with a password; send it in the upload's `password` field")
+        msg = (
+            "PDF is encrypted and the password given does not open it"
+            if password
+            else ("PDF is encrypted with a password; send it in the upload's `password` field")
+        )
         raise CorruptDocument(msg)
 
 

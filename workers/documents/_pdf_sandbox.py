@@ -54,11 +54,24 @@ _server: tuple[subprocess.Popen[bytes], str] | None = None
 
 
 def pdf_to_text_bounded(
-    data: bytes, *, max_pages: int, max_chars: int, seconds: float, memory_bytes: int, password: str | None = None,
+    data: bytes,
+    *,
+    max_pages: int,
+    max_chars: int,
+    seconds: float,
+    memory_bytes: int,
+    password: str | None = None,
 ) -> str:
     """`pdf_to_text` in a child process; DocumentTooLarge past `seconds` or `memory_bytes`."""
-    header = orjson.dumps({"max_pages": max_pages, "max_chars": max_chars, "memory_bytes": memory_bytes,
-                           "cpu_seconds": int(seconds) + 1, "password": password})
+    header = orjson.dumps(
+        {
+            "max_pages": max_pages,
+            "max_chars": max_chars,
+            "memory_bytes": memory_bytes,
+            "cpu_seconds": int(seconds) + 1,
+            "password": password,
+        }
+    )
     with _connect() as conn:
         conn.settimeout(seconds)
         try:
@@ -89,7 +102,8 @@ def _connect() -> socket.socket:
         if _server is None or _server[0].poll() is not None:
             path = str(Path(tempfile.mkdtemp(prefix="aiwf-pdf-")) / "fork.sock")
             process = subprocess.Popen(  # noqa: S603 - our own module, run by this interpreter
-                [sys.executable, "-c", _SERVER, path], stdin=subprocess.PIPE)
+                [sys.executable, "-c", _SERVER, path], stdin=subprocess.PIPE
+            )
             deadline = time.monotonic() + 30
             while not Path(path).exists():
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -133,14 +147,17 @@ def _read_one(conn: socket.socket) -> None:
     _limit(resource.RLIMIT_AS, int(header["memory_bytes"]))
     _limit(resource.RLIMIT_CPU, int(header["cpu_seconds"]))
     try:
-        text = pdf_to_text(data, max_pages=int(header["max_pages"]), max_chars=int(header["max_chars"]),
-                           password=header["password"])
+        text = pdf_to_text(
+            data, max_pages=int(header["max_pages"]), max_chars=int(header["max_chars"]), password=header["password"]
+        )
         answer: dict[str, str] = {"text": text}
     except DocumentError as exc:
         answer = {"error": type(exc).__name__, "message": str(exc)}
     except MemoryError:
-        answer = {"error": "DocumentTooLarge",
-                  "message": f"PDF extraction needs more than {int(header['memory_bytes']) // 2**20} MiB"}
+        answer = {
+            "error": "DocumentTooLarge",
+            "message": f"PDF extraction needs more than {int(header['memory_bytes']) // 2**20} MiB",
+        }
     conn.sendall(orjson.dumps(answer))
 
 
@@ -169,4 +186,3 @@ def _serve(path: str) -> None:
                 finally:
                     os._exit(status)
             conn.close()
-

@@ -146,8 +146,12 @@ def extract_text(
     match Kind(kind):
         case Kind.PDF:
             text = pdf_to_text_bounded(
-                data, max_pages=limits.max_pages, max_chars=limits.max_chars, seconds=limits.pdf_seconds,
-                memory_bytes=limits.pdf_memory_bytes, password=password,
+                data,
+                max_pages=limits.max_pages,
+                max_chars=limits.max_chars,
+                seconds=limits.pdf_seconds,
+                memory_bytes=limits.pdf_memory_bytes,
+                password=password,
             )
         case Kind.HTML:
             text = html_to_text(decode_text(data))

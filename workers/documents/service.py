@@ -64,11 +64,16 @@ async def on_uploaded(event: DocumentUploaded, ctx: Context) -> list[Event]:
     models = [Chunk(index=c.index, start=c.start, end=c.end, text=c.text) for c in chunks]
     inline = sum(len(c.text) for c in chunks) <= INLINE_CHUNK_CHARS
     blob = None if inline else _started().blobs.put(to_json([m.model_dump() for m in models]), "application/json")
-    return [DocumentProcessed(
-        document_id=event.document_id, kind=kind, chars=len(text), chunk_count=len(models),
-        chunks=models if inline else None,
-        chunks_blob=blob,
-    )]
+    return [
+        DocumentProcessed(
+            document_id=event.document_id,
+            kind=kind,
+            chars=len(text),
+            chunk_count=len(models),
+            chunks=models if inline else None,
+            chunks_blob=blob,
+        )
+    ]
 
 
 def _content(event: DocumentUploaded) -> bytes:
@@ -86,9 +91,7 @@ def _content(event: DocumentUploaded) -> bytes:
         raise PermanentError(f"document blob unreadable: {exc}") from None
 
 
-def _extract(
-    data: bytes, event: DocumentUploaded, settings: DocumentsSettings
-) -> tuple[str, str, list[TextChunk]]:
+def _extract(data: bytes, event: DocumentUploaded, settings: DocumentsSettings) -> tuple[str, str, list[TextChunk]]:
     kind = detect_kind(data, event.filename, event.content_type)
     password = event.password.get_secret_value() if event.password is not None else None
     text = extract_text(data, kind, settings.limits, password=password)

@@ -15,17 +15,32 @@ __all__ = ["DocumentsSettings"]
 class DocumentsSettings(Settings):
     """How extracted text is cut into chunks, and the largest document read."""
 
-    chunk_size: int = Field(1200, ge=1, validation_alias="AIWF_CHUNK_SIZE",
-                            description="most characters per chunk")
-    chunk_overlap: int = Field(150, ge=0, validation_alias="AIWF_CHUNK_OVERLAP",
-                               description="characters consecutive chunks may share (< AIWF_CHUNK_SIZE)")
-    max_document_bytes: int = Field(20 * 1024 * 1024, ge=1, validation_alias="AIWF_MAX_DOCUMENT_BYTES",
-                                    description="largest document accepted; a bigger one is rejected")
+    chunk_size: int = Field(1200, ge=1, validation_alias="AIWF_CHUNK_SIZE", description="most characters per chunk")
+    chunk_overlap: int = Field(
+        150,
+        ge=0,
+        validation_alias="AIWF_CHUNK_OVERLAP",
+        description="characters consecutive chunks may share (< AIWF_CHUNK_SIZE)",
+    )
+    max_document_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1,
+        validation_alias="AIWF_MAX_DOCUMENT_BYTES",
+        description="largest document accepted; a bigger one is rejected",
+    )
 
-    pdf_timeout_s: float = Field(10.0, gt=0, validation_alias="AIWF_PDF_TIMEOUT",
-                                 description="seconds the child process reading one PDF may take")
-    pdf_max_memory_mb: int = Field(1024, ge=16, validation_alias="AIWF_PDF_MAX_MEMORY_MB",
-                                   description="address-space bound (MiB) of the child process reading one PDF")
+    pdf_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias="AIWF_PDF_TIMEOUT",
+        description="seconds the child process reading one PDF may take",
+    )
+    pdf_max_memory_mb: int = Field(
+        1024,
+        ge=16,
+        validation_alias="AIWF_PDF_MAX_MEMORY_MB",
+        description="address-space bound (MiB) of the child process reading one PDF",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Self:

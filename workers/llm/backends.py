@@ -160,9 +160,15 @@ class OpenAIChatBackend:
         delivered: list[bool],
     ) -> ChatResult:
         deadline = self.timeout_s * (_STREAM_DEADLINE_FACTOR if request.stream else 1)
-        async with asyncio.timeout(deadline), self._client.stream(
-            "POST", self.url, json=body, headers=self._headers,
-        ) as response:
+        async with (
+            asyncio.timeout(deadline),
+            self._client.stream(
+                "POST",
+                self.url,
+                json=body,
+                headers=self._headers,
+            ) as response,
+        ):
             if not 200 <= response.status_code < 300:
                 await self._raise_for_status(response)
             if request.stream:
@@ -258,7 +264,10 @@ class OpenAIChatBackend:
         exc = state.outcome.exception() if state.outcome else None
         log.warning(
             "llm backend %s: attempt %d failed (%s: %s); retrying",
-            self._name, state.attempt_number, type(exc).__name__, exc,
+            self._name,
+            state.attempt_number,
+            type(exc).__name__,
+            exc,
         )
 
     @staticmethod

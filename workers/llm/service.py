@@ -91,17 +91,24 @@ async def on_chat_requested(event: ChatRequested, ctx: Context) -> list[Event]:
     try:
         request = ChatRequest.of(
             [m.model_dump() for m in event.messages],
-            model=event.model, temperature=event.temperature, max_tokens=event.max_tokens,
+            model=event.model,
+            temperature=event.temperature,
+            max_tokens=event.max_tokens,
         )
         result = await _started().backend.complete(request)
     except PermanentLLMError as exc:
         return [ChatFailed(request_id=event.request_id, reason=str(exc))]
     except LLMUnavailable as exc:
         raise BackendUnavailable(f"llm backend down: {exc}") from exc
-    return [ChatCompleted(
-        request_id=event.request_id, text=result.text, backend=result.backend, model=result.model,
-        usage=Usage(**result.usage.as_dict()),
-    )]
+    return [
+        ChatCompleted(
+            request_id=event.request_id,
+            text=result.text,
+            backend=result.backend,
+            model=result.model,
+            usage=Usage(**result.usage.as_dict()),
+        )
+    ]
 
 
 @contextlib.asynccontextmanager

@@ -65,7 +65,10 @@ class ChatServer:
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="chat-server", daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="chat-server",
+            daemon=True,
         )
 
     @property
@@ -240,8 +243,12 @@ class _ChatHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        base = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": model}
+        base = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
 
         def send(payload: dict[str, Any] | str) -> None:
             data = payload if isinstance(payload, str) else json.dumps(base | payload)
@@ -290,8 +297,9 @@ class _ChatHandler(BaseHTTPRequestHandler):
         with suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(data)
 
-    def _error(self, status: int, message: str, *, kind: str = "invalid_request_error",
-               headers: dict[str, str] | None = None) -> None:
+    def _error(
+        self, status: int, message: str, *, kind: str = "invalid_request_error", headers: dict[str, str] | None = None
+    ) -> None:
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             kind = "server_error"
         self._json(status, {"error": {"message": message, "type": kind, "code": status}}, headers)

@@ -122,4 +122,4 @@ class RunRecords:
         args: list[str | float] = [time.time() if now is None else now, self.settings.lease_s, limit, _RUN]
         flat = cast("list[bytes]", await self._claim(keys=[_DEADLINES], args=args))
         text = [v.decode() for v in flat]
-        return [LateRun(*text[i:i + 3]) for i in range(0, len(text), 3)]
+        return [LateRun(*text[i : i + 3]) for i in range(0, len(text), 3)]

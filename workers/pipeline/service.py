@@ -60,7 +60,8 @@ class Runtime:
 
 
 runtimes: PerLoop[Runtime] = PerLoop(
-    "pipeline", lambda client, config: Runtime(RunRecords(client, SETTINGS), Publisher(client, config)))
+    "pipeline", lambda client, config: Runtime(RunRecords(client, SETTINGS), Publisher(client, config))
+)
 
 
 @on_documents.handler
@@ -77,10 +78,12 @@ async def summarize(event: DocumentProcessed, ctx: Context) -> list[Event]:
     rt = await runtimes.get()
     if not await rt.runs.wait_for(event.document_id, "llm", ctx.envelope.correlation_id):
         return []  # this run already ended
-    return [ChatRequested(
-        request_id=PREFIX + event.document_id,
-        messages=[Message(role="system", content=INSTRUCTION), Message(role="user", content=text)],
-    )]
+    return [
+        ChatRequested(
+            request_id=PREFIX + event.document_id,
+            messages=[Message(role="system", content=INSTRUCTION), Message(role="user", content=text)],
+        )
+    ]
 
 
 @on_documents.handler
@@ -144,7 +147,8 @@ async def fail_late_runs() -> int:
     late = await rt.runs.claim_late()
     for run in late:
         failure = SummaryFailed(
-            document_id=run.document_id, step=run.step if run.step in {"llm", "tts"} else "documents",
+            document_id=run.document_id,
+            step=run.step if run.step in {"llm", "tts"} else "documents",
             code="DeadlineExceeded",
             reason=f"no {run.step} outcome within {SETTINGS.step_timeout_s:g} s of asking for it",
         )
@@ -157,7 +161,7 @@ def _join(chunks: list[tuple[int, str]]) -> str:
     """Chunks overlap by design; rebuild the text from their start offsets without repeats."""
     out = ""
     for start, text in sorted(chunks):
-        out += text[max(0, len(out) - start):]
+        out += text[max(0, len(out) - start) :]
     return out
 
 

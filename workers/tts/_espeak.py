@@ -36,9 +36,7 @@ _EE_NOT_FOUND = 2
 #: Files without which espeak-ng cannot speak (it would fail late, or exit).
 _DATA_FILES = ("phontab", "phonindex", "phondata", "intonations")
 
-_SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
-)
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
 @dataclass
@@ -83,9 +81,7 @@ class EspeakLibrary:
         self._callback = _SynthCallback(self._on_samples)
         lib.espeak_SetSynthCallback(self._callback)
 
-    def _on_samples(
-        self, wav: ctypes._Pointer[ctypes.c_short], count: int, _events: int | None
-    ) -> int:
+    def _on_samples(self, wav: ctypes._Pointer[ctypes.c_short], count: int, _events: int | None) -> int:
         return self._collector.feed(wav, count)
 
     def version(self) -> str:
@@ -119,9 +115,7 @@ class EspeakLibrary:
         data = text.encode() + b"\0"
         self._collector = _Collector(limit=max_samples)
         try:
-            status = self._lib.espeak_Synth(
-                data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None
-            )
+            status = self._lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None)
             _check(status, "espeak_Synth")
             _check(self._lib.espeak_Synchronize(), "espeak_Synchronize")
             collector = self._collector
@@ -187,9 +181,7 @@ def _initialize(lib_path: str, data: Path | None) -> EspeakLibrary:
         lib = ctypes.CDLL(lib_path)
         _declare(lib)
     except (OSError, AttributeError) as exc:
-        raise EngineUnavailable(
-            f"cannot load libespeak-ng from {lib_path} ({exc}); {INSTALL_HINT}"
-        ) from exc
+        raise EngineUnavailable(f"cannot load libespeak-ng from {lib_path} ({exc}); {INSTALL_HINT}") from exc
     path_arg = str(data).encode() if data is not None else None
     # Resolve the data dir as espeak-ng would, and check it before the C code reads it.
     lib.espeak_ng_InitializePath(path_arg)
@@ -198,9 +190,7 @@ def _initialize(lib_path: str, data: Path | None) -> EspeakLibrary:
     data_dir = _decode(resolved.value)
     if _data_dir(Path(data_dir)) is None:
         raise EngineUnavailable(f"no espeak-ng data at {data_dir!r}; {INSTALL_HINT}")
-    rate = lib.espeak_Initialize(
-        _AUDIO_OUTPUT_SYNCHRONOUS, 0, path_arg, _INITIALIZE_DONT_EXIT
-    )
+    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, path_arg, _INITIALIZE_DONT_EXIT)
     if rate <= 0:
         raise EngineUnavailable(f"espeak_Initialize failed ({rate}) for {lib_path}; {INSTALL_HINT}")
     return EspeakLibrary(lib, lib_path, rate, data_dir)
@@ -251,4 +241,3 @@ def _check(status: int, call: str) -> None:
 
 def _decode(value: bytes | None) -> str:
     return value.decode("utf-8", "replace") if value else ""
-

@@ -148,9 +148,7 @@ class SpeechEngine:
                 engine.set_prosody(rate_wpm, pitch)
                 output = engine.synth(part, budget)
             if output.truncated:
-                raise InvalidSpeechRequest(
-                    f"speech would last over {self._max_audio_seconds} s; send shorter text"
-                )
+                raise InvalidSpeechRequest(f"speech would last over {self._max_audio_seconds} s; send shorter text")
             pieces.append(output.pcm)
             budget -= len(output.pcm) // SAMPLE_WIDTH
         pcm = b"".join(pieces)
@@ -178,9 +176,7 @@ class SpeechEngine:
         if not text.strip():
             raise InvalidSpeechRequest("text is empty")
         if len(text) > self._max_text_chars:
-            raise InvalidSpeechRequest(
-                f"text has {len(text)} characters; the limit is {self._max_text_chars}"
-            )
+            raise InvalidSpeechRequest(f"text has {len(text)} characters; the limit is {self._max_text_chars}")
         if "\x00" in text:
             raise InvalidSpeechRequest("text contains a NUL character")
         try:

@@ -58,10 +58,15 @@ async def on_speech_requested(event: SpeechRequested, ctx: Context) -> list[Even
     except InvalidSpeechRequest as exc:
         return [SpeechRejected(request_id=event.request_id, code=type(exc).__name__, reason=str(exc))]
     audio = started.blobs.put(speech.wav, "audio/wav")
-    return [SpeechSynthesized(
-        request_id=event.request_id, audio=audio, duration_s=speech.duration_s,
-        sample_rate=speech.sample_rate, voice=event.voice,
-    )]
+    return [
+        SpeechSynthesized(
+            request_id=event.request_id,
+            audio=audio,
+            duration_s=speech.duration_s,
+            sample_rate=speech.sample_rate,
+            voice=event.voice,
+        )
+    ]
 
 
 async def probe(deps: object = None) -> str | None:

@@ -15,6 +15,7 @@ class TTSSettings(Settings):
     """The speech engine's library; the voice and rate come with each request."""
 
     espeak_library: Path | None = Field(
-        None, validation_alias="AIWF_ESPEAK_LIBRARY",
+        None,
+        validation_alias="AIWF_ESPEAK_LIBRARY",
         description="libespeak-ng to load; default: the espeakng-loader wheel's, else the system's",
     )

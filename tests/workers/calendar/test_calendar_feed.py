@@ -26,10 +26,15 @@ def _cal(*bodies: str, zones: str = "") -> str:
 
 def office(offset: str) -> str:
     """A document defining the custom zone `Office Time` at `offset`, with one 09:00 meeting in it."""
-    zone = (f"BEGIN:VTIMEZONE\nTZID:Office Time\nBEGIN:STANDARD\nDTSTART:19700101T000000\nTZOFFSETFROM:{offset}\n"
-            f"TZOFFSETTO:{offset}\nTZNAME:OT\nEND:STANDARD\nEND:VTIMEZONE")
-    return _cal("UID:meet@t\nDTSTART;TZID=Office Time:20250310T090000\nDTEND;TZID=Office Time:20250310T100000\n"
-                "EXDATE;TZID=Office Time:20250311T090000\nSUMMARY:Meeting", zones=zone)
+    zone = (
+        f"BEGIN:VTIMEZONE\nTZID:Office Time\nBEGIN:STANDARD\nDTSTART:19700101T000000\nTZOFFSETFROM:{offset}\n"
+        f"TZOFFSETTO:{offset}\nTZNAME:OT\nEND:STANDARD\nEND:VTIMEZONE"
+    )
+    return _cal(
+        "UID:meet@t\nDTSTART;TZID=Office Time:20250310T090000\nDTEND;TZID=Office Time:20250310T100000\n"
+        "EXDATE;TZID=Office Time:20250311T090000\nSUMMARY:Meeting",
+        zones=zone,
+    )
 
 
 def starts(document: str, **options: str) -> list[str]:
@@ -51,8 +56,10 @@ def test_a_zone_defined_elsewhere_in_the_process_is_unknown_to_a_document_withou
     doc = _cal(GOOD, "UID:lost@t\nDTSTART;TZID=Office Time:20250310T090000")
     feed = read_feed(doc)
     assert [(n.uid, n.reason) for n in feed.skipped] == [
-        ("lost@t",
-         "VEVENT 'lost@t' uses TZID 'Office Time', which is neither a known zone nor defined in the document"),
+        (
+            "lost@t",
+            "VEVENT 'lost@t' uses TZID 'Office Time', which is neither a known zone nor defined in the document",
+        ),
     ]
     assert [str(e["UID"]) for e in feed.calendar.walk("VEVENT")] == ["good@t"]
 
@@ -74,8 +81,10 @@ def test_unknown_tzid_is_read_as_utc_or_floating_and_flagged_when_configured() -
 
 def test_iana_and_windows_tzids_still_resolve_by_name() -> None:
     """Europe/Berlin and the Windows name `W. Europe Standard Time` need no VTIMEZONE and are not flagged."""
-    doc = _cal("UID:b@t\nDTSTART;TZID=Europe/Berlin:20250310T090000",
-               "UID:w@t\nDTSTART;TZID=W. Europe Standard Time:20250310T090000")
+    doc = _cal(
+        "UID:b@t\nDTSTART;TZID=Europe/Berlin:20250310T090000",
+        "UID:w@t\nDTSTART;TZID=W. Europe Standard Time:20250310T090000",
+    )
     feed = read_feed(doc)
     assert (feed.skipped, feed.flagged) == ([], [])
     assert [o.start for o in expand(feed.calendar, *Y2025).values()] == ["2025-03-10T08:00:00Z"] * 2
@@ -89,8 +98,10 @@ def test_iana_and_windows_tzids_still_resolve_by_name() -> None:
         ("UID:d@t\nDTSTART:20250301T100000Z\nDURATION:PT1H\nDURATION:PT2H", "2 DURATION properties"),
         ("UID:x1@t\nUID:x2@t\nDTSTART:20250301T100000Z", "VEVENT #1 has 2 UID properties"),
         ("UID:d@t\nDTSTART:20250301T100000Z\nSEQUENCE:1\nSEQUENCE:2", "2 SEQUENCE properties"),
-        ("UID:good@t\nRECURRENCE-ID:20250301T100000Z\nRECURRENCE-ID:20250302T100000Z\nDTSTART:20250301T100000Z",
-         "2 RECURRENCE-ID properties"),
+        (
+            "UID:good@t\nRECURRENCE-ID:20250301T100000Z\nRECURRENCE-ID:20250302T100000Z\nDTSTART:20250301T100000Z",
+            "2 RECURRENCE-ID properties",
+        ),
     ],
 )
 def test_duplicate_properties_skip_that_event_with_a_readable_reason(body: str, reason: str) -> None:
@@ -104,36 +115,46 @@ def test_duplicate_properties_skip_that_event_with_a_readable_reason(body: str, 
 
 def test_duplicate_texts_keep_their_first_value() -> None:
     """A repeated SUMMARY or STATUS reads as its first value, never as a Python list repr."""
-    feed = read_feed(_cal("UID:s@t\nDTSTART:20250301T100000Z\nSUMMARY:first\nSUMMARY:second\n"
-                          "STATUS:CONFIRMED\nSTATUS:TENTATIVE\nLOCATION:Room 1\nLOCATION:Room 2"))
+    feed = read_feed(
+        _cal(
+            "UID:s@t\nDTSTART:20250301T100000Z\nSUMMARY:first\nSUMMARY:second\n"
+            "STATUS:CONFIRMED\nSTATUS:TENTATIVE\nLOCATION:Room 1\nLOCATION:Room 2"
+        )
+    )
     (occ,) = expand(feed.calendar, *Y2025).values()
     assert (occ.summary, occ.status, occ.location) == ("first", "CONFIRMED", "Room 1")
 
 
 def test_one_bad_event_costs_only_itself() -> None:
     """Bad DTSTART, unknown FREQ, zero INTERVAL and a bad EXDATE are each skipped and named; the rest expand."""
-    feed = read_feed(_cal(
-        GOOD,
-        "UID:a@t\nDTSTART:2025xx01T100000Z",
-        "UID:b@t\nDTSTART:20250301T100000Z\nRRULE:COUNT=3",
-        "UID:c@t\nDTSTART:20250301T100000Z\nRRULE:FREQ=DAILY;INTERVAL=0",
-        "UID:d@t\nDTSTART:20250301T100000Z\nRRULE:FREQ=DAILY;COUNT=3\nEXDATE:garbage",
-        "UID:weekly@t\nDTSTART:20250303T100000Z\nRRULE:FREQ=WEEKLY;COUNT=2",
-    ))
+    feed = read_feed(
+        _cal(
+            GOOD,
+            "UID:a@t\nDTSTART:2025xx01T100000Z",
+            "UID:b@t\nDTSTART:20250301T100000Z\nRRULE:COUNT=3",
+            "UID:c@t\nDTSTART:20250301T100000Z\nRRULE:FREQ=DAILY;INTERVAL=0",
+            "UID:d@t\nDTSTART:20250301T100000Z\nRRULE:FREQ=DAILY;COUNT=3\nEXDATE:garbage",
+            "UID:weekly@t\nDTSTART:20250303T100000Z\nRRULE:FREQ=WEEKLY;COUNT=2",
+        )
+    )
     assert [(n.uid, n.reason.split(" ", 2)[2][:24]) for n in feed.skipped] == [
-        ("a@t", "has a malformed DTSTART:"), ("b@t", "RRULE has an unknown FRE"),
-        ("c@t", "RRULE INTERVAL must be >"), ("d@t", "has a malformed EXDATE: "),
+        ("a@t", "has a malformed DTSTART:"),
+        ("b@t", "RRULE has an unknown FRE"),
+        ("c@t", "RRULE INTERVAL must be >"),
+        ("d@t", "has a malformed EXDATE: "),
     ]
     assert sorted(o.start for o in expand(feed.calendar, *Y2025).values()) == [
-        "2025-03-01T10:00:00Z", "2025-03-03T10:00:00Z", "2025-03-10T10:00:00Z"]
+        "2025-03-01T10:00:00Z",
+        "2025-03-03T10:00:00Z",
+        "2025-03-10T10:00:00Z",
+    ]
 
 
 def test_empty_rrule_is_dropped_and_flagged() -> None:
     """An empty `RRULE:` line leaves a single event, flagged, instead of rejecting the feed."""
     feed = read_feed(_cal(GOOD, "UID:e@t\nDTSTART:20250305T100000Z\nRRULE:"))
     assert [n.reason for n in feed.flagged] == ["VEVENT 'e@t' has an empty RRULE: read as not repeating by rule"]
-    assert [o.start for o in expand(feed.calendar, *Y2025).values()] == [
-        "2025-03-01T10:00:00Z", "2025-03-05T10:00:00Z"]
+    assert [o.start for o in expand(feed.calendar, *Y2025).values()] == ["2025-03-01T10:00:00Z", "2025-03-05T10:00:00Z"]
 
 
 def test_an_event_without_uid_gets_a_stable_derived_one() -> None:
@@ -154,9 +175,17 @@ def test_an_event_without_uid_gets_a_stable_derived_one() -> None:
 
 def test_a_v1_sync_completed_reads_as_v2_with_nothing_skipped() -> None:
     """calendar.sync.completed v1 (stored before skipped events were reported) upcasts to v2 with empty lists."""
-    v1 = {"calendar_id": "c", "sync_id": "s", "added": 1, "updated": 0, "removed": 0, "occurrences": 1,
-          "window_start": "2025-01-01T00:00:00Z", "window_end": "2026-01-01T00:00:00Z",
-          "requested_at": "2025-01-01T00:00:00Z"}
+    v1 = {
+        "calendar_id": "c",
+        "sync_id": "s",
+        "added": 1,
+        "updated": 0,
+        "removed": 0,
+        "occurrences": 1,
+        "window_start": "2025-01-01T00:00:00Z",
+        "window_end": "2026-01-01T00:00:00Z",
+        "requested_at": "2025-01-01T00:00:00Z",
+    }
     event = REGISTRY.parse("calendar.sync.completed", 1, v1)
     assert isinstance(event, SyncCompleted)
     assert (event.skipped, event.skipped_count, event.flagged, event.flagged_count) == ([], 0, [], 0)

@@ -79,7 +79,8 @@ async def test_backend_streams_sentences() -> None:
         fragments.append(fragment)
 
     result = await ExtractiveSummarizer(max_sentences=3).complete(
-        ChatRequest.of([{"role": "user", "content": _article()}], stream=True), on_delta=on_delta,
+        ChatRequest.of([{"role": "user", "content": _article()}], stream=True),
+        on_delta=on_delta,
     )
     assert len(fragments) == 3
     assert "".join(fragments) == result.text

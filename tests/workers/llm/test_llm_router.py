@@ -52,7 +52,9 @@ async def test_primary_answers_while_healthy(server: ChatServer, make_backend: F
 
 @pytest.mark.asyncio
 async def test_outage_falls_back_then_returns_to_primary(
-    server: ChatServer, make_backend: Factory, clock: Clock,
+    server: ChatServer,
+    make_backend: Factory,
+    clock: Clock,
 ) -> None:
     """Primary down -> extractive answers; breaker opens and spares the primary; a probe brings it back."""
     router = _router(server, make_backend, clock)
@@ -122,7 +124,9 @@ async def test_failed_probes_space_out(server: ChatServer, make_backend: Factory
 
 @pytest.mark.asyncio
 async def test_permanent_error_is_not_hidden_by_fallback(
-    server: ChatServer, make_backend: Factory, clock: Clock,
+    server: ChatServer,
+    make_backend: Factory,
+    clock: Clock,
 ) -> None:
     """A 4xx from the primary propagates as PermanentLLMError; the fallback does not mask it."""
     router = _router(server, make_backend, clock)
@@ -137,7 +141,9 @@ async def test_permanent_error_is_not_hidden_by_fallback(
 
 @pytest.mark.asyncio
 async def test_all_backends_down_is_backend_unavailable(
-    server: ChatServer, make_backend: Factory, clock: Clock,
+    server: ChatServer,
+    make_backend: Factory,
+    clock: Clock,
 ) -> None:
     """When primary and fallback both fail, BackendUnavailable names both."""
     server.fail(502)
@@ -153,7 +159,9 @@ async def test_all_backends_down_is_backend_unavailable(
 
 @pytest.mark.asyncio
 async def test_stream_falls_back_before_any_fragment(
-    server: ChatServer, make_backend: Factory, clock: Clock,
+    server: ChatServer,
+    make_backend: Factory,
+    clock: Clock,
 ) -> None:
     """A streamed request whose primary fails before sending anything is streamed by the fallback."""
     router = _router(server, make_backend, clock)

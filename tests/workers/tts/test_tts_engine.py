@@ -109,7 +109,11 @@ def test_voice_variant(engine: SpeechEngine) -> None:
 def _run_fresh(script: str) -> subprocess.CompletedProcess[str]:
     """Run `script` in a new interpreter: a crash in C then fails the test, not pytest."""
     return subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 
@@ -145,9 +149,7 @@ def test_unlisted_voice_files_refused_before_c() -> None:
     assert done.stdout.count("refused") == 5
 
 
-@pytest.mark.parametrize(
-    "voice", ["xx-nope", "", "+f3", "../../../etc/passwd", "/etc/passwd", "v" * 101]
-)
+@pytest.mark.parametrize("voice", ["xx-nope", "", "+f3", "../../../etc/passwd", "/etc/passwd", "v" * 101])
 def test_unknown_voice(engine: SpeechEngine, voice: str) -> None:
     """A voice espeak-ng does not know, or a path-like name, raises UnknownVoice."""
     with pytest.raises(UnknownVoice):

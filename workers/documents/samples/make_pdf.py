@@ -15,24 +15,34 @@ __all__ = ["SAMPLE_PAGES", "build_inflating_pdf", "build_pdf"]
 SAMPLE_PAGES: tuple[tuple[str, ...], ...] = (
     (
         "Streams, Groups and Acknowledgements",
-        ("A stream is an append-only log of entries. Each entry has an id that grows with time,"
-        " so readers can always tell which entries came first."),
-        ("A consumer group lets several workers share one stream. Every entry is delivered to one"
-        " worker of the group, which must acknowledge it when the work is done."),
+        (
+            "A stream is an append-only log of entries. Each entry has an id that grows with time,"
+            " so readers can always tell which entries came first."
+        ),
+        (
+            "A consumer group lets several workers share one stream. Every entry is delivered to one"
+            " worker of the group, which must acknowledge it when the work is done."
+        ),
     ),
     (
         "Pending Entries",
-        ("An entry that was delivered but not acknowledged stays in the pending list of its group."
-        " If a worker crashes, another worker can claim its pending entries after they sit idle"
-        " for long enough."),
-        ("This is what makes delivery at-least-once: an entry is never forgotten, but it may be"
-        " processed twice, so handlers must be safe to run again."),
+        (
+            "An entry that was delivered but not acknowledged stays in the pending list of its group."
+            " If a worker crashes, another worker can claim its pending entries after they sit idle"
+            " for long enough."
+        ),
+        (
+            "This is what makes delivery at-least-once: an entry is never forgotten, but it may be"
+            " processed twice, so handlers must be safe to run again."
+        ),
     ),
     (
         "Dead Letters",
-        ("Some entries can never succeed, such as a payload that fails validation. After a fixed"
-        " number of deliveries they move to a dead-letter stream with the error attached, so the"
-        " rest of the stream keeps flowing."),
+        (
+            "Some entries can never succeed, such as a payload that fails validation. After a fixed"
+            " number of deliveries they move to a dead-letter stream with the error attached, so the"
+            " rest of the stream keeps flowing."
+        ),
     ),
 )
 
@@ -68,8 +78,11 @@ def build_inflating_pdf(chars: int = 12_000_000) -> bytes:
 
 
 def _assemble(contents: Sequence[bytes], *, compress: bool) -> bytes:
-    objects: list[bytes] = [b"", b"", (b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica"
-                            b" /Encoding /WinAnsiEncoding >>")]
+    objects: list[bytes] = [
+        b"",
+        b"",
+        (b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"),
+    ]
     kids: list[int] = []
     for content in contents:
         stream, extra = content, b""
