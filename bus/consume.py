@@ -111,8 +111,8 @@ class Consumer:
 
     @property
     def capacity(self) -> int:
-        """Entries held at most at once: every slot busy and one batch waiting."""
-        return self.sub.concurrency + self.sub.batch
+        """Entries held at most at once: every slot busy, one batch committing and one read ahead."""
+        return self.sub.concurrency + 2 * self.sub.batch
 
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
@@ -146,14 +146,18 @@ class Consumer:
                 backoff = min(backoff * 2, 5.0)
 
     async def _read_once(self) -> None:
+        if self.outage.paused:
+            await self._probe()
+            return
+        if self.reader.retry_due():  # ours already: they need no room, so a full consumer never waits on itself
+            await self._enqueue(await self.reader.retries(self.sub.batch, self._owned))
+            return
         room = self.capacity - len(self._owned)
-        if room <= 0:
+        # Whole batches while the slots have work: topping up a few entries costs a round trip each.
+        if room <= 0 or (room < self.sub.batch and not self._queue.empty()):
             self._room.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._room.wait(), 0.5)
-            return
-        if self.outage.paused:
-            await self._probe()
             return
         await self._enqueue(await self.reader.read(min(room, self.sub.batch), self._owned))
 

@@ -104,7 +104,7 @@ class Dispatcher:
             result = await self.call(event, ctx)
             if isinstance(result, Nack):
                 return self._nacked(result, d)
-            decision = result if isinstance(result, Decision) else Decision(events=_checked(env.type, result))
+            decision = result if isinstance(result, Decision) else Decision(events=result)
             outputs = _checked(env.type, decision.events)
             caused = [env.caused(o, producer=self.service, traceparent=ctx.traceparent_out) for o in outputs]
         except Exception as exc:  # noqa: BLE001 - a handler's failure is data, never a crash

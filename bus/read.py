@@ -49,12 +49,23 @@ class Reader:
         self.retry_at.clear()
         self._probed.clear()
 
-    async def read(self, count: int, owned: Collection[str]) -> list[Delivery]:
-        """Up to `count` entries: due retries first, then orphans, then new ones."""
+    def retry_due(self) -> bool:
+        """True when one of our entries is due for its retry."""
+        now = time.monotonic()
+        return any(at <= now for at, _ in self.retry_at.values())
+
+    async def retries(self, count: int, owned: Collection[str]) -> list[Delivery]:
+        """Up to `count` of our entries whose retry is due, the longest-waiting first."""
         now = time.monotonic()
         due = sorted((at, eid) for eid, (at, _) in self.retry_at.items() if at <= now)[:count]
+        return await self._claim({eid: self.retry_at[eid][1] for _, eid in due}, owned) if due else []
+
+    async def read(self, count: int, owned: Collection[str]) -> list[Delivery]:
+        """Up to `count` entries: due retries first, then orphans, then new ones."""
+        due = await self.retries(count, owned)
         if due:
-            return await self._claim({eid: self.retry_at[eid][1] for _, eid in due}, owned)
+            return due
+        now = time.monotonic()
         if now >= self._next_reclaim:
             orphans = await self._orphans(count, owned)
             if orphans:

@@ -107,6 +107,33 @@ def _trusted(cls: type[Envelope], values: dict[str, Any]) -> Envelope:
     return env
 
 
+def _built(
+    event: Event,
+    eid: str,
+    producer: str,
+    correlation_id: str,
+    causation_id: str | None,
+    traceparent: str | None,
+    headers: dict[str, str],
+) -> Envelope:
+    """The envelope of `event` from values already checked (see _trusted)."""
+    return _trusted(
+        Envelope,
+        {
+            "id": eid,
+            "type": event.event_type,
+            "version": event.event_version,
+            "occurred_at": datetime.now(UTC),
+            "producer": producer,
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+            "traceparent": traceparent,
+            "headers": headers,
+            "payload": dump_payload(event),
+        },
+    )
+
+
 def dump_payload(event: Event) -> dict[str, Any]:
     """The event as JSON data, its Secret fields sealed for the recipient service."""
     if all(getattr(event, name) is None for name in event.event_secret_fields):
@@ -155,31 +182,14 @@ class Envelope(BaseModel):
         """
         _checked_ids(event_id, correlation_id, causation_id, traceparent)
         eid = event_id or new_id()
-        return _trusted(
-            cls,
-            {
-                "id": eid,
-                "type": event.event_type,
-                "version": event.event_version,
-                "occurred_at": datetime.now(UTC),
-                "producer": producer,
-                "correlation_id": correlation_id or eid,
-                "causation_id": causation_id,
-                "traceparent": traceparent,
-                "headers": check_headers(headers),
-                "payload": dump_payload(event),
-            },
-        )
+        return _built(event, eid, producer, correlation_id or eid, causation_id, traceparent, check_headers(headers))
 
     def caused(self, event: Event, *, producer: str, traceparent: str | None = None) -> Envelope:
         """Wrap an event caused by this one: same correlation id, causation id = this id.
 
         Headers are not inherited: an output is a new event with its own metadata.
         """
-        return Envelope.wrap(
-            event,
-            producer=producer,
-            correlation_id=self.correlation_id,
-            causation_id=self.id,
-            traceparent=traceparent or self.traceparent,
-        )
+        if traceparent is not None:
+            _checked_ids(None, None, None, traceparent)  # this envelope's own ids were checked when it was built
+        tp = traceparent or self.traceparent
+        return _built(event, new_id(), producer, self.correlation_id, self.id, tp, {})

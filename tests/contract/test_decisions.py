@@ -118,3 +118,26 @@ async def test_restarts_leave_no_consumer_behind(client: aioredis.Redis, config:
         async with running(sub, config):
             await drain(client, sub)
     assert await client.xinfo_consumers("aiwf:ev:{testing}", "restarts") == []
+
+
+async def test_a_consumer_full_of_its_own_retries_still_runs_them(client: aioredis.Redis, config: BusConfig) -> None:
+    """Every entry a consumer can hold fails once: with no room left, their due retries still run."""
+    calls: dict[str, int] = {}
+    sub = Subscription(stream="testing", group="full", retry=FAST, batch=2, concurrency=1)
+
+    @sub.handler
+    async def flaky(event: ItemCreated, ctx: Context) -> list[Event]:
+        calls[event.title] = calls.get(event.title, 0) + 1
+        if calls[event.title] == 1:
+            raise RuntimeError("first delivery fails")
+        return []
+
+    pub = Publisher(client, config)
+    titles = [f"f{i}" for i in range(12)]  # more than the capacity (1 slot + 2 batches of 2)
+    for title in titles:
+        await pub.publish(ItemCreated(title=title))
+    async with running(sub, config) as consumer:
+        assert consumer.capacity < len(titles)
+        await drain(client, sub, timeout_s=10)
+        assert consumer.stats.processed == len(titles)
+    assert calls == dict.fromkeys(titles, 2)
