@@ -85,7 +85,7 @@ async def trim(
     Reads no entry bodies into this process: the floor comes from XINFO GROUPS and XPENDING
     summaries, and the trim is one script whose only read is a COUNT 1 probe inside Redis.
     """
-    if keys.never_trimmed(keys.domain_of_key(stream)):
+    if keys.never_trimmed(keys.stream_domain(stream) or ""):
         return TrimReport(stream, 0, None, 0, alarm=False)
     floor = await safe_min_id(client, stream)
     if floor is None:

@@ -101,7 +101,7 @@ class StreamInfo:
     @property
     def domain(self) -> str:
         """The domain in the key, or the key itself for a stream outside the aiwf keyspace."""
-        return keys.domain_of_key(self.key) if "{" in self.key and "}" in self.key else self.key
+        return keys.stream_domain(self.key) or self.key
 
     @property
     def lag(self) -> Lag:
@@ -173,7 +173,8 @@ async def describe(client: Redis, key: str, *, with_consumers: bool = True) -> S
     """One stream: length, newest entry, groups with lag, and its domain's dead-letter count."""
     await _require_stream(client, key)
     info: Info = await client.xinfo_stream(key)
-    dead = await client.xlen(keys.dead_letters(keys.domain_of_key(key))) if "{" in key and "}" in key else 0
+    domain = keys.stream_domain(key)
+    dead = await client.xlen(keys.dead_letters(domain)) if domain is not None else 0
     last = info.get("last-entry")
     return StreamInfo(
         key=key,

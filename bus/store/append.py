@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from aiwf.bus import codec
-from aiwf.bus.store import keys
+from aiwf.bus import codec, keys
 from aiwf.bus.store.errors import StoreError
+from aiwf.bus.store.stream_id import StreamId
 from aiwf.schemas import REGISTRY, Envelope
 
 #: Events per append: bounded so the script's argument unpacking stays far below Lua's stack limit.
@@ -70,7 +70,7 @@ class AppendCall:
     argv: list[str | bytes]
 
 
-def build(sid: keys.StreamId, envelopes: Sequence[Envelope], expected: int, max_bytes: int) -> AppendCall:
+def build(sid: StreamId, envelopes: Sequence[Envelope], expected: int, max_bytes: int) -> AppendCall:
     """Check the batch (size, unique ids, registered types, event size) and lay out the script call."""
     if not 1 <= len(envelopes) <= MAX_BATCH:
         raise StoreError(f"append to {sid}: a batch holds 1..{MAX_BATCH} events, got {len(envelopes)}")
