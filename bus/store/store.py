@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from aiwf.bus import keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis, retrying
+from aiwf.bus.scripts import Script
 from aiwf.bus.store import append
 from aiwf.bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
 from aiwf.bus.store.read import START, Recorded, read_aggregate, read_log
@@ -23,7 +24,7 @@ class EventStore:
     def __init__(self, client: Redis, config: BusConfig) -> None:
         self.client = client
         self.config = config
-        self._append = client.register_script(append.APPEND_LUA)
+        self._append = Script(client, "append")
 
     async def append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int | None = None) -> int:
         """Append a batch atomically; returns the stream's version after it (its last event's version).
@@ -36,7 +37,7 @@ class EventStore:
         sid = parse(stream_id)
         expected = append.check_expected(expected_version)
         call = append.build(sid, envelopes, expected, self.config.max_event_bytes)
-        reply = await retrying(lambda: self._append(keys=call.keys, args=call.argv), self.config, "append")
+        reply = await retrying(lambda: self._append(call), self.config, "append")
         status, value = reply[0].decode(), reply[1]
         if status in {"ok", "duplicate"}:
             return int(value)

@@ -15,7 +15,7 @@ from aiwf.bus import Publisher, keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.groups import ensure_group
 from aiwf.bus.testing import redis_server
-from aiwf.dlq import inspect
+from aiwf.dlq import inspect, pending
 from tests.events import ItemCreated
 from tests.replies import Entries
 
@@ -77,7 +77,7 @@ async def test_pending_then_reclaim_moves_idle_entries(client: aioredis.Redis, c
     assert result.exit_code == 0, result.output
     claimed = json.loads(result.stdout)["claimed"]
     assert [c["consumer"] for c in claimed] == ["dead-1"] * 3
-    _, rows = await inspect.pending(client, STREAM, "workers")
+    _, rows = await pending.pending(client, STREAM, "workers")
     assert {(r.consumer, r.deliveries) for r in rows} == {("rescuer", 1)}
 
 
