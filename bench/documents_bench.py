@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -58,7 +59,8 @@ def rss_mib() -> float:
 async def outcomes(client: aioredis.Redis, config: BusConfig) -> dict[str, tuple[str, float]]:
     """document id -> (event type, time it was written) for every outcome on the stream."""
     found: dict[str, tuple[str, float]] = {}
-    for entry_id, fields in await client.xrange(keys.stream("documents")):
+    rows = cast("list[tuple[bytes, dict[bytes, bytes]]]", await client.xrange(keys.stream("documents")))
+    for entry_id, fields in rows:
         env = codec.decode(fields, config.max_event_bytes)
         if env.type in {"documents.document.processed", "documents.document.rejected"}:
             found[str(env.payload["document_id"])] = (env.type, int(entry_id.split(b"-")[0]) / 1000)

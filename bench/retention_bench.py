@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,14 +50,14 @@ async def fill(client: aioredis.Redis, events: int, size: int) -> None:
         for i in range(start, min(events, start + 200)):
             pipe.xadd(STREAM, {"id": f"e{i}", "type": "bench.item.created", "body": body})
         await pipe.execute()
-    last = (await client.xrevrange(STREAM, count=1))[0][0]
+    last = cast("list[tuple[bytes, dict[bytes, bytes]]]", await client.xrevrange(STREAM, count=1))[0][0]
     await client.xgroup_setid(STREAM, "g", last)  # the group is done with everything
 
 
 async def old_pass(client: aioredis.Redis, keep: int) -> None:
     """What retention did before: pull the newest `keep` entries to find the keep bound."""
     floor = await retention.safe_min_id(client, STREAM)
-    kept_from = await client.xrevrange(STREAM, count=keep)
+    kept_from = cast("list[tuple[bytes, dict[bytes, bytes]]]", await client.xrevrange(STREAM, count=keep))
     bound = min(floor or "0-0", kept_from[-1][0].decode(), key=lambda e: tuple(map(int, e.split("-"))))
     await client.xtrim(STREAM, minid=bound, approximate=False)
 

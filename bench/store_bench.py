@@ -33,7 +33,7 @@ from aiwf.bus import codec
 from aiwf.bus.config import BusConfig
 from aiwf.bus.server import EmbeddedRedis
 from aiwf.bus.store import Aggregate, EventStore, Repository
-from aiwf.bus.store.keys import parse
+from aiwf.bus.store.stream_id import parse
 from aiwf.schemas import Envelope, Event, event
 
 SINGLE_APPENDS = 2000

@@ -3,7 +3,7 @@
     config.py       BusConfig (and every bus setting) from REDIS_URL / AIWF_*
     server.py       the embedded redis-server when REDIS_URL is unset
     connection.py   client with timeouts; tenacity retries within a budget
-    keys.py         every key: streams, dead letters, markers, store and read-model keys
+    keys.py         the whole keyspace, built and parsed: streams, dead letters, markers, store, read models
     codec.py        Envelope <-> entry fields (the only orjson user)
     publish.py      validate -> envelope -> XADD, concurrent publishes in one script call
     groups.py       consumer groups: created, recreated, and pruned of consumers that are gone

@@ -1,12 +1,21 @@
-"""The whole keyspace, in one place.
+"""The whole keyspace, in one place: every Redis key aiwf builds, and the parsers that read one back.
 
 Each domain's stream, its dead letters and its processed-markers share one `{domain}`
 hash tag, so on Redis Cluster they live in one slot and the commit script may touch them
 together. (Outputs to another domain's stream are a second slot: on Cluster that needs
 an outbox relay, which is not built yet; on a single Redis or a replica set it is one step.)
+
+The event store (bus/store) is on the same bus: a category's keys share the tag
+`{es-<category>}` with its category stream `aiwf:ev:{es-<category>}`, an ordinary bus stream,
+so a projection is an ordinary consumer group on it. Bus domains cannot contain `-`, so an
+`es-...` domain never collides with an event domain.
+
+Code elsewhere never takes a key apart by hand: it asks `stream_domain` / `dead_letter_domain`.
 """
 
 from __future__ import annotations
+
+import re
 
 PREFIX = "aiwf"
 
@@ -36,13 +45,24 @@ def heartbeat(service: str, consumer: str) -> str:
     return f"{PREFIX}:hb:{service}:{consumer}"
 
 
-#: Streams of the event store (bus/store): the source of truth, never trimmed by retention.
-STORE_DOMAIN_PREFIX = "es-"
+HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
+STREAM_PATTERN = f"{PREFIX}:ev:*"
+DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"
+
+_STREAM_KEY = re.compile(rf"^{PREFIX}:ev:\{{([^{{}}]+)\}}$")
+_DEAD_LETTER_KEY = re.compile(rf"^{PREFIX}:dlq:\{{([^{{}}]+)\}}$")
 
 
-def never_trimmed(domain: str) -> bool:
-    """True for event-store streams, which retention must leave whole."""
-    return domain.startswith(STORE_DOMAIN_PREFIX)
+def stream_domain(key: str) -> str | None:
+    """The domain of an event stream key (`aiwf:ev:{llm}` -> `llm`); None for any other key."""
+    match = _STREAM_KEY.match(key)
+    return match[1] if match else None
+
+
+def dead_letter_domain(key: str) -> str | None:
+    """The domain of a dead-letter stream key (`aiwf:dlq:{llm}` -> `llm`); None for any other key."""
+    match = _DEAD_LETTER_KEY.match(key)
+    return match[1] if match else None
 
 
 #: The auth service's public signing keys (JWKS), for verifying tokens offline.
@@ -72,33 +92,46 @@ def replayed_as(domain: str) -> str:
     return f"{PREFIX}:replay:done:{{{domain}}}"
 
 
-HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
-STREAM_PATTERN = f"{PREFIX}:ev:*"
-DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"
+# The event store (bus/store).
+
+#: The bus domain prefix of every store stream: the source of truth, never trimmed by retention.
+STORE_DOMAIN_PREFIX = "es-"
+#: The event store's global log is the category stream of this reserved name.
+STORE_ALL = "all"
 
 
-def domain_of_key(key: str) -> str:
-    """The domain inside a stream or dead-letter key: `aiwf:ev:{llm}` -> `llm`."""
-    return key[key.index("{") + 1 : key.index("}")]
+def store_domain(category: str) -> str:
+    """The bus domain of a category's stream (`user` -> `es-user`); STORE_ALL gives the global log's."""
+    return STORE_DOMAIN_PREFIX + category
 
 
-# The event store (bus/store). A category's keys share the tag `{es-<category>}` with its
-# category stream, which is a bus stream so that projections are ordinary consumer groups.
+def never_trimmed(domain: str) -> bool:
+    """True for event-store streams, which retention must leave whole."""
+    return domain.startswith(STORE_DOMAIN_PREFIX)
+
+
+def category_stream(category: str) -> str:
+    """The category view: every event of every aggregate of one category, in append order."""
+    return stream(store_domain(category))
+
+
+GLOBAL_STREAM = category_stream(STORE_ALL)
+"""The global log: every appended event, in append order."""
 
 
 def aggregate_events(category: str, aggregate_id: str) -> str:
     """An aggregate's stream; entry `<version>-0` holds version `<version>`."""
-    return f"{PREFIX}:es:{{{STORE_DOMAIN_PREFIX}{category}}}:{aggregate_id}"
+    return f"{PREFIX}:es:{{{store_domain(category)}}}:{aggregate_id}"
 
 
 def aggregate_index(category: str, aggregate_id: str) -> str:
     """Hash: event id -> version, the idempotency index of an aggregate's appends."""
-    return f"{PREFIX}:esid:{{{STORE_DOMAIN_PREFIX}{category}}}:{aggregate_id}"
+    return f"{PREFIX}:esid:{{{store_domain(category)}}}:{aggregate_id}"
 
 
 def aggregate_snapshot(category: str, aggregate_id: str) -> str:
-    """The latest snapshot of an aggregate (a cache)."""
-    return f"{PREFIX}:snap:{{{STORE_DOMAIN_PREFIX}{category}}}:{aggregate_id}"
+    """The latest snapshot of an aggregate (a cache: deleting it only slows the next load)."""
+    return f"{PREFIX}:snap:{{{store_domain(category)}}}:{aggregate_id}"
 
 
 def projection_prefix(domain: str, name: str) -> str:
@@ -106,5 +139,6 @@ def projection_prefix(domain: str, name: str) -> str:
     return f"{PREFIX}:proj:{{{domain}}}:{name}:"
 
 
-#: The event store's global log is the category stream of this reserved name.
-STORE_ALL = "all"
+def projection_key(domain: str, name: str, *parts: str) -> str:
+    """One read-model key of projection `name`, e.g. `aiwf:proj:{es-user}:names:by-name`."""
+    return projection_prefix(domain, name) + ":".join(parts)

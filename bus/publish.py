@@ -25,20 +25,11 @@ from aiwf.bus import codec, keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import CONNECTION_ERRORS, Redis, retrying
 from aiwf.bus.errors import AiwfError, PublishRefused, RedisUnavailable
+from aiwf.bus.scripts import Call, Script
 from aiwf.bus.telemetry import current_traceparent, publish_span
 from aiwf.schemas import REGISTRY, Envelope, Event, SchemaError
 from aiwf.schemas.secrets import SecretError
 
-XADD_MANY_LUA = """
-for i = 1, #ARGV, 5 do
-  local fields = {'id', ARGV[i + 1], 'type', ARGV[i + 2], 'body', ARGV[i + 3]}
-  if ARGV[i + 4] ~= '' then
-    fields[7], fields[8] = 'redelivery', ARGV[i + 4]
-  end
-  redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', unpack(fields))
-end
-return #ARGV / 5
-"""
 #: Flushes in flight at once: one packs the next batch while Redis runs the other. Order
 #: across flushes is free: a caller awaits its publish, so its own events never overlap.
 MAX_FLUSHES = 2
@@ -101,7 +92,7 @@ class Publisher:
 
     def __init__(self, client: Redis, config: BusConfig) -> None:
         self._client = client
-        self._xadd_many = client.register_script(XADD_MANY_LUA)
+        self._xadd_many = Script(client, "xadd_many")
         self._config = config
         self._budget = budget_s(config)
         self._queue: list[_Item] = []
@@ -281,14 +272,17 @@ class Publisher:
             await self._pipeline(batch)
 
     async def _pipeline(self, batch: list[_Item]) -> None:
-        # One script call for the whole flush: one reply to parse instead of one per XADD,
-        # and five arguments per event instead of seven.
-        streams: dict[str, int] = {}
-        argv: list[str | bytes] = []
-        for item in batch:
-            index = streams.setdefault(item.stream, len(streams) + 1)
-            argv += [str(index), *(item.fields.get(name, "") for name in _PUBLISHED)]
-        await self._xadd_many(keys=list(streams), args=argv)
+        await self._xadd_many(xadd_many_call(batch))
+
+
+def xadd_many_call(batch: Sequence[_Item]) -> Call:
+    """bus/lua/xadd_many.lua's KEYS (each stream once) and ARGV (five per event) for one flush."""
+    streams: dict[str, int] = {}
+    args: list[str | bytes] = []
+    for item in batch:
+        index = streams.setdefault(item.stream, len(streams) + 1)
+        args += [str(index), *(item.fields.get(name, "") for name in _PUBLISHED)]
+    return Call(list(streams), args)
 
 
 def _with_ids(exc: Exception, ids: list[str]) -> Exception:

@@ -19,6 +19,7 @@ from typing import cast
 from aiwf.bus import keys
 from aiwf.bus.codec import entry_order, text
 from aiwf.bus.connection import Redis
+from aiwf.bus.scripts import Call, Script
 
 log = logging.getLogger("aiwf.retention")
 #: Entries at or below this count are always kept, read or not: enough for `aiwf tail` and debugging.
@@ -54,27 +55,9 @@ async def safe_min_id(client: Redis, stream: str) -> str | None:
     return min(floors, key=entry_order)
 
 
-TRIM_LUA = """
-local len = redis.call('XLEN', KEYS[1])
-local excess = len - tonumber(ARGV[2])
-if excess <= 0 then
-  return {0, len, 0}
-end
-if #redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', 1) == 0 then
-  local n = redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', ARGV[2])
-  return {n, len - n, 0}
-end
-local n = redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[1], 'LIMIT', excess)
-return {n, len - n, 1}
-"""
-"""Trim below `floor` (ARGV[1]) keeping at least `keep` (ARGV[2]) entries, in one atomic step.
-
-No entry at or past the floor (every group is done with everything): exact MAXLEN keep.
-Otherwise MINID ~ floor LIMIT excess: Redis drops whole stream nodes that lie entirely below
-the floor, never more than `excess` entries, so neither bound is crossed; up to one node's
-worth of acknowledged entries (<= stream-node-max-entries, 100 by default) may stay until a
-later pass. Reply: {trimmed, length after, 1 when some group still needs entries}.
-"""
+def trim_call(stream: str, floor: str, keep: int) -> Call:
+    """bus/lua/trim.lua's call: trim `stream` below `floor`, keeping at least the newest `keep`."""
+    return Call([stream], [floor, str(keep)])
 
 
 async def trim(
@@ -83,14 +66,14 @@ async def trim(
     """Trim entries every group has acknowledged, keeping at least the newest `keep` entries.
 
     Reads no entry bodies into this process: the floor comes from XINFO GROUPS and XPENDING
-    summaries, and the trim is one script whose only read is a COUNT 1 probe inside Redis.
+    summaries, and the trim is one script (bus/lua/trim.lua) whose only read is a COUNT 1 probe.
     """
-    if keys.never_trimmed(keys.domain_of_key(stream)):
+    if keys.never_trimmed(keys.stream_domain(stream) or ""):
         return TrimReport(stream, 0, None, 0, alarm=False)
     floor = await safe_min_id(client, stream)
     if floor is None:
         return TrimReport(stream, 0, floor, 0, alarm=False)
-    reply = cast("list[int]", await client.eval(TRIM_LUA, 1, stream, floor, str(keep)))
+    reply = cast("list[int]", await Script(client, "trim")(trim_call(stream, floor, keep)))
     trimmed, left, lagging = (int(v) for v in reply)
     # When some group still needs entries, what is left is (within one node) its backlog.
     backlog = left if lagging else 0

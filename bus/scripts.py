@@ -1,13 +1,23 @@
 """The Lua scripts of the bus: one `.lua` file each under bus/lua/, loaded here and nowhere else.
 
-Each file documents its KEYS/ARGV layout at the top. `script(client, name)` registers it on a
-client (EVALSHA, falling back to EVAL once per connection when the server lost its cache).
+Each file documents its KEYS/ARGV layout at the top; next to its caller sits the typed builder
+that lays a `Call` out in that order, so no caller hand-indexes ARGV. A `Script` registers the
+file on a client (EVALSHA, falling back to EVAL once per connection when the server lost its
+cache) and runs Calls.
+
+    commit.lua      bus/commit.py         a consumer's micro-batch: markers, outputs, appends, writes, acks
+    xadd_many.lua   bus/publish.py        one flush of many publishes
+    trim.lua        bus/retention.py      trim below the acknowledged floor, keeping the newest N
+    append.lua      bus/store/append.py   an event-store append, all or nothing
+    replay.lua      dlq/replay_call.py    one dead letter back onto its stream, audited
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from redis.commands.core import AsyncScript
 
@@ -23,3 +33,23 @@ def source(name: str) -> str:
 def script(client: Redis, name: str) -> AsyncScript:
     """bus/lua/<name>.lua registered on `client`."""
     return client.register_script(source(name))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One run of a script: KEYS and ARGV in the layout its file's header documents."""
+
+    keys: list[str]
+    args: list[str | bytes]
+
+
+class Script:
+    """bus/lua/<name>.lua registered on one client, run with the Calls its builder makes."""
+
+    def __init__(self, client: Redis, name: str) -> None:
+        self.name = name
+        self._script = script(client, name)
+
+    async def __call__(self, call: Call) -> Any:
+        """The script's raw reply (each builder's module reads it)."""
+        return await self._script(keys=call.keys, args=call.args)

@@ -1,6 +1,6 @@
 """`aiwf config`: the effective configuration, every part and variable, where each value came from.
 
-The rows come from the settings models themselves (bus/config.py, schemas/secrets.py,
+The rows come from the settings models themselves (bus/config.py, schemas/keyring.py,
 workers/<name>/settings.py), so a variable a model declares is always listed and documented.
 Secret values (SecretStr fields, and fields named like keys or passwords) show as `***`.
 `reference_markdown()` renders the same models as the README's Configuration tables.

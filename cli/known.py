@@ -33,7 +33,8 @@ async def streams(client: Redis) -> list[str]:
     load_events()
     found = {keys.domain_of(t) for t in REGISTRY.types()}
     async for key in client.scan_iter(match=keys.STREAM_PATTERN, count=500, _type="stream"):
-        found.add(keys.domain_of_key(key.decode()))
+        if (domain := keys.stream_domain(key.decode())) is not None:
+            found.add(domain)
     return sorted(found)
 
 
@@ -49,8 +50,8 @@ async def require_stream(client: Redis, name: str, key: str) -> None:
 
 def _closest_stream(key: str, domains: list[str]) -> str:
     """Domains are compared, not keys: every key shares the `aiwf:ev:{` prefix that would make all of them close."""
-    if key.startswith(keys.stream("")[:-1]) and key.endswith("}"):
-        return suggest(keys.domain_of_key(key), domains)
+    if (domain := keys.stream_domain(key)) is not None:
+        return suggest(domain, domains)
     return suggest(key, [keys.stream(d) for d in domains])
 
 
@@ -71,7 +72,8 @@ async def letter_hint(client: Redis, ref: str) -> str:
     letters = cast("list[tuple[bytes, Any]]", await client.xrevrange(keys.dead_letters(domain), count=LETTERS_COMPARED))
     if letters:
         return suggest(ref, [f"{domain}/{entry.decode()}" for entry, _ in letters])
-    domains = [keys.domain_of_key(k.decode()) async for k in client.scan_iter(match=keys.DEAD_LETTER_PATTERN)]
+    found = [keys.dead_letter_domain(k.decode()) async for k in client.scan_iter(match=keys.DEAD_LETTER_PATTERN)]
+    domains = [d for d in found if d is not None]
     return suggest(domain, domains)
 
 

@@ -11,6 +11,7 @@ from aiwf.cli.known import hinted
 from aiwf.cli.letters import GroupArg, Json, StreamArg
 from aiwf.cli.support import EXIT_USAGE, age, emit_json, emit_table, fail, id_table, plural, run, usage
 from aiwf.dlq import inspect as inspect_
+from aiwf.dlq import pending as pending_
 from aiwf.dlq.filters import parse_count, stream_key
 
 
@@ -76,7 +77,7 @@ def pending(
     """A group's pending entries (delivered, not acknowledged): owner, idle time, delivery count."""
     key = usage(lambda: stream_key(stream))
     usage(lambda: parse_count(limit, "--limit", 10_000))
-    total, rows = run(lambda client, _: hinted(client, inspect_.pending(client, key, group, limit), key, group))
+    total, rows = run(lambda client, _: hinted(client, pending_.pending(client, key, group, limit), key, group))
     if json_:
         emit_json({"stream": key, "group": group, "pending": total, "entries": [r.as_json() for r in rows]})
         return
@@ -109,7 +110,7 @@ def reclaim(
     if not consumer.strip() or len(consumer) > 200:
         fail("bad --consumer: give a name of 1..200 characters", EXIT_USAGE)
     rows = run(
-        lambda client, _: hinted(client, inspect_.reclaim(client, key, group, consumer, min_idle_ms, limit), key, group)
+        lambda client, _: hinted(client, pending_.reclaim(client, key, group, consumer, min_idle_ms, limit), key, group)
     )
     if json_:
         emit_json({"stream": key, "group": group, "consumer": consumer, "claimed": [r.as_json() for r in rows]})

@@ -29,8 +29,7 @@ MAX_TEXT = 500
 def domain_arg(text: str) -> str:
     """`documents`, `aiwf:ev:{documents}` or `aiwf:dlq:{documents}` -> `documents`."""
     text = text.strip()
-    if "{" in text and text.endswith("}") and text.startswith(f"{keys.PREFIX}:"):
-        text = keys.domain_of_key(text)
+    text = keys.stream_domain(text) or keys.dead_letter_domain(text) or text
     if not DOMAIN.match(text):
         raise BadArgument(f"bad stream {text!r}: give a domain like 'documents' or a key like 'aiwf:ev:{{documents}}'")
     return text

@@ -2,8 +2,7 @@
 
 streams()  every event stream: length, groups, consumers, pending, worst lag, dead letters
 groups()   one stream's groups with their consumers, idle times, pending counts and lag
-pending()  one group's pending entries: owner, idle time, delivery count, event id and type
-reclaim()  force-claim a group's idle pending entries to a named consumer
+(one group's pending entries and their forced reclaim: dlq/pending.py)
 
 Lag is XINFO GROUPS `lag` where Redis has it (7.0+, and only while it is exact); otherwise
 the entries after the group's last-delivered-id are counted with XRANGE, up to LAG_CAP.
@@ -101,7 +100,7 @@ class StreamInfo:
     @property
     def domain(self) -> str:
         """The domain in the key, or the key itself for a stream outside the aiwf keyspace."""
-        return keys.domain_of_key(self.key) if "{" in self.key and "}" in self.key else self.key
+        return keys.stream_domain(self.key) or self.key
 
     @property
     def lag(self) -> Lag:
@@ -135,32 +134,9 @@ class StreamInfo:
         }
 
 
-@dataclass(frozen=True)
-class PendingEntry:
-    """One entry delivered to a group and not acknowledged yet."""
-
-    entry_id: str
-    consumer: str
-    idle_ms: int
-    deliveries: int
-    event_id: str
-    event_type: str
-
-    def as_json(self) -> dict[str, Any]:
-        """Plain data for --json."""
-        return {
-            "entry_id": self.entry_id,
-            "consumer": self.consumer,
-            "idle_ms": self.idle_ms,
-            "deliveries": self.deliveries,
-            "event_id": self.event_id,
-            "type": self.event_type,
-        }
-
-
 async def stream_keys(client: Redis) -> list[str]:
     """Every aiwf event stream key, sorted."""
-    found = {_text(k) async for k in client.scan_iter(match=keys.STREAM_PATTERN, count=1000, _type="stream")}
+    found = {codec.text(k) async for k in client.scan_iter(match=keys.STREAM_PATTERN, count=1000, _type="stream")}
     return sorted(found)
 
 
@@ -171,14 +147,15 @@ async def streams(client: Redis) -> list[StreamInfo]:
 
 async def describe(client: Redis, key: str, *, with_consumers: bool = True) -> StreamInfo:
     """One stream: length, newest entry, groups with lag, and its domain's dead-letter count."""
-    await _require_stream(client, key)
+    await require_stream(client, key)
     info: Info = await client.xinfo_stream(key)
-    dead = await client.xlen(keys.dead_letters(keys.domain_of_key(key))) if "{" in key and "}" in key else 0
+    domain = keys.stream_domain(key)
+    dead = await client.xlen(keys.dead_letters(domain)) if domain is not None else 0
     last = info.get("last-entry")
     return StreamInfo(
         key=key,
         length=int(info["length"]),
-        last_entry_id=_text(last[0]) if last else None,
+        last_entry_id=codec.text(last[0]) if last else None,
         groups=await groups(client, key, with_consumers=with_consumers),
         dead_letters=int(dead),
     )
@@ -186,17 +163,17 @@ async def describe(client: Redis, key: str, *, with_consumers: bool = True) -> S
 
 async def groups(client: Redis, key: str, *, with_consumers: bool = True) -> list[GroupInfo]:
     """The consumer groups of one stream, sorted by name."""
-    await _require_stream(client, key)
+    await require_stream(client, key)
     rows: list[Info] = await client.xinfo_groups(key)
     found = []
-    for row in sorted(rows, key=lambda r: _text(r["name"])):
-        name = _text(row["name"])
+    for row in sorted(rows, key=lambda r: codec.text(r["name"])):
+        name = codec.text(row["name"])
         consumers = await _consumers(client, key, name) if with_consumers else []
         found.append(
             GroupInfo(
                 name=name,
                 pending=int(row["pending"]),
-                last_delivered_id=_text(row["last-delivered-id"]),
+                last_delivered_id=codec.text(row["last-delivered-id"]),
                 lag=await lag(client, key, row),
                 consumer_count=int(row["consumers"]),
                 consumers=consumers,
@@ -210,7 +187,7 @@ async def lag(client: Redis, key: str, group_row: Info) -> Lag:
     reported = group_row.get("lag")
     if reported is not None:
         return Lag(int(reported))
-    return await count_after(client, key, _text(group_row["last-delivered-id"]))
+    return await count_after(client, key, codec.text(group_row["last-delivered-id"]))
 
 
 async def count_after(client: Redis, key: str, after_id: str, cap: int = LAG_CAP) -> Lag:
@@ -224,102 +201,33 @@ async def count_after(client: Redis, key: str, after_id: str, cap: int = LAG_CAP
             return Lag(cap, capped=True)
         if len(page) < want:
             return Lag(counted)
-        low = f"({_text(page[-1][0])}"
-
-
-async def pending(client: Redis, key: str, group: str, limit: int = 100) -> tuple[int, list[PendingEntry]]:
-    """A group's pending total and its oldest `limit` pending entries with their event id and type."""
-    await _require_stream(client, key)
-    try:
-        summary: Info = await client.xpending(key, group)
-        rows = cast("list[Info]", await client.xpending_range(key, group, min="-", max="+", count=limit))
-    except ResponseError as exc:
-        raise await _translate(client, key, group, exc) from None
-    pipe = client.pipeline(transaction=False)
-    for row in rows:
-        entry_id = _text(row["message_id"])
-        pipe.xrange(key, min=entry_id, max=entry_id, count=1)
-    entries = cast("list[list[tuple[bytes, dict[bytes, bytes]]]]", await pipe.execute())
-    found = []
-    for row, entry in zip(rows, entries, strict=True):
-        fields = entry[0][1] if entry else {}
-        found.append(
-            PendingEntry(
-                entry_id=_text(row["message_id"]),
-                consumer=_text(row["consumer"]),
-                idle_ms=int(row["time_since_delivered"]),
-                deliveries=int(row["times_delivered"]),
-                event_id=fields.get(codec.FIELD_ID.encode(), b"").decode(errors="replace") if entry else "(trimmed)",
-                event_type=fields.get(codec.FIELD_TYPE.encode(), b"").decode(errors="replace"),
-            )
-        )
-    return int(summary["pending"]), found
-
-
-async def reclaim(
-    client: Redis, key: str, group: str, consumer: str, min_idle_ms: int, limit: int = 1000
-) -> list[PendingEntry]:
-    """Claim up to `limit` pending entries idle at least `min_idle_ms` to `consumer`; returns them as they were.
-
-    The claim is JUSTID: it counts no delivery. The group's workers pick the entries up from
-    `consumer` once they have been idle for their reclaim time (RetryPolicy.reclaim_idle_s),
-    so naming a consumer no worker runs is the way to park entries for inspection.
-    """
-    await _require_stream(client, key)
-    try:
-        rows = cast(
-            "list[Info]",
-            await client.xpending_range(key, group, min="-", max="+", count=limit, idle=min_idle_ms),
-        )
-        wanted = [r for r in rows if _text(r["consumer"]) != consumer]
-        if not wanted:
-            return []
-        ids: list[str | bytes | int | memoryview] = [_text(r["message_id"]) for r in wanted]
-        reply = cast("list[bytes]", await client.xclaim(key, group, consumer, min_idle_ms, ids, justid=True))
-        claimed = {_text(e) for e in reply}
-    except ResponseError as exc:
-        raise await _translate(client, key, group, exc) from None
-    return [
-        PendingEntry(
-            entry_id=_text(r["message_id"]),
-            consumer=_text(r["consumer"]),
-            idle_ms=int(r["time_since_delivered"]),
-            deliveries=int(r["times_delivered"]),
-            event_id="",
-            event_type="",
-        )
-        for r in wanted
-        if _text(r["message_id"]) in claimed
-    ]
+        low = f"({codec.text(page[-1][0])}"
 
 
 async def _consumers(client: Redis, key: str, group: str) -> list[ConsumerInfo]:
     rows: list[Info] = await client.xinfo_consumers(key, group)
     return [
         ConsumerInfo(
-            name=_text(r["name"]),
+            name=codec.text(r["name"]),
             pending=int(r["pending"]),
             idle_ms=int(r["idle"]),
             inactive_ms=int(r["inactive"]) if r.get("inactive") is not None else None,
         )
-        for r in sorted(rows, key=lambda r: _text(r["name"]))
+        for r in sorted(rows, key=lambda r: codec.text(r["name"]))
     ]
 
 
-async def _require_stream(client: Redis, key: str) -> None:
-    kind = _text(await client.type(key))
+async def require_stream(client: Redis, key: str) -> None:
+    kind = codec.text(await client.type(key))
     if kind != "stream":
         what = "no such key" if kind == "none" else f"it is a {kind}, not a stream"
         raise UnknownStream(f"no stream {key!r} ({what}); `aiwf streams` lists the streams")
 
 
-async def _translate(client: Redis, key: str, group: str, exc: ResponseError) -> Exception:
+async def missing_group(client: Redis, key: str, group: str, exc: ResponseError) -> Exception:
+    """UnknownStream naming the stream's groups when `exc` says the group is gone; else `exc` itself."""
     if not is_missing_group(exc):
         return exc
     groups_: list[Info] = await client.xinfo_groups(key)
-    names = [_text(r["name"]) for r in groups_]
+    names = [codec.text(r["name"]) for r in groups_]
     return UnknownStream(f"no group {group!r} on {key}; its groups: {', '.join(sorted(names)) or 'none'}")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

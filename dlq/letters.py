@@ -165,9 +165,9 @@ async def domains(client: Redis) -> list[str]:
     """Every domain that has a dead-letter stream, sorted."""
     found: set[str] = set()
     async for key in client.scan_iter(match=keys.DEAD_LETTER_PATTERN, count=1000, _type="stream"):
-        text = key.decode() if isinstance(key, bytes) else str(key)
-        if "{" in text and "}" in text:
-            found.add(keys.domain_of_key(text))
+        domain = keys.dead_letter_domain(key.decode() if isinstance(key, bytes) else str(key))
+        if domain is not None:
+            found.add(domain)
     return sorted(found)
 
 

@@ -1,14 +1,14 @@
 """Replay: put dead letters back on their source stream, once, with their original event id.
 
-Each letter goes through one Lua script, so "re-published" and "removed from the DLQ" are a
-single atomic step: the script checks the letter still exists and its replay count is under
-the limit, XADDs the upcast envelope to the source stream, counts the replay, records
-"replayed as <stream id>", XDELs the letter and appends the letter's audit entry to
-`aiwf:audit:{domain}` (who, when, which run, which letter, event id, new stream id). A
-replay interrupted at any point (Ctrl-C, kill -9, Redis gone) has either fully replayed a
-letter, audit entry included, or not touched it, so running the same command again
-replays exactly the rest; a reply lost after the script ran finds the letter gone and
-reports where it went. All keys carry the letter's `{domain}` hash tag.
+Each letter goes through one Lua script (bus/lua/replay.lua, laid out by replay_call.py), so
+"re-published" and "removed from the DLQ" are a single atomic step: the script checks the
+letter still exists and its replay count is under the limit, XADDs the upcast envelope to the
+source stream, counts the replay, records "replayed as <stream id>", XDELs the letter and
+appends the letter's audit entry to `aiwf:audit:{domain}` (who, when, which run, which letter,
+event id, new stream id). A replay interrupted at any point (Ctrl-C, kill -9, Redis gone) has
+either fully replayed a letter, audit entry included, or not touched it, so running the same
+command again replays exactly the rest; a reply lost after the script ran finds the letter
+gone and reports where it went. All keys carry the letter's `{domain}` hash tag.
 
 Which consumer groups see a replayed event. The envelope keeps its original event id, so
 every group that already committed it finds its processed-marker and acks the copy without
@@ -39,55 +39,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 from aiwf.bus import codec, keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
+from aiwf.bus.scripts import Script
 from aiwf.dlq import audit
 from aiwf.dlq.errors import NotReplayable
 from aiwf.dlq.letters import Letter
+from aiwf.dlq.replay_call import SUPPRESSED, Limits, letter_trail, replay_call, verdict
+from aiwf.dlq.replay_groups import markers
 from aiwf.schemas import REGISTRY, Envelope, MalformedEvent, SchemaError, new_id
 
 #: Replays of one event id refused after this many (a bad fix must not loop forever).
 DEFAULT_MAX_REPLAYS = 3
-#: How long replay counts and "replayed as" records are kept.
-KEEP_S = 30 * 86_400
-#: The value of a processed-marker set by a group-targeted replay, not by a commit.
-SUPPRESSED = "dlq-replay-suppressed"
-
-REPLAY_LUA = """
-local letter = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[1])
-if #letter == 0 then
-  return {'gone', redis.call('HGET', KEYS[4], ARGV[1]) or ''}
-end
-local count = tonumber(redis.call('GET', KEYS[3]) or '0')
-if count >= tonumber(ARGV[2]) then
-  return {'refused', tostring(count)}
-end
-local suppress = tonumber(ARGV[5])
-for i = 6, #KEYS do
-  if i < 6 + suppress then
-    redis.call('SET', KEYS[i], ARGV[6], 'NX', 'EX', ARGV[3])
-  elseif redis.call('GET', KEYS[i]) == ARGV[6] then
-    redis.call('DEL', KEYS[i])
-  end
-end
-local audit_end = 8 + 2 * tonumber(ARGV[8])
-local sid = redis.call('XADD', KEYS[1], '*', unpack(ARGV, audit_end + 1))
-redis.call('SET', KEYS[3], count + 1, 'EX', ARGV[4])
-redis.call('HSET', KEYS[4], ARGV[1], sid)
-redis.call('EXPIRE', KEYS[4], ARGV[4])
-redis.call('XDEL', KEYS[2], ARGV[1])
-local audit = {}
-for j = 9, audit_end do
-  audit[#audit + 1] = ARGV[j]
-end
-audit[#audit + 1] = 'stream_id'
-audit[#audit + 1] = sid
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', unpack(audit))
-return {'replayed', sid}
-"""
 
 
 class Status(StrEnum):
@@ -174,7 +140,8 @@ class Replayer:
     _run: str = field(default_factory=new_id, init=False)
 
     def __post_init__(self) -> None:
-        self._script = self.client.register_script(REPLAY_LUA)
+        self._script = Script(self.client, "replay")
+        self._limits = Limits(self.max_replays, self.config.marker_ttl_s)
 
     async def run(self, letters: Sequence[Letter], on_result: Callable[[Result], None] | None = None) -> list[Result]:
         """Replay `letters` in order; `on_result` sees each outcome as it happens."""
@@ -197,7 +164,7 @@ class Replayer:
         """Replay (or, dry, check) one letter."""
         try:
             env, old_version = prepare(letter, self.config.max_event_bytes)
-            suppress, clear = await self._markers(letter, env.id)
+            touched = await markers(self.client, letter, env.id, self.group)
         except NotReplayable as exc:
             return self._result(letter, Status.UNREPLAYABLE, str(exc))
         upcast = f", upcast v{old_version}->v{env.version}" if env.version != old_version else ""
@@ -208,30 +175,15 @@ class Replayer:
             if count is not None and int(count) >= self.max_replays:
                 return self._refused(letter, env.id, int(count))
             return self._result(letter, Status.WOULD_REPLAY, f"to {target}{upcast}{note}", event_id=env.id)
-        reply = await self._run_script(letter, env, suppress, clear)
-        verdict, value = (v.decode() if isinstance(v, bytes) else str(v) for v in reply)
-        if verdict == "gone":
+        trail = letter_trail(self._run, letter, env.id, self.group)
+        outcome, value = verdict(await self._script(replay_call(letter, env, touched, self._limits, trail)))
+        if outcome == "gone":
             status = Status.ALREADY_REPLAYED if value else Status.GONE
             detail = f"replayed as {value}" if value else "no longer in the DLQ (purged or taken meanwhile)"
             return self._result(letter, status, detail, event_id=env.id, stream_id=value or None)
-        if verdict == "refused":
+        if outcome == "refused":
             return self._refused(letter, env.id, int(value))
         return self._result(letter, Status.REPLAYED, f"to {target}{upcast}{note}", event_id=env.id, stream_id=value)
-
-    async def _markers(self, letter: Letter, event_id: str) -> tuple[list[str], list[str]]:
-        """Processed-markers to suppress (set) and to clear (if suppressed) for this letter."""
-        if self.group is not None and letter.group != self.group:
-            raise NotReplayable(f"dead-lettered by group {letter.group!r}, not {self.group!r}")
-        stream = keys.stream(letter.domain)
-        groups = await _group_positions(self.client, stream)
-        if self.group is None:
-            return [], [keys.processed(letter.domain, g, event_id) for g in groups]
-        if self.group not in groups:
-            raise NotReplayable(f"group {self.group!r} does not exist on {stream}")
-        others = [g for g in groups if g != self.group]
-        past = await _past(self.client, stream, letter.source_id, {g: groups[g] for g in others})
-        suppress = [keys.processed(letter.domain, g, event_id) for g in others if g in past]
-        return suppress, [keys.processed(letter.domain, self.group, event_id)]
 
     async def _already_processed_note(self, letter: Letter, event_id: str) -> str:
         group = self.group or letter.group
@@ -239,35 +191,6 @@ class Replayer:
         if marker is None or marker == SUPPRESSED.encode():
             return ""
         return f"; note: group {group!r} already processed it, so it will only acknowledge the copy"
-
-    async def _run_script(self, letter: Letter, env: Envelope, suppress: list[str], clear: list[str]) -> list[Any]:
-        script_keys = [
-            keys.stream(letter.domain),
-            keys.dead_letters(letter.domain),
-            keys.replay_count(letter.domain, env.id),
-            keys.replayed_as(letter.domain),
-            keys.replay_audit(letter.domain),
-            *suppress,
-            *clear,
-        ]
-        trail = audit.letter_fields(
-            "dlq.replay.letter", run=self._run, letter=letter.ref, event_id=env.id, group=self.group or ""
-        )
-        args: list[str | bytes] = [
-            letter.entry_id,
-            str(self.max_replays),
-            str(self.config.marker_ttl_s),
-            str(KEEP_S),
-            str(len(suppress)),
-            SUPPRESSED,
-            str(keys.AUDIT_MAXLEN),
-            str(len(trail)),
-        ]
-        for name, value in trail.items():
-            args += [name, value]
-        for name, value in codec.encode(env, redelivery="dlq-replay").items():
-            args += [name, value]
-        return cast("list[Any]", await self._script(keys=script_keys, args=args))
 
     def _refused(self, letter: Letter, event_id: str, count: int) -> Result:
         detail = (
@@ -305,31 +228,3 @@ class Replayer:
             interrupted=str(interrupted).lower(),
             letters=[{"id": r.ref, "event_id": r.event_id, "stream_id": r.stream_id} for r in done],
         )
-
-
-async def _group_positions(client: Redis, stream: str) -> dict[str, str]:
-    """Group name -> last-delivered-id on `stream` ({} when the stream does not exist)."""
-    if not await client.exists(stream):
-        return {}
-    info: list[dict[str, Any]] = await client.xinfo_groups(stream)
-    return {codec.text(g["name"]): codec.text(g["last-delivered-id"]) for g in info}
-
-
-async def _past(client: Redis, stream: str, entry_id: str, positions: dict[str, str]) -> set[str]:
-    """The groups that are done with `entry_id`: delivered to them, and not pending there."""
-    entry = _order(entry_id)
-    if entry is None or not positions:
-        return set()  # an unreadable source id: suppress nobody rather than risk losing the event
-    delivered = [g for g, last in positions.items() if (_order(last) or (0, 0)) >= entry]
-    pipe = client.pipeline(transaction=False)
-    for group in delivered:
-        pipe.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
-    pending = await pipe.execute()
-    return {g for g, rows in zip(delivered, pending, strict=True) if not rows}
-
-
-def _order(entry_id: str) -> tuple[int, int] | None:
-    ms, _, seq = entry_id.partition("-")
-    if not (ms.isdigit() and seq.isdigit()):
-        return None
-    return int(ms), int(seq)

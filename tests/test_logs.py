@@ -356,9 +356,9 @@ def test_a_worker_process_writes_json_lines_named_by_its_service(tmp_path: Path)
         text=True,
     )
     try:
+        assert proc.stderr is not None
         ready, _, _ = select.select([proc.stderr], [], [], 30)
         assert ready, "the worker wrote nothing on stderr within 30 s"
-        assert proc.stderr is not None
         line = json.loads(proc.stderr.readline())
     finally:
         proc.kill()

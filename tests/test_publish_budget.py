@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -16,6 +17,7 @@ from aiwf.bus.connection import connect
 from aiwf.bus.publish import budget_s
 from aiwf.bus.server import EmbeddedRedis
 from tests.events import ItemCreated
+from tests.replies import Entries
 
 pytestmark = pytest.mark.fault
 
@@ -55,7 +57,7 @@ async def test_five_concurrent_publishes_to_a_frozen_redis_each_fail_within_the_
         await asyncio.sleep(budget)  # let any flush still travelling finish or fail
         await client.aclose()
         client = connect(server.url, config)
-        landed = {f[b"id"].decode() for _, f in await client.xrange(keys.stream("testing"))}
+        landed = {f[b"id"].decode() for _, f in cast("Entries", await client.xrange(keys.stream("testing")))}
         for error in errors:
             assert isinstance(error, RedisUnavailable)
             if "nothing was written" in str(error):

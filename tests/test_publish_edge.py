@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -16,6 +17,7 @@ from aiwf.bus.publish import CALLER_ID, build
 from aiwf.schemas import Event, new_id
 from tests.contract.harness import drain, running
 from tests.events import ItemCounted, ItemCreated
+from tests.replies import Entries
 
 
 @pytest.fixture
@@ -26,9 +28,9 @@ def tracing() -> None:
     telemetry.refresh()
 
 
-async def bodies(client: aioredis.Redis, domain: str) -> list[dict[str, object]]:
+async def bodies(client: aioredis.Redis, domain: str) -> list[dict[str, Any]]:
     """The envelope JSON of every entry on a domain stream, oldest first."""
-    return [orjson.loads(f[b"body"]) for _, f in await client.xrange(keys.stream(domain))]
+    return [orjson.loads(f[b"body"]) for _, f in cast("Entries", await client.xrange(keys.stream(domain)))]
 
 
 async def test_a_publish_retried_with_the_same_event_id_has_one_effect(
@@ -50,7 +52,7 @@ async def test_a_publish_retried_with_the_same_event_id_has_one_effect(
     async with running(sub, config):
         await drain(client, sub)
     assert runs == Counter({eid: 1})
-    entries = await client.xrange(keys.stream("testing"))
+    entries = cast("Entries", await client.xrange(keys.stream("testing")))
     assert [f[codec.FIELD_REDELIVERY.encode()] for _, f in entries[:2]] == [CALLER_ID.encode()] * 2
     outputs = [b for b in await bodies(client, "testing") if b["type"] == "testing.item.counted"]
     assert [o["causation_id"] for o in outputs] == [eid]
@@ -68,7 +70,7 @@ async def test_a_publish_retried_with_the_same_event_id_has_one_effect(
     ],
 )
 async def test_bad_ids_are_refused_at_publish_in_one_line(
-    client: aioredis.Redis, config: BusConfig, kwargs: dict[str, str], says: str
+    client: aioredis.Redis, config: BusConfig, kwargs: dict[str, Any], says: str
 ) -> None:
     """A too long or malformed event, correlation or causation id is refused in one line; nothing is written."""
     with pytest.raises(PublishRefused) as caught:

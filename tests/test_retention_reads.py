@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis.asyncio as aioredis
 
 from aiwf.bus import keys
 from aiwf.bus.groups import ensure_group
 from aiwf.bus.retention import trim
+from tests.replies import Entries, StreamEntries
 
 STREAM = keys.stream("testing")
 BODY = b"x" * 200_000
@@ -24,7 +27,7 @@ async def fill(client: aioredis.Redis, n: int) -> list[bytes]:
 
 async def read_and_ack(client: aioredis.Redis, group: str, count: int, *, ack: bool) -> None:
     """`group` reads `count` entries and acknowledges them if `ack`."""
-    reply = await client.xreadgroup(group, "c", {STREAM: ">"}, count=count)
+    reply = cast("StreamEntries", await client.xreadgroup(group, "c", {STREAM: ">"}, count=count))
     if ack:
         await client.xack(STREAM, group, *[eid for eid, _ in reply[0][1]])
 
@@ -64,7 +67,7 @@ async def test_a_pass_with_a_lagging_group_reads_no_bodies_and_keeps_its_backlog
     report = await trim(worker, STREAM, keep=5, alarm_at=10)
     sent = await server_bytes_out(client) - before
     await worker.aclose()
-    left = [eid for eid, _ in await client.xrange(STREAM)]
+    left = [eid for eid, _ in cast("Entries", await client.xrange(STREAM))]
     assert set(ids[20:]) <= set(left)  # everything the slow group still needs is kept
     assert report.safe_min_id == ids[20].decode()
     assert report.trimmed == 40 - len(left)

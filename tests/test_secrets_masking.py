@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import orjson
 import pytest
@@ -16,6 +17,7 @@ from aiwf.schemas import Event, InvalidPayload, new_id
 from aiwf.schemas.secrets import MASK, SEALED_PREFIX, mask_payload
 from tests.contract.harness import drain, running
 from tests.events import LoginAttempted
+from tests.replies import Entries
 
 CLEARTEXT = "hunter2-cleartext"
 
@@ -84,7 +86,7 @@ async def test_clear_text_secret_is_dead_lettered_without_the_clear_text(
     async with running(sub, config, service=service):
         await drain(client, sub)
     assert ran == []
-    ((letter_id, fields),) = await client.xrange(keys.dead_letters("testing"))
+    ((letter_id, fields),) = cast("Entries", await client.xrange(keys.dead_letters("testing")))
     assert not any(CLEARTEXT.encode() in v for v in fields.values())
     body = orjson.loads(fields[(deadletter.ORIGINAL_PREFIX + codec.FIELD_BODY).encode()])
     assert body["payload"]["password"] == MASK

@@ -2,7 +2,7 @@
 
 Files in the order an event walks through them:
 
-keys.py        stream ids (`<category>-<id>`) and every store key
+stream_id.py   stream ids (`<category>-<id>`), validated; their keys are in bus/keys.py
 append.py      the Lua append: idempotency, expected version, then all writes at once
 store.py       EventStore: append, version, read an aggregate / a category / the global log
 read.py        entries -> Recorded, upcast to the newest schema version (schemas.REGISTRY)
@@ -49,7 +49,7 @@ id; the global order is then the indexer's order, and the global log lags by the
 A category also stays on one shard: spreading a hot category needs sub-categories.
 
 Never trimmed. The store is the source of truth: nothing here sets MAXLEN or MINID, and the
-bus's retention must skip `es-*` streams (keys.is_store_domain). It needs Redis with
+bus's retention must skip `es-*` streams (bus/keys.py: never_trimmed). It needs Redis with
 `appendonly yes` and `maxmemory-policy noeviction` (an eviction policy can drop whole
 streams). `appendfsync everysec` (the embedded server's default) loses no acknowledged
 append when Redis or its host process is killed, and up to about one second of appends on
@@ -64,10 +64,10 @@ from aiwf.bus.decision import Writes
 from aiwf.bus.store.aggregate import Aggregate, Repository, Snapshot
 from aiwf.bus.store.append import ANY, MAX_BATCH, NO_STREAM
 from aiwf.bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
-from aiwf.bus.store.keys import ALL, StreamId
 from aiwf.bus.store.projection import Projection
 from aiwf.bus.store.read import START, Recorded
 from aiwf.bus.store.store import EventStore
+from aiwf.bus.store.stream_id import ALL, StreamId
 
 __all__ = [
     "ALL",

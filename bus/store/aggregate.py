@@ -18,8 +18,8 @@ from aiwf.bus.decision import Append
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.store.append import MAX_BATCH, build
 from aiwf.bus.store.errors import StoreError
-from aiwf.bus.store.keys import parse
 from aiwf.bus.store.store import EventStore
+from aiwf.bus.store.stream_id import parse
 from aiwf.schemas import Envelope, Event, SchemaError
 
 log = logging.getLogger("aiwf.store")

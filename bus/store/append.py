@@ -1,4 +1,4 @@
-"""Append: one Lua script writes the aggregate stream, its event-id index, the category view
+"""Append: one Lua script (bus/lua/append.lua) writes the aggregate stream, its event-id index, the category view
 and the global log, all or nothing.
 
 Checks come before writes, so a refused append writes nothing:
@@ -14,12 +14,12 @@ anything is written, instead of leaving a gap.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
-from aiwf.bus import codec
-from aiwf.bus.store import keys
+from aiwf.bus import codec, keys
+from aiwf.bus.scripts import Call
 from aiwf.bus.store.errors import StoreError
+from aiwf.bus.store.stream_id import StreamId
 from aiwf.schemas import REGISTRY, Envelope
 
 #: Events per append: bounded so the script's argument unpacking stays far below Lua's stack limit.
@@ -31,47 +31,9 @@ NO_STREAM: Final = 0
 FIELD_STREAM: Final = "stream"
 FIELD_VERSION: Final = "version"
 
-APPEND_LUA: Final = """
-local expected, sid, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local ids = {}
-for k = 1, n do ids[k] = ARGV[1 + 3 * k] end
-local known = redis.call('HMGET', KEYS[2], unpack(ids))
-local found = 0
-for k = 1, n do if known[k] then found = found + 1 end end
-if found == n then
-  local first = tonumber(known[1])
-  for k = 2, n do
-    if tonumber(known[k]) ~= first + k - 1 then return {'conflict', ids[k]} end
-  end
-  return {'duplicate', first + n - 1}
-end
-if found > 0 then
-  for k = 1, n do if known[k] then return {'conflict', ids[k]} end end
-end
-local current = redis.call('XLEN', KEYS[1])
-if expected >= 0 and current ~= expected then return {'expected', current} end
-for k = 1, n do
-  local at, version = 1 + 3 * k, current + k
-  local id, kind, body = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-  redis.call('XADD', KEYS[1], version .. '-0', 'id', id, 'type', kind, 'body', body)
-  redis.call('HSET', KEYS[2], id, version)
-  redis.call('XADD', KEYS[3], '*', 'id', id, 'type', kind, 'body', body, 'stream', sid, 'version', version)
-  redis.call('XADD', KEYS[4], '*', 'id', id, 'type', kind, 'body', body, 'stream', sid, 'version', version)
-end
-return {'ok', current + n}
-"""
 
-
-@dataclass(frozen=True)
-class AppendCall:
-    """The KEYS and ARGV of one append, built and checked before Redis sees anything."""
-
-    keys: list[str]
-    argv: list[str | bytes]
-
-
-def build(sid: keys.StreamId, envelopes: Sequence[Envelope], expected: int, max_bytes: int) -> AppendCall:
-    """Check the batch (size, unique ids, registered types, event size) and lay out the script call."""
+def build(sid: StreamId, envelopes: Sequence[Envelope], expected: int, max_bytes: int) -> Call:
+    """Check the batch (size, unique ids, registered types, event size) and lay out append.lua's call."""
     if not 1 <= len(envelopes) <= MAX_BATCH:
         raise StoreError(f"append to {sid}: a batch holds 1..{MAX_BATCH} events, got {len(envelopes)}")
     ids = [env.id for env in envelopes]
@@ -89,7 +51,7 @@ def build(sid: keys.StreamId, envelopes: Sequence[Envelope], expected: int, max_
                 "store large data as a blob and keep its reference in the event"
             )
         argv += [fields[codec.FIELD_ID], fields[codec.FIELD_TYPE], body]
-    return AppendCall([sid.events, sid.event_ids, keys.category_stream(sid.category), keys.GLOBAL_STREAM], argv)
+    return Call([sid.events, sid.event_ids, keys.category_stream(sid.category), keys.GLOBAL_STREAM], argv)
 
 
 def check_expected(expected_version: int | None) -> int:

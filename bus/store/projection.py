@@ -28,12 +28,12 @@ import typing
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiwf.bus import keys as bus_keys
+from aiwf.bus import keys
 from aiwf.bus.decision import Decision, Writes
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.handler import Context, Subscription
 from aiwf.bus.retry import RetryPolicy
-from aiwf.bus.store import keys
+from aiwf.bus.store.stream_id import ALL, check_category
 from aiwf.schemas import Envelope, Event
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -43,24 +43,22 @@ Apply = Callable[[Any, Envelope, "Writes"], Awaitable[None]]
 
 
 class Projection:
-    """A named read model over one category (or `keys.ALL`, the global log), with handlers by event type."""
+    """A named read model over one category (or `ALL`, the global log), with handlers by event type."""
 
-    def __init__(
-        self, name: str, source: str = keys.ALL, *, retry: RetryPolicy | None = None, batch: int = 100
-    ) -> None:
+    def __init__(self, name: str, source: str = ALL, *, retry: RetryPolicy | None = None, batch: int = 100) -> None:
         if not NAME_PATTERN.match(name):
             raise ConfigError(f"projection name {name[:80]!r} must match [a-z][a-z0-9_-]{{0,63}}")
         self.name = name
-        self.source = source if source == keys.ALL else keys.check_category(source)
-        self.domain = keys.domain(self.source)
+        self.source = source if source == ALL else check_category(source)
+        self.domain = keys.store_domain(self.source)
         self.retry = retry or RetryPolicy()
         self.batch = batch
         self.handlers: dict[type[Event], Apply] = {}
-        self._prefix = bus_keys.projection_prefix(self.domain, name)
+        self._prefix = keys.projection_prefix(self.domain, name)
 
     def key(self, *parts: str) -> str:
         """A read-model key of this projection, e.g. key('by-owner', owner_id)."""
-        return self._prefix + ":".join(parts)
+        return keys.projection_key(self.domain, self.name, *parts)
 
     def handler(self, fn: Apply) -> Apply:
         """Decorator: register `fn` for the Event model its first parameter is annotated with."""

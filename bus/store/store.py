@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from aiwf.bus import keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis, retrying
-from aiwf.bus.store import append, keys
+from aiwf.bus.scripts import Script
+from aiwf.bus.store import append
 from aiwf.bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
 from aiwf.bus.store.read import START, Recorded, read_aggregate, read_log
+from aiwf.bus.store.stream_id import check_category, parse
 from aiwf.schemas import Envelope
 
 POSITION_PATTERN = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -21,7 +24,7 @@ class EventStore:
     def __init__(self, client: Redis, config: BusConfig) -> None:
         self.client = client
         self.config = config
-        self._append = client.register_script(append.APPEND_LUA)
+        self._append = Script(client, "append")
 
     async def append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int | None = None) -> int:
         """Append a batch atomically; returns the stream's version after it (its last event's version).
@@ -31,10 +34,10 @@ class EventStore:
         all stored (a retry) writes nothing and returns the version of its last event. Connection
         errors are retried within the config's budget, which that idempotency makes safe.
         """
-        sid = keys.parse(stream_id)
+        sid = parse(stream_id)
         expected = append.check_expected(expected_version)
         call = append.build(sid, envelopes, expected, self.config.max_event_bytes)
-        reply = await retrying(lambda: self._append(keys=call.keys, args=call.argv), self.config, "append")
+        reply = await retrying(lambda: self._append(call), self.config, "append")
         status, value = reply[0].decode(), reply[1]
         if status in {"ok", "duplicate"}:
             return int(value)
@@ -47,12 +50,12 @@ class EventStore:
 
     async def version(self, stream_id: str) -> int:
         """The stream's current version: its number of events, 0 when it does not exist."""
-        sid = keys.parse(stream_id)
+        sid = parse(stream_id)
         return int(await retrying(lambda: self.client.xlen(sid.events), self.config, "version"))
 
     async def read(self, stream_id: str, from_version: int = 0) -> list[Recorded]:
         """Events of one aggregate with version >= from_version (versions start at 1), oldest first."""
-        sid = keys.parse(stream_id)
+        sid = parse(stream_id)
         return await retrying(
             lambda: read_aggregate(self.client, sid.events, str(sid), from_version, self.config.max_event_bytes),
             self.config,
@@ -61,7 +64,7 @@ class EventStore:
 
     async def read_category(self, category: str, after: str = START, limit: int = 1000) -> list[Recorded]:
         """Up to `limit` events of one category after position `after`, in append order."""
-        key = keys.category_stream(keys.check_category(category))
+        key = keys.category_stream(check_category(category))
         return await self._read_log(key, after, limit)
 
     async def read_all(self, after: str = START, limit: int = 1000) -> list[Recorded]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -14,6 +15,7 @@ from aiwf.bus.connection import connect
 from aiwf.bus.consume import Consumer
 from aiwf.bus.handler import Subscription
 from aiwf.bus.testing import wait_until
+from tests.replies import Entries, Fields
 
 
 @contextlib.asynccontextmanager
@@ -48,9 +50,9 @@ async def drain(client: aioredis.Redis, sub: Subscription, timeout_s: float = 15
     await wait_until(lambda: drained(client, sub), timeout_s, f"{sub.group} to drain {sub.stream}")
 
 
-async def entries(client: aioredis.Redis, domain: str) -> list[dict[bytes, bytes]]:
+async def entries(client: aioredis.Redis, domain: str) -> list[Fields]:
     """Every entry's fields on a domain stream, oldest first."""
-    return [fields for _, fields in await client.xrange(keys.stream(domain))]
+    return [fields for _, fields in cast("Entries", await client.xrange(keys.stream(domain)))]
 
 
 Check = Callable[[], Awaitable[bool]]

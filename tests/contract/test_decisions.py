@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -12,6 +13,7 @@ from aiwf.bus.store import Aggregate, EventStore, Repository
 from aiwf.schemas import Event
 from tests.contract.harness import drain, running
 from tests.events import ItemCounted, ItemCreated
+from tests.replies import Entries
 
 FAST = RetryPolicy(max_deliveries=3, backoff_base_s=0.01, backoff_max_s=0.05, reclaim_idle_s=1.0)
 
@@ -53,7 +55,9 @@ async def test_a_version_conflict_reruns_the_handler_on_fresh_state(client: aior
         assert consumer.stats.conflicts == 1
     assert seen_counts == [0, 1]  # the second run loaded the other writer's event
     assert (await tallies.load("t1")).count == 2  # the other writer's and ours, each once
-    outputs = [f for _, f in await client.xrange("aiwf:ev:{testing}") if f[b"type"] == b"testing.item.counted"]
+    outputs = [
+        f for _, f in cast("Entries", await client.xrange("aiwf:ev:{testing}")) if f[b"type"] == b"testing.item.counted"
+    ]
     assert len(outputs) == 1  # the refused decision's output was never written
 
 

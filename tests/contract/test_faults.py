@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import orjson
 import pytest
@@ -22,6 +23,7 @@ from aiwf.bus.connection import connect
 from aiwf.bus.server import EmbeddedRedis
 from aiwf.bus.testing import wait_until
 from tests.events import ItemCreated
+from tests.replies import Entries
 
 pytestmark = pytest.mark.fault
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +52,7 @@ async def publish_items(client: aioredis.Redis, config: BusConfig, n: int) -> se
 async def output_causes(client: aioredis.Redis) -> Counter[str]:
     """How many ItemCounted outputs name each input event id as their cause."""
     causes: Counter[str] = Counter()
-    for _, fields in await client.xrange(keys.stream("testing")):
+    for _, fields in cast("Entries", await client.xrange(keys.stream("testing"))):
         if fields[b"type"] == b"testing.item.counted":
             causes[orjson.loads(fields[b"body"])["causation_id"]] += 1
     return causes
@@ -112,7 +114,9 @@ async def test_sigterm_drains_and_acks_only_finished_work(
     assert acked > 0
     rows = await client.xpending_range(keys.stream("testing"), "crash", "-", "+", 1000)
     pending_ids = {r["message_id"] for r in rows}
-    for entry_id, fields in await client.xrange(keys.stream("testing"), max=group["last-delivered-id"]):
+    for entry_id, fields in cast(
+        "Entries", await client.xrange(keys.stream("testing"), max=group["last-delivered-id"])
+    ):
         if fields[b"type"] == b"testing.item.created":
             done = fields[b"id"].decode() in causes
             assert done != (entry_id in pending_ids), f"{entry_id!r}: acked without output, or output while pending"
@@ -138,7 +142,7 @@ async def test_frozen_redis_fails_publish_within_budget_and_loses_nothing(tmp_pa
         assert elapsed < 3 * (0.5 + 0.5) + 0.5
         await client.aclose()
         client = connect(server.url, config)
-        ids = [f[b"id"].decode() for _, f in await client.xrange(keys.stream("testing"))]
+        ids = [f[b"id"].decode() for _, f in cast("Entries", await client.xrange(keys.stream("testing")))]
         assert set(acked) <= set(ids)
         await client.aclose()
 

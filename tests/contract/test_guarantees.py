@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -14,6 +15,7 @@ from aiwf.bus.testing import wait_until
 from aiwf.schemas import Envelope, Event
 from tests.contract.harness import drain, entries, running
 from tests.events import ItemCounted, ItemCreated
+from tests.replies import Entries
 
 FAST = RetryPolicy(max_deliveries=3, backoff_base_s=0.01, backoff_max_s=0.05, reclaim_idle_s=1.0)
 
@@ -32,7 +34,7 @@ def counter_sub(calls: Counter[str], fail_first: int = 0, retry: RetryPolicy = F
     return sub
 
 
-async def outputs(client: aioredis.Redis) -> list[dict[str, object]]:
+async def outputs(client: aioredis.Redis) -> list[dict[str, Any]]:
     """Bodies of every ItemCounted on the testing stream."""
     rows = [orjson.loads(f[b"body"]) for f in await entries(client, "testing")]
     return [r for r in rows if r["type"] == "testing.item.counted"]
@@ -83,7 +85,7 @@ async def test_poison_reaches_dlq_and_healthy_event_behind_it_is_processed(
     async with running(sub, config):
         await drain(client, sub)
     assert handled == ["healthy"]
-    (letter,) = [f for _, f in await client.xrange(keys.dead_letters("testing"))]
+    (letter,) = [f for _, f in cast("Entries", await client.xrange(keys.dead_letters("testing")))]
     text = {k.decode(): v.decode() for k, v in letter.items()}
     assert text[deadletter.FIELD_ERROR_TYPE] == "ValueError"
     assert text[deadletter.FIELD_ERROR] == "cannot digest poison"
@@ -118,7 +120,7 @@ async def test_malformed_and_invalid_entries_are_dead_lettered_on_first_delivery
     await Publisher(client, config).publish(ItemCreated(title="ok"))
     async with running(sub, config):
         await drain(client, sub)
-    letters = [f for _, f in await client.xrange(keys.dead_letters("testing"))]
+    letters = [f for _, f in cast("Entries", await client.xrange(keys.dead_letters("testing")))]
     assert [lt[b"deliveries"] for lt in letters] == [b"1", b"1", b"1"]
     errors = [lt[b"error"].decode() for lt in letters]
     assert "not valid JSON" in errors[0]
@@ -136,10 +138,10 @@ async def test_same_event_id_delivered_twice_runs_handler_once(client: aioredis.
     await Publisher(client, config).publish_envelope(env)
     async with running(sub, config):
         await drain(client, sub)
-        await client.xadd(stream, codec.encode(env, redelivery="publish-retry"))  # the retry's copy, later
+        await client.xadd(stream, codec.encode(env, redelivery="publish-retry"))  # type: ignore[arg-type]  # the retry's copy, later
         await drain(client, sub)
-    await client.xadd(stream, codec.encode(env))
-    await client.xadd(stream, codec.encode(env, redelivery="publish-retry"))  # two copies in one batch
+    await client.xadd(stream, codec.encode(env))  # type: ignore[arg-type]  # redis-py: invariant dict
+    await client.xadd(stream, codec.encode(env, redelivery="publish-retry"))  # type: ignore[arg-type]  # two copies in one batch
     async with running(sub, config):
         await drain(client, sub)
     assert calls["twice"] == 1
@@ -154,7 +156,7 @@ async def test_unflagged_duplicate_still_commits_its_outputs_once(client: aiored
     async with running(sub, config):
         await Publisher(client, config).publish_envelope(env)
         await drain(client, sub)
-        await client.xadd(keys.stream("testing"), codec.encode(env))
+        await client.xadd(keys.stream("testing"), codec.encode(env))  # type: ignore[arg-type]  # redis-py: invariant dict
         await drain(client, sub)
     assert calls["foreign"] == 2
     assert len(await outputs(client)) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,6 +15,7 @@ from aiwf.schemas import Event
 from aiwf.schemas.secrets import default_keyring, generate, is_sealed, unseal
 from tests.contract.harness import drain, running
 from tests.events import LoginAttempted, SessionOpened
+from tests.replies import Entries
 
 PASSWORD = "correct horse battery staple"
 TOKEN = "tok-7f3a9c1e-secret"
@@ -32,7 +34,7 @@ async def all_stream_bytes(client: aioredis.Redis) -> bytes:
     blob = b""
     async for key in client.scan_iter(match="aiwf:*"):
         if await client.type(key) == b"stream":
-            for _, fields in await client.xrange(key):
+            for _, fields in cast("Entries", await client.xrange(key)):
                 blob += b"".join(k + v for k, v in fields.items())
     return blob
 
@@ -60,7 +62,7 @@ async def test_recipient_reads_the_secret_and_no_stream_holds_it(
 
     outputs = [
         orjson.loads(f[b"body"])
-        for _, f in await client.xrange(keys.stream("testing"))
+        for _, f in cast("Entries", await client.xrange(keys.stream("testing")))
         if f[b"type"] == b"testing.session.opened"
     ]
     sealed = outputs[0]["payload"]["token"]

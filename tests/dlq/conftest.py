@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 import typer
-from click.testing import Result
 from dlq_world import Cli, World, poison
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from aiwf.bus.config import BusConfig
 from aiwf.cli import dlq, streams

@@ -7,17 +7,19 @@ import contextlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
-from click.testing import Result
 from dlq_events import ThingHappened, ThingNoted
+from typer.testing import Result
 
 from aiwf.bus import Context, PermanentError, Publisher, RetryPolicy, Subscription, keys
 from aiwf.bus.config import BusConfig
 from aiwf.schemas import Event
 from tests.contract.harness import drain, entries, running
 from tests.events import ItemCounted, ItemCreated
+from tests.replies import Entries
 
 #: Dead-letter on the first failure, so a broken handler fills the DLQ at once.
 ONE_SHOT = RetryPolicy(max_deliveries=1, backoff_base_s=0.01, backoff_max_s=0.02, reclaim_idle_s=1.0, outage_after=1000)
@@ -76,7 +78,7 @@ async def poison(client: aioredis.Redis, config: BusConfig, items: int = 2, thin
     return world
 
 
-async def outputs(client: aioredis.Redis, domain: str, type_: str) -> list[dict[str, object]]:
+async def outputs(client: aioredis.Redis, domain: str, type_: str) -> list[dict[str, Any]]:
     """Envelopes of one output type on a domain stream."""
     rows = [orjson.loads(f[b"body"]) for f in await entries(client, domain)]
     return [r for r in rows if r["type"] == type_]
@@ -84,7 +86,7 @@ async def outputs(client: aioredis.Redis, domain: str, type_: str) -> list[dict[
 
 async def dead_ids(client: aioredis.Redis, domain: str) -> list[str]:
     """Refs of every dead letter of a domain, oldest first."""
-    return [f"{domain}/{eid.decode()}" for eid, _ in await client.xrange(keys.dead_letters(domain))]
+    return [f"{domain}/{eid.decode()}" for eid, _ in cast("Entries", await client.xrange(keys.dead_letters(domain)))]
 
 
 Cli = Callable[..., Result]

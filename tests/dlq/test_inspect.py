@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,8 +15,9 @@ from aiwf.bus import Publisher, keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.groups import ensure_group
 from aiwf.bus.testing import redis_server
-from aiwf.dlq import inspect
+from aiwf.dlq import inspect, pending
 from tests.events import ItemCreated
+from tests.replies import Entries
 
 STREAM = keys.stream("testing")
 
@@ -75,14 +77,14 @@ async def test_pending_then_reclaim_moves_idle_entries(client: aioredis.Redis, c
     assert result.exit_code == 0, result.output
     claimed = json.loads(result.stdout)["claimed"]
     assert [c["consumer"] for c in claimed] == ["dead-1"] * 3
-    _, rows = await inspect.pending(client, STREAM, "workers")
+    _, rows = await pending.pending(client, STREAM, "workers")
     assert {(r.consumer, r.deliveries) for r in rows} == {("rescuer", 1)}
 
 
 async def test_lag_counted_by_hand_is_capped(client: aioredis.Redis, config: BusConfig) -> None:
     """Counting entries after a position stops at the cap and says so ("5+")."""
     await publish(client, config, 12)
-    first = (await client.xrange(STREAM, count=1))[0][0].decode()
+    first = cast("Entries", await client.xrange(STREAM, count=1))[0][0].decode()
     assert await inspect.count_after(client, STREAM, first) == inspect.Lag(11)
     capped = await inspect.count_after(client, STREAM, "0-0", cap=5)
     assert (capped, str(capped)) == (inspect.Lag(5, capped=True), "5+")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import orjson
 import pytest
@@ -12,6 +13,7 @@ from dlq_world import Cli, World, dead_ids, run_cli
 from aiwf.bus import keys
 from aiwf.bus.groups import ensure_group
 from aiwf.bus.server import free_port
+from tests.replies import Entries
 
 
 async def test_purge_removes_only_what_its_filters_select(world: World, client: aioredis.Redis, cli: Cli) -> None:
@@ -23,7 +25,7 @@ async def test_purge_removes_only_what_its_filters_select(world: World, client: 
     assert (doc["purged"], doc["selected"]) == (1, 1)
     assert await dead_ids(client, "testdlq") == []
     assert await dead_ids(client, "testing") == kept
-    ((_, audit),) = await client.xrange(keys.AUDIT)
+    ((_, audit),) = cast("Entries", await client.xrange(keys.AUDIT))
     assert (audit[b"action"], audit[b"count"], audit[b"user"]) == (b"dlq.purge", b"1", b"tester")
     assert [lt["id"] for lt in orjson.loads(audit[b"letters"])] == doc["ids"]
 

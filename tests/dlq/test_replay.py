@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -28,12 +29,13 @@ from aiwf.dlq.replay import Replayer, Status
 from aiwf.schemas import Event
 from tests.contract.harness import drain, running
 from tests.events import ItemCreated, ItemCreatedV1
+from tests.replies import Entries
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 
 
-async def replay_json(cli: Cli, *args: str) -> tuple[int, dict[str, object], str]:
+async def replay_json(cli: Cli, *args: str) -> tuple[int, dict[str, Any], str]:
     """Run `dlq replay ... --json`: (exit code, parsed stdout, stderr)."""
     result = await run_cli(cli, "dlq", "replay", *args, "--json")
     return result.exit_code, json.loads(result.stdout) if result.stdout else {}, result.stderr
@@ -43,7 +45,7 @@ async def effects(client: aioredis.Redis) -> Counter[str]:
     """How many output events exist per input name, across both streams."""
     counted = await outputs(client, "testing", "testing.item.counted")
     noted = await outputs(client, "testdlq", "testdlq.thing.noted")
-    return Counter([str(o["payload"]["source_title"]) for o in counted] + [str(o["payload"]["name"]) for o in noted])  # type: ignore[index]
+    return Counter([str(o["payload"]["source_title"]) for o in counted] + [str(o["payload"]["name"]) for o in noted])
 
 
 async def test_replay_after_fix_processes_each_letter_once(
@@ -54,13 +56,13 @@ async def test_replay_after_fix_processes_each_letter_once(
     code, doc, stderr = await replay_json(cli, "--all", "--yes")
     assert code == 0, stderr
     assert doc["replayed"] == 3
-    assert {r["status"] for r in doc["results"]} == {"replayed"}  # type: ignore[union-attr]
+    assert {r["status"] for r in doc["results"]} == {"replayed"}
     assert await client.xlen(keys.dead_letters("testing")) == 0
     assert await client.xlen(keys.dead_letters("testdlq")) == 0
     await world.process(client, config)
     assert world.calls == Counter({"item-0": 1, "item-1": 1, "thing-0": 1})
     assert await effects(client) == Counter({"item-0": 1, "item-1": 1, "thing-0": 1})
-    ((_, entry),) = await client.xrange(dlq_keys.AUDIT)
+    ((_, entry),) = cast("Entries", await client.xrange(dlq_keys.AUDIT))
     assert entry[b"action"] == b"dlq.replay"
     assert entry[b"user"] == b"tester"
     assert entry[b"count"] == b"3"
@@ -78,10 +80,10 @@ async def test_replaying_twice_does_not_double_any_effect(
     await world.process(client, config)
     code, doc, _ = await replay_json(cli, ref)  # e.g. the operator re-runs after a lost reply
     assert code == 0
-    (again,) = doc["results"]  # type: ignore[misc]
+    (again,) = doc["results"]
     assert again["status"] == "already-replayed"
     assert again["stream_id"]
-    await client.xadd(keys.dead_letters("testing"), letter.fields)  # the same letter dead-lettered twice
+    await client.xadd(keys.dead_letters("testing"), letter.fields)  # type: ignore[arg-type]  # redis-py: invariant dict; the same letter dead-lettered twice
     copy = (await dead_ids(client, "testing"))[-1]  # the newest: the copy
     code, doc, _ = await replay_json(cli, copy)
     assert code == 0
@@ -107,7 +109,7 @@ async def test_interrupted_replay_rerun_replays_the_rest_exactly_once(
     with pytest.raises(KeyboardInterrupt):
         await Replayer(client, config).run(chosen, crash_after_three)
     assert len(await letters.scan(client, Filter())) == 5
-    ((_, audit),) = await client.xrange(dlq_keys.AUDIT)
+    ((_, audit),) = cast("Entries", await client.xrange(dlq_keys.AUDIT))
     assert audit[b"interrupted"] == b"true"
     assert audit[b"count"] == b"3"
     code, doc, stderr = await replay_json(cli, "--all", "--yes")
@@ -157,13 +159,13 @@ async def test_dry_run_changes_nothing(world: World, client: aioredis.Redis, cli
     """`replay --dry-run` reports what it would do and leaves every key exactly as it was."""
 
     async def snapshot() -> dict[bytes, bytes | None]:
-        return {k: await client.dump(k) for k in sorted(await client.keys("*"))}
+        return {k: await client.dump(k) for k in sorted(cast("list[bytes]", await client.keys("*")))}
 
     before = await snapshot()
     code, doc, _ = await replay_json(cli, "--all", "--dry-run")
     assert code == 0
     assert doc["dry_run"] is True
-    assert {r["status"] for r in doc["results"]} == {"would-replay"}  # type: ignore[union-attr]
+    assert {r["status"] for r in doc["results"]} == {"would-replay"}
     assert await snapshot() == before
 
 
@@ -175,9 +177,9 @@ async def test_replay_upcasts_to_the_newest_version(client: aioredis.Redis, conf
     world.fixed = True
     code, doc, _ = await replay_json(cli, "--all", "--yes")
     assert code == 0
-    (result,) = doc["results"]  # type: ignore[misc]
+    (result,) = doc["results"]
     assert "upcast v1->v2" in result["detail"]
-    _, fields = (await client.xrevrange(keys.stream("testing"), count=1))[0]
+    _, fields = cast("Entries", await client.xrevrange(keys.stream("testing"), count=1))[0]
     body = orjson.loads(fields[b"body"])
     assert (body["id"], body["version"], body["payload"]) == (event_id, 2, {"title": "old", "quantity": 1})
     await world.process(client, config)
@@ -193,7 +195,7 @@ async def test_letters_replayed_too_often_are_refused(
     (ref,) = await dead_ids(client, "testdlq")
     code, doc, stderr = await replay_json(cli, ref, "--max-replays", "1")
     assert code == 1
-    (result,) = doc["results"]  # type: ignore[misc]
+    (result,) = doc["results"]
     assert result["status"] == "refused"
     assert "already replayed 1 time(s) (--max-replays 1)" in result["detail"]
     assert stderr.strip() == "aiwf: 1 of 1 dead letters were not replayed (1 refused); see the table"
@@ -211,7 +213,7 @@ async def test_malformed_letters_are_reported_and_kept(client: aioredis.Redis, c
     world.fixed = True
     code, doc, stderr = await replay_json(cli, "--all", "--yes")
     assert code == 1
-    statuses = {r["status"]: r for r in doc["results"]}  # type: ignore[union-attr]
+    statuses = {r["status"]: r for r in doc["results"]}
     assert "malformed event, cannot be replayed" in statuses["unreplayable"]["detail"]
     assert "replayed" in statuses
     assert stderr.count("\n") == 1
@@ -246,7 +248,7 @@ async def test_group_replay_reaches_only_that_group(client: aioredis.Redis, conf
     targeted, broadcast = await dead_ids(client, "testing")
     code, doc, _ = await replay_json(cli, targeted, "--group", "counter")
     assert code == 0
-    assert doc["results"][0]["detail"].startswith("to group counter only")  # type: ignore[index]
+    assert doc["results"][0]["detail"].startswith("to group counter only")
     assert (await replay_json(cli, broadcast))[0] == 0
     async with running(audit, config):
         await world.process(client, config)
@@ -279,7 +281,7 @@ async def test_group_replay_refuses_other_groups_letters(world: World, client: a
     (ref,) = await dead_ids(client, "testdlq")
     code, doc, _ = await replay_json(cli, ref, "--group", "counter")
     assert code == 1
-    assert "dead-lettered by group 'things', not 'counter'" in doc["results"][0]["detail"]  # type: ignore[index]
+    assert "dead-lettered by group 'things', not 'counter'" in doc["results"][0]["detail"]
     assert await dead_ids(client, "testdlq") == [ref]
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,6 +19,7 @@ from aiwf.bus.testing import wait_until
 from aiwf.dlq import letters
 from aiwf.dlq.filters import Filter
 from aiwf.dlq.replay import Replayer
+from tests.replies import Entries
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -28,7 +30,9 @@ async def replayed_letters(client: aioredis.Redis) -> set[str]:
     """Refs of every letter a replay script has replayed (its "replayed as" records)."""
     refs: set[str] = set()
     for domain in DOMAINS:
-        refs |= {f"{domain}/{eid.decode()}" for eid in await client.hkeys(keys.replayed_as(domain))}
+        refs |= {
+            f"{domain}/{eid.decode()}" for eid in cast("list[bytes]", await client.hkeys(keys.replayed_as(domain)))
+        }
     return refs
 
 
@@ -36,7 +40,7 @@ async def audited_letters(client: aioredis.Redis) -> dict[str, dict[bytes, bytes
     """Per-letter audit entries by letter ref, across the domains."""
     found: dict[str, dict[bytes, bytes]] = {}
     for domain in DOMAINS:
-        for _, fields in await client.xrange(keys.replay_audit(domain)):
+        for _, fields in cast("Entries", await client.xrange(keys.replay_audit(domain))):
             found[fields[b"letter"].decode()] = fields
     return found
 
@@ -52,7 +56,7 @@ async def test_each_replayed_letter_has_its_audit_entry(client: aioredis.Redis, 
         entry = audited[result.ref]
         assert entry[b"action"] == b"dlq.replay.letter"
         assert (entry[b"event_id"].decode(), entry[b"stream_id"].decode()) == (result.event_id, result.stream_id)
-    ((_, run),) = await client.xrange(keys.AUDIT)
+    ((_, run),) = cast("Entries", await client.xrange(keys.AUDIT))
     assert {e[b"run"] for e in audited.values()} == {run[b"run"]}
 
 

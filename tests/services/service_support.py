@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,13 +12,14 @@ import redis.asyncio as aioredis
 from aiwf.bus import codec, keys
 from aiwf.bus.deadletter import FIELD_ERROR
 from aiwf.schemas import Envelope
+from tests.replies import Entries
 
 MAX_EVENT_BYTES = 64_000_000
 
 
 async def envelopes(client: aioredis.Redis, domain: str, type_: str | None = None) -> list[Envelope]:
     """Every event on a domain stream (of one type, if given), oldest first."""
-    rows = await client.xrange(keys.stream(domain))
+    rows = cast("Entries", await client.xrange(keys.stream(domain)))
     out = [codec.decode(fields, MAX_EVENT_BYTES) for _, fields in rows]
     return [e for e in out if type_ is None or e.type == type_]
 
@@ -26,7 +28,7 @@ async def dead_letters(client: aioredis.Redis) -> dict[str, list[str]]:
     """Error messages of every dead letter, by dead-letter stream key."""
     found: dict[str, list[str]] = {}
     async for key in client.scan_iter(match=keys.DEAD_LETTER_PATTERN, count=100):
-        rows = await client.xrange(key)
+        rows = cast("Entries", await client.xrange(key))
         found[key.decode()] = [f.get(FIELD_ERROR.encode(), b"").decode() for _, f in rows]
     return found
 

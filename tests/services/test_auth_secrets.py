@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,11 +22,13 @@ from aiwf.schemas import Envelope
 from aiwf.schemas.events.auth import (
     LoginRequested,
     PasswordChangeRequested,
+    SigningKeysRotated,
     TokenRefreshRequested,
     TokenRevocationRequested,
 )
 from aiwf.schemas.secrets import Keyring, default_keyring, unseal
 from aiwf.workers.auth.tokens import KeyRing
+from tests.replies import Entries, Fields
 
 WRONG_PASSWORD = "Guessing-Attempt-99"
 STRAY_PASSWORD = "Sealed-For-The-Wrong-Service-1"
@@ -34,15 +38,15 @@ async def everything_in_redis(client: aioredis.Redis) -> bytes:
     """Every key name and value of every type (streams entry by entry), dead letters and store streams included."""
     blob = bytearray()
     async for key in client.scan_iter(match="*", count=500):
-        kind = (await client.type(key)).decode()
+        kind = cast("bytes", await client.type(key)).decode()
         blob += key
         if kind == "stream":
-            for entry_id, fields in await client.xrange(key):
+            for entry_id, fields in cast("Entries", await client.xrange(key)):
                 blob += entry_id + b"".join(k + v for k, v in fields.items())
         elif kind == "string":
-            blob += await client.get(key) or b""
+            blob += cast("bytes | None", await client.get(key)) or b""
         elif kind == "hash":
-            blob += b"".join(k + v for k, v in (await client.hgetall(key)).items())
+            blob += b"".join(k + v for k, v in cast("Fields", await client.hgetall(key)).items())
         elif kind in {"set", "zset", "list"}:
             members = (
                 await client.smembers(key)
@@ -51,7 +55,7 @@ async def everything_in_redis(client: aioredis.Redis) -> bytes:
                 if kind == "zset"
                 else await client.lrange(key, 0, -1)
             )
-            blob += b"".join(members)
+            blob += b"".join(cast("Iterable[bytes]", members))
     return bytes(blob)
 
 
@@ -103,7 +107,9 @@ async def test_no_plaintext_secret_in_any_stream_key_or_log(
     assert await client.get("aiwf:snap:{es-user}:" + user_id) is not None
 
     ring_events = await EventStore(client, config).read("authkeys-ring")
-    ring = KeyRing.from_json(default_keyring().unseal_for("auth", ring_events[-1].event.ring.get_secret_value()))
+    rotated = ring_events[-1].event
+    assert isinstance(rotated, SigningKeysRotated)
+    ring = KeyRing.from_json(default_keyring().unseal_for("auth", rotated.ring.get_secret_value()))
     private_keys = [k.private_key.private_bytes_raw() for k in ring.keys]
     private_jwk_d = [base64.urlsafe_b64encode(d).rstrip(b"=").decode() for d in private_keys]
     sealing_keys = [Keyring.from_dir(tmp_path / "keys").env(s) for s in ("auth", "gateway")]

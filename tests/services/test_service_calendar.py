@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -32,6 +32,7 @@ from aiwf.schemas.events.calendar import SyncRequested
 from aiwf.workers.calendar import service as calendar_service
 from aiwf.workers.calendar.agenda import agenda
 from tests.contract.harness import drain, running
+from tests.replies import Entries
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "calendar" / "samples"
 UTC = dt.UTC
@@ -385,7 +386,7 @@ async def test_the_agenda_answers_windows_and_resumes_after_a_restart(
     assert info["calendar_agenda"]["pending"] == 0
     # Applied once each: one processed-marker per event the projection handles, none for the rest.
     applied = [k async for k in client.scan_iter(match="aiwf:done:{es-calendar}:calendar_agenda:*")]
-    entries = await client.xrange(keys.stream("es-calendar"))
+    entries = cast("Entries", await client.xrange(keys.stream("es-calendar")))
     handled = [f for _, f in entries if f[b"type"].decode() in calendar_service.agenda.handlers]
     assert 0 < len(applied) == len(handled) < len(entries)
 

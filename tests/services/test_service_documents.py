@@ -6,6 +6,7 @@ import base64
 import io
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,6 +17,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.schemas.events.documents import DocumentUploaded
 from aiwf.schemas.secrets import generate
 from tests.contract.harness import drain, running
+from tests.replies import Entries
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "samples"
 
@@ -108,7 +110,7 @@ async def test_invalid_base64_is_dead_lettered_at_once(
     assert list(letters) == [keys.dead_letters("documents")]
     (error,) = letters[keys.dead_letters("documents")]
     assert "content_base64 is not valid base64" in error
-    dlq = await client.xrange(keys.dead_letters("documents"))
+    dlq = cast("Entries", await client.xrange(keys.dead_letters("documents")))
     assert dlq[0][1][b"deliveries"] == b"1"
     types = {e.type for e in await envelopes(client, "documents")}
     assert types == {"documents.document.uploaded"}
@@ -147,7 +149,9 @@ async def test_an_uploads_password_opens_its_pdf_and_never_travels_in_clear(
     (rejected,) = await envelopes(client, "documents", "documents.document.rejected")
     assert (rejected.payload["document_id"], rejected.payload["code"]) == ("wrong", "CorruptDocument")
     assert "the password given does not open it" in rejected.payload["reason"]
-    raw = b"".join(v for _, fields in await client.xrange(keys.stream("documents")) for v in fields.values())
+    raw = b"".join(
+        v for _, fields in cast("Entries", await client.xrange(keys.stream("documents"))) for v in fields.values()
+    )
     assert b"hunter2" not in raw
     assert b"guess" not in raw
     assert await dead_letters(client) == {}

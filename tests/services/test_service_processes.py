@@ -84,7 +84,7 @@ def group(domain: str, name: str) -> Subscription:
 def wav_seconds(tmp_path: Path, audio: dict[str, object]) -> float:
     """Length of the WAV blob `audio` names, read with the stdlib wave module."""
     data = FileBlobStore(tmp_path / "blobs").get(BlobRef.model_validate(audio))
-    with wave.open(io.BytesIO(data)) as wav:
+    with wave.open(io.BytesIO(data), "rb") as wav:
         assert wav.getframerate() == 22050
         return wav.getnframes() / wav.getframerate()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,6 +16,7 @@ from aiwf.bus.connection import connect
 from aiwf.bus.testing import wait_until
 from aiwf.bus.worker import Worker
 from aiwf.schemas.events.tts import SpeechRequested
+from tests.replies import Entries
 
 
 async def test_broken_engine_makes_tts_degraded_and_requests_wait(
@@ -33,7 +35,11 @@ async def test_broken_engine_makes_tts_degraded_and_requests_wait(
         await asyncio.sleep(1.0)  # several probe rounds
         assert "espeak-ng unavailable" in str(worker.heartbeat.snapshot()["reason"])
         assert await dead_letters(client) == {}
-        assert not [f for _, f in await client.xrange(keys.stream("tts")) if f[b"type"] != b"tts.speech.requested"]
+        assert not [
+            f
+            for _, f in cast("Entries", await client.xrange(keys.stream("tts")))
+            if f[b"type"] != b"tts.speech.requested"
+        ]
         pending = await client.xpending(keys.stream("tts"), "tts")
         assert pending["pending"] >= 1
     finally:

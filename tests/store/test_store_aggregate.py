@@ -16,7 +16,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.store import Aggregate, ConcurrencyError, EventStore, Repository, StoreError
 from aiwf.bus.store.aggregate import CAUSED_IDS
-from aiwf.bus.store.keys import parse
+from aiwf.bus.store.stream_id import parse
 from aiwf.schemas import Envelope, Event
 from tests.events import ItemCreated
 

@@ -7,8 +7,9 @@ import redis.asyncio as aioredis
 
 from aiwf.bus import codec
 from aiwf.bus.errors import TransientError
+from aiwf.bus.keys import GLOBAL_STREAM, category_stream
 from aiwf.bus.store import ANY, NO_STREAM, ConcurrencyError, EventStore, IdempotencyConflict, StoreError
-from aiwf.bus.store.keys import GLOBAL_STREAM, category_stream, parse
+from aiwf.bus.store.stream_id import parse
 from aiwf.schemas import Envelope
 from tests.events import ItemCounted, ItemCreated, ItemCreatedV1
 

@@ -9,9 +9,8 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -22,9 +21,9 @@ from aiwf.bus import keys as bus_keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
 from aiwf.bus.consume import Consumer
-from aiwf.bus.decision import Decision, WriteRefused
+from aiwf.bus.decision import Decision, Result, WriteRefused
 from aiwf.bus.errors import ConfigError
-from aiwf.bus.handler import Context
+from aiwf.bus.handler import Context, Handler
 from aiwf.bus.store import ALL, EventStore, Projection, StoreError, Writes
 from aiwf.bus.testing import wait_until
 from aiwf.schemas import Envelope, Event
@@ -80,11 +79,11 @@ async def test_projection_resumes_from_its_stored_position_after_a_restart(
     assert (await read_state(client, totals("resume")))[2] == 12
 
 
-def hang_after(nth: int, reached: asyncio.Event, fn: Callable[..., Awaitable[Sequence[Event]]]) -> Any:
+def hang_after(nth: int, reached: asyncio.Event, fn: Handler) -> Handler:
     """Wrap a bus handler: the `nth` call decides its writes, then hangs before the bus can commit them."""
     seen = 0
 
-    async def wrapped(event: Event, ctx: Context) -> Sequence[Event]:
+    async def wrapped(event: Event, ctx: Context) -> Result:
         nonlocal seen
         seen += 1
         out = await fn(event, ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Mapping
 
 import jwt
 import pytest
@@ -22,7 +23,7 @@ def _issue(ring: KeyRing, now: float = NOW, ttl_s: int = 900) -> str:
     return issue_access_token(ring, subject="user-1", issuer=ISS, audience=AUD, now=now, ttl_s=ttl_s).token
 
 
-def _verify(token: str, jwks: dict[str, object], now: float = NOW + 1) -> dict[str, object]:
+def _verify(token: str, jwks: Mapping[str, object], now: float = NOW + 1) -> dict[str, object]:
     return verify_access_token(token, jwks, issuer=ISS, audience=AUD, now=now)
 
 
@@ -146,7 +147,7 @@ def test_hs256_with_public_key_as_secret_refused() -> None:
 def test_alg_none_refused() -> None:
     """An unsigned token (alg none) is refused even with a known kid."""
     ring = KeyRing.generate(NOW)
-    unsigned = jwt.encode(_claims(), None, algorithm="none", headers={"kid": ring.active.kid})
+    unsigned = jwt.encode(_claims(), None, algorithm="none", headers={"kid": ring.active.kid})  # type: ignore[arg-type]  # alg none takes no key
     with pytest.raises(TokenInvalid, match="'none' refused"):
         _verify(unsigned, ring.public_jwks(NOW))
 

@@ -265,7 +265,7 @@ def test_deadline_restores_existing_tracer() -> None:
         return None
 
     previous = sys.gettrace()
-    sys.settrace(tracer)  # type: ignore[arg-type]
+    sys.settrace(tracer)
     try:
         _sample("floating.ics")
         assert sys.gettrace() is tracer

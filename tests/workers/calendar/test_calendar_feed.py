@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ def office(offset: str) -> str:
     )
 
 
-def starts(document: str, **options: str) -> list[str]:
+def starts(document: str, **options: Any) -> list[str]:
     """UTC starts of a document's occurrences in 2025."""
     feed = read_feed(document)
     return [o.start for o in expand(feed.calendar, *Y2025, ExpandOptions(**options)).values()]

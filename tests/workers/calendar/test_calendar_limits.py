@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import cast
 
 import icalendar
 import pytest
@@ -16,7 +17,7 @@ START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 def _rule(text: str) -> icalendar.vRecur:
-    return icalendar.vRecur.from_ical(text)
+    return cast("icalendar.vRecur", icalendar.vRecur.from_ical(text))
 
 
 def test_secondly_estimate_counts_every_second() -> None:

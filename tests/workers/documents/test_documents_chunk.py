@@ -24,7 +24,7 @@ def _check_invariants(text: str, chunks: list[Chunk], size: int, overlap: int) -
         assert prev.start < nxt.start
         assert nxt.start <= prev.end or not text[prev.end : nxt.start].strip()  # no lost words
         assert prev.end - nxt.start <= overlap  # never more overlap than asked
-    covered = set()
+    covered: set[int] = set()
     for chunk in chunks:
         covered.update(range(chunk.start, chunk.end))
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
