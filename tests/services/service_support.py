@@ -17,7 +17,7 @@ from aiwf.bus.commit import CommitBatch, Committer
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
 from aiwf.bus.deadletter import FIELD_ERROR
-from aiwf.bus.decision import Decision, Result
+from aiwf.bus.decision import Decision, Nack, Result
 from aiwf.bus.testing import wait_until
 from aiwf.bus.worker import Service, Worker
 from aiwf.schemas import Envelope
@@ -82,7 +82,8 @@ async def serving(service: Service, config: BusConfig) -> AsyncIterator[Worker]:
 
 async def commit(client: aioredis.Redis, config: BusConfig, cause: Envelope, result: Result, group: str) -> int:
     """Commit a handler's result for `cause` as the consumer would (bus/commit.py); the result code."""
-    decision = result if isinstance(result, Decision) else Decision(events=result)  # type: ignore[arg-type]
+    assert not isinstance(result, Nack)
+    decision = result if isinstance(result, Decision) else Decision(events=result)
     batch = CommitBatch(keys.domain_of(cause.type), group, config.marker_ttl_s)
     outputs = [cause.caused(e, producer=group) for e in decision.events]
     batch.ok("0-1", cause.id, outputs, decision.appends, decision.writes)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +19,7 @@ from pydantic import SecretStr
 from service_support import commit, envelopes
 from typer.testing import CliRunner
 
-from aiwf.bus import ConfigError, Context, Decision
+from aiwf.bus import ConfigError, Context, Decision, Nack
 from aiwf.bus.commit import COMMITTED, CONFLICT
 from aiwf.bus.config import BusConfig
 from aiwf.bus.decision import Result
@@ -34,6 +37,8 @@ from aiwf.schemas.events.auth import (
 )
 from aiwf.workers.auth.errors import TokenInvalid
 from aiwf.workers.auth.login import on_login
+from aiwf.workers.auth.passwords import PasswordHasher
+from aiwf.workers.auth.refresh import parse_refresh_token
 from aiwf.workers.auth.registration import on_registration
 from aiwf.workers.auth.runtime import AuthDeps
 from aiwf.workers.auth.service import SERVICE
@@ -196,7 +201,8 @@ async def test_racing_handlers_called_directly_register_exactly_one(
 
 def outputs(result: Result) -> list[Event]:
     """The output events of a handler's result."""
-    return list(result.events if isinstance(result, Decision) else result)  # type: ignore[union-attr]
+    assert not isinstance(result, Nack)
+    return list(result.events if isinstance(result, Decision) else result)
 
 
 async def test_a_redelivered_request_is_not_decided_twice(
@@ -352,3 +358,47 @@ async def test_startup_without_sealing_keys_says_how_to_make_them(
     with pytest.raises(ConfigError, match=r"no private key for service 'auth'.*no public key for service 'gateway'"):
         async with SERVICE.started(client, config):
             pass
+
+
+class BarrierHasher(PasswordHasher):
+    """Holds the first `parties` password checks until all have started: their handlers loaded one user version."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self._calls = itertools.count()
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        if next(self._calls) < self.barrier.parties:
+            self.barrier.wait()  # BrokenBarrierError after 10 s: the logins did not run side by side
+        return super().verify(password_hash, password)
+
+
+async def test_two_concurrent_logins_of_one_user_conflict_and_the_rerun_sees_the_first(
+    client: aioredis.Redis, config: BusConfig, auth: None
+) -> None:
+    """Two logins decided on one user version: the second commit is refused, re-run on fresh state; both stored."""
+    async with auth_flow(client, config) as flow:
+        user_id = await flow.register("twin")
+        deps = flow.consumer.dispatcher.deps
+        assert isinstance(deps, AuthDeps)
+        hasher = BarrierHasher(2)
+        flow.consumer.dispatcher.deps = dataclasses.replace(deps, hasher=hasher)
+        out = await flow.send(*[LoginRequested(username="twin", password=SecretStr(PASSWORD)) for _ in range(2)])
+        assert flow.consumer.stats.conflicts == 1
+    assert hasher.barrier.broken is False
+    assert [e.type for e in out] == ["auth.login.succeeded"] * 2
+    families = {parse_family(gateway_secret(e.payload, "refresh_token")) for e in out}
+    history = await EventStore(client, config).read(f"user-{user_id}")
+    logins = [r.event for r in history if r.event.event_type == "auth.history.login_succeeded"]
+    assert {e.model_dump()["family_id"] for e in logins} == families  # each output's tokens are stored, once
+    assert len(families) == 2
+    for family in families:
+        assert await EventStore(client, config).version(f"refresh-{family}") == 1
+
+
+def parse_family(refresh_token: str) -> str:
+    """The family id a refresh token names."""
+    parsed = parse_refresh_token(refresh_token)
+    assert parsed is not None
+    return parsed[0]

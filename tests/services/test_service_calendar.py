@@ -20,7 +20,7 @@ import typer
 from service_support import commit, dead_letters, envelopes, serving
 from typer.testing import CliRunner
 
-from aiwf.bus import Context, Decision, Publisher, keys
+from aiwf.bus import Context, Decision, Nack, Publisher, keys
 from aiwf.bus.blobs import FileBlobStore
 from aiwf.bus.commit import COMMITTED, CONFLICT
 from aiwf.bus.config import BusConfig
@@ -244,7 +244,8 @@ def context(envelope: Envelope, deps: CalendarDeps) -> Context:
 
 def outputs(result: Result) -> list[Event]:
     """The output events of a handler's result."""
-    return list(result.events if isinstance(result, Decision) else result)  # type: ignore[union-attr]
+    assert not isinstance(result, Nack)
+    return list(result.events if isinstance(result, Decision) else result)
 
 
 async def test_a_redelivered_sync_returns_its_stored_events_and_stores_nothing_twice(
