@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from aiwf.bus import codec
@@ -25,6 +25,11 @@ from aiwf.schemas import Envelope, Event, SchemaError
 log = logging.getLogger("aiwf.store")
 #: Namespace of event ids derived from a cause (uuid5), so a redelivered handler's save repeats its ids.
 CAUSED_IDS: Final = uuid.UUID("6f1b3c2e-5a4d-4f7e-9b8a-0c1d2e3f4a5b")
+
+
+def caused_id(cause_id: str, stream_id: str, position: int) -> str:
+    """The id of the event at `position` among those a cause stores in one stream (the same on every run)."""
+    return str(uuid.uuid5(CAUSED_IDS, f"{cause_id}/{stream_id}/{position}"))
 
 
 class Aggregate:
@@ -155,7 +160,8 @@ class Repository(Generic[A]):
         Nothing is written here: the consumer's commit appends them atomically with the cause's
         processed-marker and ack, or refuses the whole decision when another writer came first
         (then the handler runs again on fresh state). Event ids derive from the cause, as in
-        `save`. No snapshot is written on this path (a snapshot is a cache; `save` writes them).
+        `save`. When the appends cross a multiple of `snapshot_every`, the last one carries the
+        aggregate's snapshot, written by the same commit.
         """
         if not agg.pending:
             return []
@@ -166,8 +172,20 @@ class Repository(Generic[A]):
             build(sid, chunk, version, self.store.config.max_event_bytes)  # the same checks as an append
             staged.append(Append(str(sid), sid.category, sid.id, chunk, version))
             version += len(chunk)
+        every = self.snapshot_every
+        if every and version // every > agg.version // every:
+            staged[-1] = replace(staged[-1], snapshot=self._snapshot_json(agg, version))
         agg.pending = []
         return staged
+
+    async def stored_by(self, agg: A, cause: Envelope) -> bool:
+        """True when `cause` already stored events in `agg`'s stream (its first staged id is there).
+
+        A handler re-run after its decision was committed (its processed-marker expired, or a
+        replay) would decide anew with the same ids; this lets it answer from the stored state.
+        """
+        first = caused_id(cause.id, agg.stream_id, 0)
+        return bool(await self.store.client.hexists(parse(agg.stream_id).event_ids, first))
 
     def _envelope(self, agg: A, event: Event, cause: Envelope | None, position: int) -> Envelope:
         if cause is None:
@@ -178,7 +196,7 @@ class Repository(Generic[A]):
             correlation_id=cause.correlation_id,
             causation_id=cause.id,
             traceparent=cause.traceparent,
-            event_id=str(uuid.uuid5(CAUSED_IDS, f"{cause.id}/{agg.stream_id}/{position}")),
+            event_id=caused_id(cause.id, agg.stream_id, position),
         )
 
     def _chunks(self, envelopes: list[Envelope], first: int) -> list[list[Envelope]]:
@@ -205,5 +223,8 @@ class Repository(Generic[A]):
         return snap
 
     async def _write_snapshot(self, agg: A) -> None:
-        data = {"version": agg.version, "state_version": agg.state_version, "state": agg.snapshot_state()}
-        await self.store.client.set(parse(agg.stream_id).snapshot, codec.to_json(data))
+        await self.store.client.set(parse(agg.stream_id).snapshot, self._snapshot_json(agg, agg.version))
+
+    def _snapshot_json(self, agg: A, version: int) -> bytes:
+        """The snapshot of `agg`'s state (pending events applied) as the store keeps it, at `version`."""
+        return codec.to_json({"version": version, "state_version": agg.state_version, "state": agg.snapshot_state()})

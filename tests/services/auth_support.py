@@ -1,26 +1,28 @@
-"""Helpers for the auth service tests: keys, a fresh service module, and request -> outcome round trips."""
+"""Helpers for the auth service tests: keys, settings, the running service, and request -> outcome round trips."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
-from service_support import envelopes, fresh_service
+from service_support import envelopes, serving
 
 from aiwf.bus import Publisher
 from aiwf.bus.config import BusConfig
 from aiwf.bus.consume import Consumer
+from aiwf.bus.worker import Worker
 from aiwf.schemas import Envelope, Event
 from aiwf.schemas.events.auth import LoginRequested, RegistrationRequested
 from aiwf.schemas.secrets import default_keyring, generate, unseal
-from tests.contract.harness import drain, running
+from aiwf.workers.auth.service import SERVICE, auth
+from tests.contract.harness import drain
 
 PASSWORD = "Correct-Horse-Battery-42"
 NEW_PASSWORD = "Another-Long-Secret-77"
@@ -34,10 +36,12 @@ def make_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def load_service(monkeypatch: pytest.MonkeyPatch, redis_url: str, **env: str) -> ModuleType:
-    """workers.auth.service re-imported on the test Redis with AIWF_AUTH_* overrides (e.g. LOCKOUT_FAILURES="3")."""
-    settings = {f"AIWF_AUTH_{k.upper()}": v for k, v in env.items()}
-    return fresh_service("auth", monkeypatch, {"REDIS_URL": redis_url, **settings})
+def auth_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    """AIWF_AUTH_* overrides (e.g. lockout_failures="3") for the next lifespan, which reads them when it starts."""
+    for key in [k for k in os.environ if k.startswith("AIWF_AUTH_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(f"AIWF_AUTH_{key.upper()}", value)
 
 
 def gateway_secret(payload: dict[str, Any], field: str) -> str:
@@ -50,13 +54,18 @@ class Flow:
     """Publishes auth requests and returns the outcomes the running service caused."""
 
     client: aioredis.Redis
-    service: ModuleType
+    worker: Worker
     publisher: Publisher
+
+    @property
+    def consumer(self) -> Consumer:
+        """The consumer of the auth subscription."""
+        return self.worker.consumers[0]
 
     async def send(self, *events: Event) -> list[Envelope]:
         """Publish, wait until the auth group drained the stream, return the outcomes of these requests."""
         ids = await self.publisher.publish_many(list(events))
-        await drain(self.client, self.service.auth)
+        await drain(self.client, auth)
         return [e for e in await envelopes(self.client, "auth") if e.causation_id in ids]
 
     async def one(self, event: Event) -> list[tuple[str, dict[str, Any]]]:
@@ -77,9 +86,8 @@ class Flow:
 
 
 @contextlib.asynccontextmanager
-async def auth_flow(client: aioredis.Redis, config: BusConfig, service: ModuleType) -> AsyncIterator[Flow]:
-    """The auth subscription running as the `auth` service (so it may open auth's secrets)."""
-    consumer: Consumer
-    async with running(service.auth, config, service="auth") as consumer:
-        assert consumer.service == "auth"
-        yield Flow(client, service, Publisher(client, config))
+async def auth_flow(client: aioredis.Redis, config: BusConfig) -> AsyncIterator[Flow]:
+    """The auth service running as its worker runs it (lifespan, deps), so it may open auth's secrets."""
+    async with serving(SERVICE, config) as worker:
+        assert worker.consumers[0].service == "auth"
+        yield Flow(client, worker, Publisher(client, config))

@@ -1,8 +1,12 @@
-"""Shared helpers for the service tests: decoded stream contents and env-fresh service modules."""
+"""Shared helpers for the service tests: decoded stream contents, env-fresh service modules, and
+services run as their worker runs them (lifespan, deps, every subscription) or handler by handler."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import cast
 
@@ -10,7 +14,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from aiwf.bus import codec, keys
+from aiwf.bus.commit import CommitBatch, Committer
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
 from aiwf.bus.deadletter import FIELD_ERROR
+from aiwf.bus.decision import Decision, Nack, Result
+from aiwf.bus.testing import wait_until
+from aiwf.bus.worker import Service, Worker
 from aiwf.schemas import Envelope
 from tests.replies import Entries
 
@@ -49,3 +59,34 @@ async def started_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[
     module = fresh_service(name, monkeypatch, env)
     await module.startup()  # what the service's lifespan runs first
     return module
+
+
+@contextlib.asynccontextmanager
+async def serving(service: Service, config: BusConfig) -> AsyncIterator[Worker]:
+    """`service` in a Worker task on its own client, its lifespan entered; stopped (drained) on exit."""
+    client = connect(config.redis_url or "", config)
+    worker = Worker(service, client, config, drain_timeout_s=10.0)
+    task = asyncio.create_task(worker.run())
+
+    async def started() -> bool:
+        if task.done():
+            task.result()  # the lifespan or a consumer failed: raise it here
+        return len(worker.consumers) == len(service.subscriptions)
+
+    try:
+        await wait_until(started, 15, f"{service.name} to start")
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 20)
+        await client.aclose()
+
+
+async def commit(client: aioredis.Redis, config: BusConfig, cause: Envelope, result: Result, group: str) -> int:
+    """Commit a handler's result for `cause` as the consumer would (bus/commit.py); the result code."""
+    assert not isinstance(result, Nack)
+    decision = result if isinstance(result, Decision) else Decision(events=result)
+    batch = CommitBatch(keys.domain_of(cause.type), group, config.marker_ttl_s)
+    outputs = [cause.caused(e, producer=group) for e in decision.events]
+    batch.ok("0-1", cause.id, outputs, decision.appends, decision.writes)
+    return (await Committer(client, config).commit(batch)).codes[0]

@@ -11,7 +11,7 @@ from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
-from auth_support import NEW_PASSWORD, PASSWORD, auth_flow, gateway_secret, load_service, make_keys
+from auth_support import NEW_PASSWORD, PASSWORD, auth_flow, auth_settings, gateway_secret, make_keys
 from pydantic import SecretStr
 from service_support import dead_letters
 
@@ -70,15 +70,14 @@ async def test_no_plaintext_secret_in_any_stream_key_or_log(
     config: BusConfig,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    redis_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A whole flow (failures, refresh, reuse, revocation, password change, a dead letter), then a hunt for secrets."""
     caplog.set_level(logging.DEBUG)
     make_keys(tmp_path, monkeypatch)
-    auth = load_service(monkeypatch, redis_url, snapshot_every="2")  # snapshots too must hold no secret
+    auth_settings(monkeypatch, snapshot_every="2")  # snapshots too must hold no secret
     tokens: list[str] = []
-    async with auth_flow(client, config, auth) as flow:
+    async with auth_flow(client, config) as flow:
         user_id = await flow.register("ada@example.org")
         await flow.one(LoginRequested(username="ada@example.org", password=SecretStr(WRONG_PASSWORD)))
         login = await flow.login("ada@example.org")

@@ -6,32 +6,38 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
 import typer
-from service_support import dead_letters, envelopes, fresh_service
+from service_support import commit, dead_letters, envelopes, serving
 from typer.testing import CliRunner
 
-from aiwf.bus import Context, Publisher, keys
+from aiwf.bus import Context, Decision, Nack, Publisher, keys
 from aiwf.bus.blobs import FileBlobStore
+from aiwf.bus.commit import COMMITTED, CONFLICT
 from aiwf.bus.config import BusConfig
+from aiwf.bus.decision import Result
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.store import EventStore
 from aiwf.bus.store.aggregate import CAUSED_IDS
+from aiwf.bus.worker import Worker
 from aiwf.cli.calendar import register
-from aiwf.schemas import Envelope
+from aiwf.schemas import Envelope, Event
 from aiwf.schemas.events.calendar import SyncRequested
 from aiwf.workers.calendar import service as calendar_service
 from aiwf.workers.calendar.agenda import agenda
-from tests.contract.harness import drain, running
+from aiwf.workers.calendar.runtime import CalendarDeps
+from aiwf.workers.calendar.service import SERVICE
+from aiwf.workers.calendar.sync import on_sync_requested
+from tests.contract.harness import drain
 from tests.replies import Entries
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "calendar" / "samples"
@@ -56,20 +62,28 @@ def at(day: int, month: int, hour: int = 0, minute: int = 0) -> dt.datetime:
     return dt.datetime(2025, month, day, hour, minute, tzinfo=UTC)
 
 
+def calendar_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    """AIWF_CALENDAR_* for the next lifespan (which reads them when it starts): a 1 s budget, else `env`."""
+    for key in [k for k in os.environ if k.startswith("AIWF_CALENDAR_")]:
+        monkeypatch.delenv(key)
+    for key, value in {"max_seconds": "1", **env}.items():
+        monkeypatch.setenv(f"AIWF_CALENDAR_{key.upper()}", value)
+
+
 @pytest.fixture
-def service(monkeypatch: pytest.MonkeyPatch, redis_url: str, tmp_path: Path) -> ModuleType:
-    """The service module on the test Redis, blobs under tmp_path, a 1 s expansion budget."""
-    return fresh_service(
-        "calendar",
-        monkeypatch,
-        {
-            "REDIS_URL": redis_url,
-            "AIWF_BLOB_DIR": str(tmp_path / "blobs"),
-            "AIWF_CALENDAR_MAX_SECONDS": "1",
-            "AIWF_CALENDAR_MAX_ICS_BYTES": None,
-            "AIWF_CALENDAR_DEFAULT_TZ": None,
-        },
-    )
+def service(monkeypatch: pytest.MonkeyPatch, redis_url: str, tmp_path: Path, config: BusConfig) -> BusConfig:
+    """The service's settings (a 1 s expansion budget) and a bus config with its blobs under tmp_path."""
+    monkeypatch.setenv("REDIS_URL", redis_url)  # for the CLI
+    calendar_env(monkeypatch)
+    return config.model_copy(update={"blob_dir": tmp_path / "blobs"})
+
+
+@pytest.fixture
+async def deps(client: aioredis.Redis, config: BusConfig, service: None) -> AsyncIterator[CalendarDeps]:
+    """What the service's lifespan yields, for calling the handler directly."""
+    async with SERVICE.started(client, service) as started:
+        assert isinstance(started, CalendarDeps)
+        yield started
 
 
 @dataclass
@@ -77,15 +91,15 @@ class Calendars:
     """Publishes sync requests to the running service; returns what each caused."""
 
     client: aioredis.Redis
-    service: ModuleType
+    worker: Worker
     publisher: Publisher
 
     async def send(self, *events: SyncRequested) -> list[Envelope]:
         """Publish, wait until the service and its agenda drained their streams, return the outcomes."""
         ids = await self.publisher.publish_many(list(events))
-        await drain(self.client, self.service.calendar)
+        await drain(self.client, calendar_service.calendar)
         if await self.client.exists(keys.stream("es-calendar")):
-            await drain(self.client, self.service.agenda)
+            await drain(self.client, calendar_service.agenda)
         return [e for e in await envelopes(self.client, "calendar") if e.causation_id in ids]
 
     async def sync(self, event: SyncRequested) -> dict[str, list[dict[str, Any]]]:
@@ -97,11 +111,10 @@ class Calendars:
 
 
 @contextlib.asynccontextmanager
-async def calendars(client: aioredis.Redis, config: BusConfig, service: ModuleType) -> AsyncIterator[Calendars]:
-    """Both subscriptions of the calendar service running, as the service would run them."""
-    async with running(service.calendar, config, "calendar"), running(service.agenda, config, "calendar"):
-        yield Calendars(client, service, Publisher(client, config))
-    await service.runtimes.close()
+async def calendars(client: aioredis.Redis, config: BusConfig) -> AsyncIterator[Calendars]:
+    """Both subscriptions of the calendar service running, as its worker runs them (lifespan, deps)."""
+    async with serving(SERVICE, config) as worker:
+        yield Calendars(client, worker, Publisher(client, config))
 
 
 def keyed(payloads: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -110,10 +123,10 @@ def keyed(payloads: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
 
 
 async def test_real_world_samples_sync_to_their_occurrences(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType
+    client: aioredis.Redis, config: BusConfig, service: None
 ) -> None:
     """Recurring with EXDATE and a moved instance, all-day, Berlin across DST and floating feeds become added events."""
-    async with calendars(client, config, service) as cal:
+    async with calendars(client, config) as cal:
         weekly = await cal.sync(request("weekly", sample("weekly_exceptions.ics")))
         all_day = await cal.sync(request("holidays", sample("all_day.ics")))
         berlin = await cal.sync(request("berlin", sample("berlin_dst.ics")))
@@ -196,11 +209,11 @@ CHANGED_WEEKLY = (
 
 
 async def test_resync_emits_exactly_what_changed_and_an_identical_resync_nothing(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType
+    client: aioredis.Redis, config: BusConfig, service: None
 ) -> None:
     """A changed feed emits one added, one updated and one removed occurrence; the same feed again changes nothing."""
     store = EventStore(client, config)
-    async with calendars(client, config, service) as cal:
+    async with calendars(client, config) as cal:
         await cal.sync(request("team", sample("weekly_exceptions.ics")))
         first_version = await store.version("calendar-team")
         changed = await cal.sync(request("team", CHANGED_WEEKLY))
@@ -225,50 +238,49 @@ async def test_resync_emits_exactly_what_changed_and_an_identical_resync_nothing
     assert await store.version("calendar-team") == changed_version  # nothing stored for a no-op sync
 
 
-def context(envelope: Envelope) -> Context:
-    """A delivery context for calling the handler directly."""
-    return Context(envelope=envelope, deliveries=1, consumer="tests", group="calendar")
+def context(envelope: Envelope, deps: CalendarDeps) -> Context:
+    """A delivery context for calling the handler directly, with the lifespan's deps."""
+    return Context(envelope=envelope, deliveries=1, consumer="tests", group="calendar", deps=deps)
+
+
+def outputs(result: Result) -> list[Event]:
+    """The output events of a handler's result."""
+    assert not isinstance(result, Nack)
+    return list(result.events if isinstance(result, Decision) else result)
 
 
 async def test_a_redelivered_sync_returns_its_stored_events_and_stores_nothing_twice(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType
+    client: aioredis.Redis, config: BusConfig, deps: CalendarDeps
 ) -> None:
-    """The same request handled twice returns the same events the second time, from the store, without appending."""
+    """The same request run again after its commit returns the same events, from the store, staging nothing."""
     env = Envelope.wrap(request("again", sample("berlin_dst.ics")), producer="tests")
     event = SyncRequested.model_validate(env.payload)
-    first = await service.on_sync_requested(event, context(env))
+    first = await on_sync_requested(event, context(env, deps))
+    assert await commit(client, config, env, first, "calendar") == COMMITTED
     version = await EventStore(client, config).version("calendar-again")
-    second = await service.on_sync_requested(event, context(env))
-    assert [e.model_dump() for e in second] == [e.model_dump() for e in first]
-    assert [e.event_type for e in first] == ["calendar.occurrence.added"] * 6 + ["calendar.sync.completed"]
+    second = await on_sync_requested(event, context(env, deps))
+    assert not isinstance(second, Decision) or not second.appends
+    assert [e.model_dump() for e in outputs(second)] == [e.model_dump() for e in outputs(first)]
+    assert [e.event_type for e in outputs(first)] == ["calendar.occurrence.added"] * 6 + ["calendar.sync.completed"]
     assert await EventStore(client, config).version("calendar-again") == version == 7
-    await service.runtimes.close()
 
 
-async def test_a_sync_crashed_between_appends_resumes_and_reports_every_change_once(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType, monkeypatch: pytest.MonkeyPatch
+async def test_a_sync_killed_before_its_commit_stores_nothing_and_its_rerun_stores_every_change_once(
+    client: aioredis.Redis, config: BusConfig, deps: CalendarDeps
 ) -> None:
-    """With 3-event appends and a crash after the first, the redelivery stores the rest once and returns all 8 added."""
-    rt = await service.runtimes.get()
-    rt.calendars.batch = 3
-    real_append, appends = rt.store.append, 0
-
-    async def crash_on_second(stream_id: str, envelopes: Any, expected_version: int | None = None) -> int:
-        nonlocal appends
-        appends += 1
-        if appends == 2:
-            raise RuntimeError("worker killed")
-        return int(await real_append(stream_id, envelopes, expected_version))
-
-    monkeypatch.setattr(rt.store, "append", crash_on_second)
+    """With 3-event appends, a decision never committed (the worker died) leaves no event; the re-run commits all 9."""
+    deps.calendars.batch = 3
     env = Envelope.wrap(request("chunks", sample("weekly_exceptions.ics")), producer="tests")
     event = SyncRequested.model_validate(env.payload)
-    with pytest.raises(RuntimeError, match="worker killed"):
-        await service.on_sync_requested(event, context(env))
+    lost = await on_sync_requested(event, context(env, deps))
+    assert isinstance(lost, Decision)
+    assert [len(a.envelopes) for a in lost.appends] == [3, 3, 3]  # three appends, one commit
     store = EventStore(client, config)
-    assert await store.version("calendar-chunks") == 3
+    assert await store.version("calendar-chunks") == 0
 
-    out = await service.on_sync_requested(event, context(env))
+    result = await on_sync_requested(event, context(env, deps))
+    assert await commit(client, config, env, result, "calendar") == COMMITTED
+    out = outputs(result)
     added = [e for e in out if e.event_type == "calendar.occurrence.added"]
     assert len({(e.model_dump()["uid"], e.model_dump()["recurrence_id"]) for e in added}) == len(added) == 8
     assert out[-1].model_dump()["added"] == 8
@@ -276,25 +288,42 @@ async def test_a_sync_crashed_between_appends_resumes_and_reports_every_change_o
     assert len(stored) == 9
     assert [s.envelope.id for s in stored] == [caused_id(env, "calendar-chunks", i) for i in range(9)]
     assert {s.envelope.causation_id for s in stored} == {env.id}
-    await service.runtimes.close()
 
 
 def caused_id(cause: Envelope, stream_id: str, position: int) -> str:
-    """The id Repository.save gives the event at `position` among `cause`'s events in `stream_id`."""
+    """The id Repository.stage gives the event at `position` among `cause`'s events in `stream_id`."""
     return str(uuid.uuid5(CAUSED_IDS, f"{cause.id}/{stream_id}/{position}"))
 
 
 async def test_an_older_request_than_the_last_stored_sync_is_rejected_as_stale(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType
+    client: aioredis.Redis, config: BusConfig, deps: CalendarDeps
 ) -> None:
     """A feed requested before the last stored sync is refused, so out-of-order delivery cannot roll a calendar back."""
     older = Envelope.wrap(request("order", sample("weekly_exceptions.ics")), producer="tests")
     await asyncio.sleep(0.01)
     newer = Envelope.wrap(request("order", CHANGED_WEEKLY), producer="tests")
-    await service.on_sync_requested(SyncRequested.model_validate(newer.payload), context(newer))
-    out = await service.on_sync_requested(SyncRequested.model_validate(older.payload), context(older))
+    decided = await on_sync_requested(SyncRequested.model_validate(newer.payload), context(newer, deps))
+    assert await commit(client, config, newer, decided, "calendar") == COMMITTED
+    out = outputs(await on_sync_requested(SyncRequested.model_validate(older.payload), context(older, deps)))
     assert [(e.event_type, e.model_dump()["code"]) for e in out] == [("calendar.sync.rejected", "StaleSync")]
-    await service.runtimes.close()
+
+
+async def test_two_syncs_of_one_calendar_racing_the_second_reruns_on_the_first(
+    client: aioredis.Redis, config: BusConfig, deps: CalendarDeps
+) -> None:
+    """Two syncs decided on the same state: the later commit is refused, and its re-run reports only what it changed."""
+    first = Envelope.wrap(request("race", sample("weekly_exceptions.ics")), producer="tests")
+    await asyncio.sleep(0.01)
+    second = Envelope.wrap(request("race", CHANGED_WEEKLY), producer="tests")
+    events = [SyncRequested.model_validate(e.payload) for e in (first, second)]
+    a, b = [await on_sync_requested(ev, context(env, deps)) for ev, env in zip(events, (first, second), strict=True)]
+    assert await commit(client, config, first, a, "calendar") == COMMITTED
+    assert await commit(client, config, second, b, "calendar") == CONFLICT  # both expected version 0
+    rerun = await on_sync_requested(events[1], context(second, deps))
+    assert await commit(client, config, second, rerun, "calendar") == COMMITTED
+    done = outputs(rerun)[-1].model_dump()
+    assert (done["added"], done["updated"], done["removed"], done["occurrences"]) == (1, 1, 1, 8)
+    assert await EventStore(client, config).version("calendar-race") == 9 + 4
 
 
 NEVER_MATCHES = (
@@ -304,7 +333,7 @@ NEVER_MATCHES = (
 
 
 async def test_hostile_and_malformed_feeds_are_rejected_quickly_never_dead_lettered(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType, tmp_path: Path
+    client: aioredis.Redis, config: BusConfig, service: None, tmp_path: Path
 ) -> None:
     """SECONDLY without end, a never-matching rule, broken lines, a 2 MiB blob, a bad zone: each rejected quickly."""
     huge = FileBlobStore(tmp_path / "blobs").put(b"X" * (2 * 1024 * 1024), "text/calendar")
@@ -316,7 +345,7 @@ async def test_hostile_and_malformed_feeds_are_rejected_quickly_never_dead_lette
         "bad-zone": request("bad-zone", sample("floating.ics"), default_tz="Mars/Olympus_Mons"),
     }
     began = time.monotonic()
-    async with calendars(client, config, service) as cal:
+    async with calendars(client, config) as cal:
         out = {name: await cal.sync(event) for name, event in cases.items()}
     assert time.monotonic() - began < 15
     only = ["calendar.sync.rejected"]
@@ -348,10 +377,10 @@ def cli_agenda(redis_url: str, *args: str) -> Any:
 
 
 async def test_the_agenda_answers_windows_and_resumes_after_a_restart(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType, redis_url: str
+    client: aioredis.Redis, config: BusConfig, service: None, redis_url: str
 ) -> None:
     """The agenda (function, CLI) holds a window's standups and a multi-day event begun earlier, also after restarts."""
-    async with calendars(client, config, service) as cal:
+    async with calendars(client, config) as cal:
         await cal.sync(request("team", sample("weekly_exceptions.ics")))
         await cal.sync(request("days", sample("all_day.ics")))
     march = await agenda(client, "team", at(1, 3), at(1, 4))
@@ -374,7 +403,7 @@ async def test_the_agenda_answers_windows_and_resumes_after_a_restart(
         ("2025-04-07T09:00:00Z", "Team standup (moved for the offsite)"),
     ]
 
-    async with calendars(client, config, service) as cal:  # restarted: the projection resumes
+    async with calendars(client, config) as cal:  # restarted: the projection resumes
         await cal.sync(request("team", CHANGED_WEEKLY))
     rows = await asyncio.to_thread(cli_agenda, redis_url, "team", "--from", "2025-03-20", "--to", "2025-04-08")
     assert [(r["start"], r["summary"]) for r in rows] == [
@@ -403,11 +432,11 @@ def office_feed(offset: str) -> str:
 
 
 async def test_two_tenants_with_clashing_custom_tzids_keep_their_own_times_in_either_order(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType
+    client: aioredis.Redis, config: BusConfig, service: None
 ) -> None:
     """+05:00 then -08:00 `Office Time` feeds and the reverse, in one worker, land right; re-syncs change nothing."""
     east, west = ["2025-03-10T04:00:00Z", "2025-03-11T04:00:00Z"], ["2025-03-10T17:00:00Z", "2025-03-11T17:00:00Z"]
-    async with calendars(client, config, service) as cal:
+    async with calendars(client, config) as cal:
         outcomes = [
             await cal.sync(request(name, office_feed(offset)))
             for name, offset in [
@@ -440,10 +469,10 @@ BAD_EVENTS = (
 
 
 async def test_a_feed_with_bad_events_syncs_the_rest_and_reports_each_skipped_one(
-    client: aioredis.Redis, config: BusConfig, service: ModuleType, redis_url: str
+    client: aioredis.Redis, config: BusConfig, service: None, redis_url: str
 ) -> None:
     """Duplicate DTSTART or UID, an undefined TZID: skipped with reasons, the rest syncs; `calendar syncs` shows so."""
-    async with calendars(client, config, service) as cal:
+    async with calendars(client, config) as cal:
         out = await cal.sync(request("mixed", BAD_EVENTS))
     assert set(out) == {"calendar.occurrence.added", "calendar.sync.completed"}
     added = {p["summary"]: p for p in out["calendar.occurrence.added"]}
@@ -471,22 +500,19 @@ async def test_a_feed_with_bad_events_syncs_the_rest_and_reports_each_skipped_on
 
 
 async def test_unknown_tzid_policy_is_configurable(
-    monkeypatch: pytest.MonkeyPatch, client: aioredis.Redis, config: BusConfig, redis_url: str, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, client: aioredis.Redis, config: BusConfig, service: None
 ) -> None:
     """AIWF_CALENDAR_UNKNOWN_TZID=utc keeps an undefined TZID's event as UTC and flags it; a bad value is refused."""
-    service = fresh_service(
-        "calendar",
-        monkeypatch,
-        {"REDIS_URL": redis_url, "AIWF_BLOB_DIR": str(tmp_path), "AIWF_CALENDAR_UNKNOWN_TZID": "utc"},
-    )
-    async with calendars(client, config, service) as cal:
+    calendar_env(monkeypatch, unknown_tzid="utc")
+    async with calendars(client, config) as cal:
         out = await cal.sync(request("utc", BAD_EVENTS))
     zone = next(p for p in out["calendar.occurrence.added"] if p["uid"] == "zone@t")
     assert (zone["start"], zone["tz"]) == ("2025-03-01T10:00:00Z", "UTC")
     assert "read as UTC" in out["calendar.sync.completed"][0]["flagged"][0]["reason"]
     monkeypatch.setenv("AIWF_CALENDAR_UNKNOWN_TZID", "guess")
     with pytest.raises(ConfigError, match=r"AIWF_CALENDAR_UNKNOWN_TZID must be one of reject\|utc\|floating"):
-        service.Settings.from_env()
+        async with SERVICE.started(client, config):
+            pass
 
 
 def cli_text(redis_url: str, *args: str) -> str:

@@ -1,9 +1,13 @@
-"""auth engine: password hashing, lockout, signed access tokens, rotating refresh tokens, the User aggregate.
+"""auth: password hashing, lockout, signed access tokens, rotating refresh tokens, users in the event store.
 
-Pure domain code: no Redis, no bus. A handler loads a ``User`` from its events,
-calls a command, stores the returned events and publishes the outcome.
+The service, in the order one request walks it: ``service`` (the subscription and its routes),
+``runtime`` (settings and the deps the lifespan builds: store, repositories, hasher, signing
+keys), ``lookup`` (the reads a handler starts with), the handlers ``registration``, ``login``
+(login, refresh) and ``revocation`` (revocation, password change), each returning one Decision.
 
-Modules, in the order a login touches them: ``passwords`` (policy + Argon2id),
-``lockout`` (failure window), ``tokens`` (signing keys, JWKS, access tokens),
-``refresh`` (refresh-token families), ``user`` (the aggregate), ``errors``.
+The engine underneath is pure domain code, no Redis and no bus: ``outcome`` (settings, context,
+what a command returns), ``state`` (a user rebuilt from its events), ``user`` (the commands),
+``passwords`` (policy + Argon2id), ``lockout`` (failure window), ``tokens`` (signing keys, JWKS,
+access tokens), ``refresh`` (refresh-token families), ``store`` (the aggregates on the event
+store), ``signing`` (the key ring on the store), ``verify`` (offline token checks), ``errors``.
 """

@@ -2,9 +2,10 @@
 
 The ring (private Ed25519 keys) lives in the store stream `authkeys-ring` as
 `auth.signing_keys.rotated` events whose `ring` field is a Secret: the store holds it sealed
-for the `auth` service, so a Redis dump shows no private key. Every auth worker reads the
-newest event; whichever worker finds the active key older than the rotation interval appends
-a rotated ring with expected version = the one it read, so two workers never both rotate.
+for the `auth` service, so a Redis dump shows no private key. Handlers only read the newest
+ring (`ring`); each worker's lifespan checks the schedule (`current`), and whichever worker
+finds the active key older than the rotation interval appends a rotated ring with expected
+version = the one it read, so two workers never both rotate.
 
 The public JWKS (plus `issuer` and `audience` members, which RFC 7517 lets readers ignore) is
 SET at `JWKS_KEY` whenever it changes: that is what `workers.auth.verify` and gateways read.
@@ -84,6 +85,13 @@ class SigningKeys:
             return fresh
         # Each lost race means a fresh ring exists; losing them all is contention: let the bus retry.
         raise ConcurrencyError(RING_STREAM, self._version, await self.store.version(RING_STREAM))
+
+    async def ring(self) -> KeyRing:
+        """The newest stored ring, read only (a handler's view); AuthConfigError before the first one exists."""
+        await self._reload()
+        if self._ring is None:
+            raise AuthConfigError(f"no signing keys in {RING_STREAM!r} yet; the auth lifespan creates them")
+        return self._ring
 
     async def rotate(self, now: float) -> KeyRing:
         """Rotate now, whatever the schedule (an operator's or a test's call)."""

@@ -76,3 +76,11 @@ class CalendarSettings(Settings):
         except CalendarError as exc:
             raise ValueError(f"AIWF_CALENDAR_* settings: {exc}") from None
         return self
+
+    def options(self, default_tz: str | None) -> ExpandOptions:
+        """The engine's limits, floating times read in `default_tz` (else the configured zone)."""
+        return ExpandOptions(
+            max_occurrences=self.max_occurrences,
+            max_seconds=self.max_seconds,
+            default_tz=default_tz or self.default_tz,
+        )
