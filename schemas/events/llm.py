@@ -47,7 +47,7 @@ class ChatRequested(Event):
     """A chat completion to run; `model` None means the service's default.
 
     `stream`: ask the backend for a streamed completion and publish its text as it comes, in
-    `llm.chat.delta` events on the `llm_deltas` stream (for a gateway's server-sent events).
+    `llm.chat.streamed` events on the `llm_deltas` stream (for a gateway's server-sent events).
     """
 
     request_id: RequestId
@@ -123,7 +123,7 @@ DELTA_STREAM = "llm_deltas"
 MAX_DELTA_CHARS = 4000
 
 
-@event("llm.chat.delta", version=1)
+@event("llm.chat.streamed", version=1)
 class ChatDelta(Event):
     """A piece of a streamed completion's text, published as it arrives (not committed: progress).
 

@@ -1,4 +1,4 @@
-"""Partial output of a streamed completion, published as `llm.chat.delta` while it arrives.
+"""Partial output of a streamed completion, published as `llm.chat.streamed` while it arrives.
 
 Fragments are coalesced: one delta at most every `interval_s`, each at most MAX_DELTA_CHARS,
 at most `max_deltas` per attempt (past that, the rest waits for `llm.chat.completed`, which
