@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import AsyncIterator
+from types import ModuleType
 
 import pytest
 import redis.asyncio as aioredis
@@ -44,6 +46,12 @@ def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> None
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
+
+
+def fresh_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> ModuleType:
+    """`workers.<name>.service` re-imported after `set_env` (auth and calendar still read settings at import)."""
+    set_env(monkeypatch, env)
+    return importlib.reload(importlib.import_module(f"aiwf.workers.{name}.service"))
 
 
 @contextlib.asynccontextmanager

@@ -185,7 +185,7 @@ async def test_a_long_summary_is_spoken_and_the_run_completes(
     """A 6 143-character answer goes through the real tts service into one WAV and pipeline.summary.completed."""
     set_env(monkeypatch, {"AIWF_PIPELINE_STEP_TIMEOUT": "600"})
     text = ("Every event is kept in order and nothing acknowledged is lost. " * 100)[:6143]
-    await Publisher(client, config).publish(processed("long"))
+    await run_pipeline(client, config, pipeline, processed("long"))  # the run waits for llm
     await run_pipeline(client, config, pipeline, completed("long", text))
     async with serving(TTS, pipeline):
         await drain_all(client, TTS, timeout_s=120)
