@@ -34,11 +34,11 @@ from aiwf.workers.llm import (
     CircuitBreaker,
     ExtractiveSummarizer,
     FallbackRouter,
-    LLMError,
     OpenAIChatBackend,
     PermanentLLMError,
 )
 from aiwf.workers.llm.deltas import DeltaPublisher
+from aiwf.workers.llm.errors import RequestFailing
 from aiwf.workers.llm.settings import LLMSettings
 
 
@@ -60,14 +60,6 @@ def _remote(
         return None
     secret = key.get_secret_value() if key else None
     return OpenAIChatBackend(name, url, secret, model, timeout_s=settings.timeout_s, max_retries=settings.max_retries)
-
-
-class RequestFailing(LLMError):
-    """Raised when every backend failed one request while a backend still answers its health check.
-
-    Neither transient evidence nor permanent: the bus retries it with backoff like any failure
-    of its own, up to max deliveries, then dead-letters it; it never pauses the subscription.
-    """
 
 
 @dataclass(frozen=True)
