@@ -111,7 +111,8 @@ async def barrier_loop(r: aioredis.Redis, slow_s: float, run: Run) -> None:
                 continue
             batch = reply[0][1]
             done = await asyncio.gather(*(handle(fields) for _, fields in batch))  # the barrier
-            ks, args = [IN_STREAM, OUT_STREAM], [GROUP, str(MARKER_TTL_S)]
+            ks: list[str] = [IN_STREAM, OUT_STREAM]
+            args: list[str | bytes] = [GROUP, str(MARKER_TTL_S)]
             for (entry_id, _), (event_id, type_, body) in zip(batch, done, strict=True):
                 ks.append(keys.processed(IN_DOMAIN, GROUP, event_id))
                 args += [entry_id, event_id, type_, body]

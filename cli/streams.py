@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from aiwf.cli.known import hinted
 from aiwf.cli.letters import GroupArg, Json, StreamArg
+from aiwf.cli.park import park
 from aiwf.cli.support import EXIT_USAGE, age, emit_json, emit_table, fail, id_table, plural, run, usage
 from aiwf.dlq import inspect as inspect_
 from aiwf.dlq import pending as pending_
@@ -72,11 +73,26 @@ def pending(
     stream: StreamArg,
     group: GroupArg,
     limit: Annotated[int, typer.Option("--limit", help="Show the oldest N pending entries.")] = 100,
+    park_: Annotated[
+        str | None, typer.Option("--park", metavar="ENTRY_ID", help="Move this pending entry to the dead letters.")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is parked (kept in the letter).")] = "by hand",
     json_: Json = False,
 ) -> None:
-    """A group's pending entries (delivered, not acknowledged): owner, idle time, delivery count."""
+    """A group's pending entries (delivered, not acknowledged): owner, idle time, delivery count; or --park one."""
     key = usage(lambda: stream_key(stream))
     usage(lambda: parse_count(limit, "--limit", 10_000))
+    if park_ is not None:
+        entry_id = park_
+        parked = run(
+            lambda client, config: hinted(client, park(client, config, key, group, entry_id, reason), key, group)
+        )
+        if json_:
+            emit_json({"stream": key, "group": group, "parked": parked.as_json()})
+        else:
+            owner = f"{parked.deliveries} deliveries, last {parked.consumer}"
+            typer.echo(f"parked {parked.entry_id} ({owner}) in {parked.dead_letters}")
+        return
     total, rows = run(lambda client, _: hinted(client, pending_.pending(client, key, group, limit), key, group))
     if json_:
         emit_json({"stream": key, "group": group, "pending": total, "entries": [r.as_json() for r in rows]})

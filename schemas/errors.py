@@ -30,9 +30,11 @@ AiwfError                               base of every aiwf error
 │       ├── BadArgument                 a filter, id, duration, rate or stream name does not parse
 │       ├── UnknownLetter               a dead-letter id names no letter
 │       ├── UnknownStream               a stream or group named on the command line does not exist
-│       └── NotReplayable               a letter cannot be put back (malformed, unknown, invalid)
+│       ├── NotReplayable               a letter cannot be put back (malformed, unknown, invalid)
+│       └── NotPending                  `aiwf pending --park`: the entry is not pending for the group
 ├── PermanentError                      dead-letter now: the same input fails the same way again
 │   ├── WriteRefused                    a decision's read-model write is not the handler's to make
+│   ├── ParkedByHand                    recorded in a letter parked with `aiwf pending --park`
 │   ├── UnknownEventType                no model is registered for an event type    (SchemaError)
 │   ├── UnsupportedVersion              a known type at a version no upcaster lifts (SchemaError)
 │   ├── MalformedEvent                  bytes are not a well-formed envelope        (SchemaError)
@@ -54,6 +56,7 @@ AiwfError                               base of every aiwf error
     ├── HandlerTimeout                  a handler ran past its subscription's timeout_s: cancelled, retried
     ├── ConcurrencyError                an append's expected version is stale: reload, decide again
     ├── _RetryableStatus                llm: a 5xx/429 inside the backend's own retries (private)
+    ├── RequestFailing                  llm: every backend failed one request while one answers /models
     └── BackendUnavailable              pause: a dependency is down; probe, never dead-letter
         ├── RedisUnavailable            Redis did not answer within the budget
         ├── InvalidResponse             an llm backend answered 2xx with a body that is no completion

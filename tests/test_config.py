@@ -14,6 +14,7 @@ from aiwf.bus.consume import Consumer
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.handler import Subscription
 from aiwf.bus.retry import RetryPolicy
+from aiwf.bus.worker import Startup
 from aiwf.cli.config import PARTS, model_of
 from aiwf.schemas.secrets import keys_dir
 from aiwf.workers.auth.runtime import Settings as AuthRuntimeSettings
@@ -193,16 +194,19 @@ def test_documents_settings_shape_the_extractor(monkeypatch: pytest.MonkeyPatch)
     ("service", "name", "value"),
     [
         ("llm", "AIWF_LLM_TIMEOUT", "soon"),
-        ("tts", "AIWF_SOCKET_TIMEOUT", "never"),  # tts reads the bus part for its blob store
+        ("pipeline", "AIWF_PIPELINE_STEP_TIMEOUT", "never"),  # tts reads the bus part from its worker's config
         ("documents", "AIWF_CHUNK_SIZE", "big"),
     ],
 )
 async def test_services_read_settings_at_startup_not_import(
     monkeypatch: pytest.MonkeyPatch, service: str, name: str, value: str
 ) -> None:
-    """llm, tts and documents import cleanly under a bad setting; their startup refuses it naming the variable."""
+    """llm, pipeline and documents import cleanly under a bad setting; their lifespan refuses it naming the variable."""
     monkeypatch.setenv(name, value)
-    module = importlib.reload(importlib.import_module(f"aiwf.workers.{service}.service"))
-    assert module.deps is None
+    module = importlib.import_module(f"aiwf.workers.{service}.service")
+    assert not hasattr(module, "deps")  # no module-global state: the lifespan yields it
+    client = aioredis.Redis()  # never connected: the lifespan fails before any command
     with pytest.raises(ConfigError, match=f"^{name} must be"):
-        await module.startup()
+        async with module.SERVICE.lifespan(Startup(service, BusConfig(), client)):
+            pass
+    await client.aclose()

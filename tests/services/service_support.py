@@ -1,13 +1,11 @@
-"""Shared helpers for the service tests: decoded stream contents, env-fresh service modules, and
-services run as their worker runs them (lifespan, deps, every subscription) or handler by handler."""
+"""Shared helpers for the service tests: decoded stream contents, and services run as their worker runs
+them (lifespan, deps, every subscription) or handler by handler."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 from collections.abc import AsyncIterator
-from types import ModuleType
 from typing import cast
 
 import pytest
@@ -22,6 +20,7 @@ from aiwf.bus.decision import Decision, Nack, Result
 from aiwf.bus.testing import wait_until
 from aiwf.bus.worker import Service, Worker
 from aiwf.schemas import Envelope
+from tests.contract.harness import drain
 from tests.replies import Entries
 
 MAX_EVENT_BYTES = 64_000_000
@@ -43,22 +42,13 @@ async def dead_letters(client: aioredis.Redis) -> dict[str, list[str]]:
     return found
 
 
-def fresh_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> ModuleType:
-    """`workers.<name>.service` re-imported after setting (or, for None, unsetting) env (some read it at import)."""
+def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> None:
+    """Set (or, for None, unset) environment variables; services read them when their lifespan starts."""
     for key, value in env.items():
         if value is None:
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
-    module = importlib.import_module(f"aiwf.workers.{name}.service")
-    return importlib.reload(module)
-
-
-async def started_service(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> ModuleType:
-    """`fresh_service`, then its startup hook: llm, tts and documents read their settings when they start."""
-    module = fresh_service(name, monkeypatch, env)
-    await module.startup()  # what the service's lifespan runs first
-    return module
 
 
 @contextlib.asynccontextmanager
@@ -90,3 +80,10 @@ async def commit(client: aioredis.Redis, config: BusConfig, cause: Envelope, res
     outputs = [cause.caused(e, producer=group) for e in decision.events]
     batch.ok("0-1", cause.id, outputs, decision.appends, decision.writes)
     return (await Committer(client, config).commit(batch)).codes[0]
+
+
+async def drain_all(client: aioredis.Redis, service: Service, timeout_s: float = 15.0) -> None:
+    """Wait until every subscription of `service` whose stream exists has drained it."""
+    for sub in service.subscriptions:
+        if await client.exists(keys.stream(sub.stream)):
+            await drain(client, sub, timeout_s)

@@ -79,7 +79,7 @@ def service(monkeypatch: pytest.MonkeyPatch, redis_url: str, tmp_path: Path, con
 
 
 @pytest.fixture
-async def deps(client: aioredis.Redis, config: BusConfig, service: None) -> AsyncIterator[CalendarDeps]:
+async def deps(client: aioredis.Redis, service: BusConfig) -> AsyncIterator[CalendarDeps]:
     """What the service's lifespan yields, for calling the handler directly."""
     async with SERVICE.started(client, service) as started:
         assert isinstance(started, CalendarDeps)

@@ -5,47 +5,42 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
-from types import ModuleType
 from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
-from service_support import dead_letters, envelopes, started_service
+from service_support import dead_letters, drain_all, envelopes, serving, set_env
 
 from aiwf.bus import Publisher, keys
 from aiwf.bus.config import BusConfig
 from aiwf.schemas.events.documents import DocumentUploaded
 from aiwf.schemas.secrets import generate
-from tests.contract.harness import drain, running
+from aiwf.workers.documents.service import SERVICE
 from tests.replies import Entries
 
 SAMPLES = Path(__file__).resolve().parents[2] / "workers" / "documents" / "samples"
 
 
 @pytest.fixture
-async def documents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """The service module, started with its blob store in tmp_path and a 4 KiB document limit."""
-    return await started_service(
-        "documents",
-        monkeypatch,
-        {
-            "AIWF_BLOB_DIR": str(tmp_path / "blobs"),
-            "AIWF_MAX_DOCUMENT_BYTES": "4096",
-        },
-    )
+def documents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: BusConfig) -> BusConfig:
+    """The worker's config (its blob store in tmp_path), and a 4 KiB document limit read when the service starts."""
+    set_env(monkeypatch, {"AIWF_MAX_DOCUMENT_BYTES": "4096"})
+    return config.model_copy(update={"blob_dir": tmp_path / "blobs"})
 
 
-async def process(client: aioredis.Redis, config: BusConfig, service: ModuleType, *uploads: DocumentUploaded) -> None:
-    """Publish the uploads and run the documents subscription until its group has drained the stream."""
+async def process(
+    client: aioredis.Redis, config: BusConfig, worker_config: BusConfig, *uploads: DocumentUploaded
+) -> None:
+    """Publish the uploads and run the documents service until its group has drained the stream."""
     pub = Publisher(client, config)
     for upload in uploads:
         await pub.publish(upload)
-    async with running(service.documents, config, service="documents"):
-        await drain(client, service.documents)
+    async with serving(SERVICE, worker_config):
+        await drain_all(client, SERVICE)
 
 
 async def test_pdf_and_html_become_processed_with_chunks(
-    client: aioredis.Redis, config: BusConfig, documents: ModuleType
+    client: aioredis.Redis, config: BusConfig, documents: BusConfig
 ) -> None:
     """A real PDF (base64) and an HTML page each become documents.document.processed with their text in chunks."""
     pdf = base64.b64encode((SAMPLES / "sample.pdf").read_bytes()).decode()
@@ -74,7 +69,7 @@ async def test_pdf_and_html_become_processed_with_chunks(
 
 
 async def test_unreadable_documents_are_rejected_with_a_reason(
-    client: aioredis.Redis, config: BusConfig, documents: ModuleType
+    client: aioredis.Redis, config: BusConfig, documents: BusConfig
 ) -> None:
     """A corrupt PDF, an empty text and an oversized text each become documents.document.rejected, not a retry."""
     corrupt = base64.b64encode(b"%PDF-1.4\n1 0 obj << /Type /Catalog garbage").decode()
@@ -102,7 +97,7 @@ async def test_unreadable_documents_are_rejected_with_a_reason(
 
 
 async def test_invalid_base64_is_dead_lettered_at_once(
-    client: aioredis.Redis, config: BusConfig, documents: ModuleType
+    client: aioredis.Redis, config: BusConfig, documents: BusConfig
 ) -> None:
     """Content that is not base64 is a producer bug: dead-lettered on the first delivery, nothing emitted."""
     await process(client, config, documents, DocumentUploaded(document_id="b64", content_base64="not base64!!"))
@@ -130,7 +125,7 @@ def _encrypted_pdf(password: str) -> bytes:
 
 
 async def test_an_uploads_password_opens_its_pdf_and_never_travels_in_clear(
-    client: aioredis.Redis, config: BusConfig, documents: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: aioredis.Redis, config: BusConfig, documents: BusConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`password` (a Secret sealed for documents) opens an encrypted PDF; a wrong one is a readable rejection."""
     generate(tmp_path / "keys", ["documents"])
@@ -163,11 +158,8 @@ async def test_inflating_pdfs_are_rejected_at_their_bound_while_ordinary_ones_ar
     """Four PDFs inflating to 12 MB of text beside four ordinary ones: the four are rejected with the reason."""
     from aiwf.workers.documents.samples.make_pdf import build_inflating_pdf
 
-    service = await started_service(
-        "documents",
-        monkeypatch,
-        {"AIWF_BLOB_DIR": str(tmp_path / "blobs"), "AIWF_MAX_DOCUMENT_BYTES": str(2**20), "AIWF_PDF_TIMEOUT": "2"},
-    )
+    set_env(monkeypatch, {"AIWF_MAX_DOCUMENT_BYTES": str(2**20), "AIWF_PDF_TIMEOUT": "2"})
+    service = config.model_copy(update={"blob_dir": tmp_path / "blobs"})
     bomb = base64.b64encode(build_inflating_pdf(12_000_000)).decode()
     plain = base64.b64encode((SAMPLES / "sample.pdf").read_bytes()).decode()
     uploads = [DocumentUploaded(document_id=f"bomb-{i}", content_base64=bomb) for i in range(4)]

@@ -5,37 +5,38 @@ from __future__ import annotations
 import io
 import wave
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import redis.asyncio as aioredis
-from service_support import dead_letters, envelopes, started_service
+from service_support import dead_letters, drain_all, envelopes, serving
 
 from aiwf.bus import Publisher
 from aiwf.bus.blobs import FileBlobStore
 from aiwf.bus.config import BusConfig
 from aiwf.schemas.blobref import BlobRef
 from aiwf.schemas.events.tts import SpeechRequested
-from tests.contract.harness import drain, running
+from aiwf.workers.tts.service import SERVICE
 
 
 @pytest.fixture
-async def tts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """The service module, started with its blob store in tmp_path."""
-    return await started_service("tts", monkeypatch, {"AIWF_BLOB_DIR": str(tmp_path / "blobs")})
+def tts(tmp_path: Path, config: BusConfig) -> BusConfig:
+    """The worker's config, its blob store in tmp_path."""
+    return config.model_copy(update={"blob_dir": tmp_path / "blobs"})
 
 
-async def speak(client: aioredis.Redis, config: BusConfig, service: ModuleType, *requests: SpeechRequested) -> None:
-    """Publish the requests and run the tts subscription until its group has drained the stream."""
+async def speak(
+    client: aioredis.Redis, config: BusConfig, worker_config: BusConfig, *requests: SpeechRequested
+) -> None:
+    """Publish the requests and run the tts service until its group has drained the stream."""
     pub = Publisher(client, config)
     for req in requests:
         await pub.publish(req)
-    async with running(service.tts, config, service="tts"):
-        await drain(client, service.tts, timeout_s=30)
+    async with serving(SERVICE, worker_config):
+        await drain_all(client, SERVICE, timeout_s=30)
 
 
 async def test_speech_request_becomes_a_wav_blob(
-    client: aioredis.Redis, config: BusConfig, tts: ModuleType, tmp_path: Path
+    client: aioredis.Redis, config: BusConfig, tts: BusConfig, tmp_path: Path
 ) -> None:
     """A tts.speech.requested becomes tts.speech.synthesized naming a 22050 Hz WAV blob as long as duration_s says."""
     await speak(client, config, tts, SpeechRequested(request_id="s1", text="Streams keep every event in order."))
@@ -55,7 +56,7 @@ async def test_speech_request_becomes_a_wav_blob(
     assert await dead_letters(client) == {}
 
 
-async def test_unknown_voice_is_rejected(client: aioredis.Redis, config: BusConfig, tts: ModuleType) -> None:
+async def test_unknown_voice_is_rejected(client: aioredis.Redis, config: BusConfig, tts: BusConfig) -> None:
     """A request for a voice espeak-ng does not list becomes tts.speech.rejected with a readable reason."""
     await speak(client, config, tts, SpeechRequested(request_id="s2", text="Hello.", voice="klingon-xx"))
     (rejected,) = await envelopes(client, "tts", "tts.speech.rejected")

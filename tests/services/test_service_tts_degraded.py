@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
-from service_support import dead_letters, fresh_service
+from service_support import dead_letters, set_env
 
 from aiwf.bus import Publisher, keys
 from aiwf.bus.config import BusConfig
@@ -16,6 +16,7 @@ from aiwf.bus.connection import connect
 from aiwf.bus.testing import wait_until
 from aiwf.bus.worker import Worker
 from aiwf.schemas.events.tts import SpeechRequested
+from aiwf.workers.tts.service import SERVICE
 from tests.replies import Entries
 
 
@@ -25,10 +26,11 @@ async def test_broken_engine_makes_tts_degraded_and_requests_wait(
     """With libespeak-ng missing the worker reports degraded, its requests stay pending, and no dead letter appears."""
     bogus = tmp_path / "libespeak-ng.so.1"
     bogus.write_bytes(b"not a library")
-    tts = fresh_service("tts", monkeypatch, {"AIWF_ESPEAK_LIBRARY": str(bogus), "AIWF_BLOB_DIR": str(tmp_path)})
+    set_env(monkeypatch, {"AIWF_ESPEAK_LIBRARY": str(bogus)})
     for i in range(3):
         await Publisher(client, config).publish(SpeechRequested(request_id=f"r{i}", text="hello"))
-    worker = Worker(tts.SERVICE, connect(config.redis_url or "", config), config, drain_timeout_s=5)
+    worker_config = config.model_copy(update={"blob_dir": tmp_path})
+    worker = Worker(SERVICE, connect(config.redis_url or "", config), worker_config, drain_timeout_s=5)
     running = asyncio.create_task(worker.run())
     try:
         await wait_until(lambda: _is(worker.heartbeat.state() == "degraded"), 10, "the worker to report degraded")

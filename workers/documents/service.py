@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from aiwf.bus import Context, PermanentError, Subscription
 from aiwf.bus.blobs import BlobError, FileBlobStore, store_for
 from aiwf.bus.codec import to_json
-from aiwf.bus.config import BusConfig
 from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Event
 from aiwf.schemas.events.documents import Chunk, DocumentProcessed, DocumentRejected, DocumentUploaded
@@ -30,40 +29,28 @@ INLINE_CHUNK_CHARS = 100_000
 
 @dataclass(frozen=True)
 class Deps:
-    """What the handler uses, built once when the service starts (a lifespan will yield it)."""
+    """What the handler uses, built when the service starts and yielded by its lifespan."""
 
     settings: DocumentsSettings
     blobs: FileBlobStore
 
 
 documents = Subscription(stream="documents", group="documents", batch=16, concurrency=4)
-deps: Deps | None = None
-
-
-async def startup() -> None:
-    """Read DocumentsSettings and the blob store's place: at start, never at import; ConfigError names a bad one."""
-    global deps  # noqa: PLW0603 - one per process until the service lifespan yields it
-    deps = Deps(DocumentsSettings.from_env(), store_for(BusConfig.from_env()))
-
-
-def _started() -> Deps:
-    if deps is None:
-        raise RuntimeError("the documents service is not started: its lifespan (startup()) reads its settings")
-    return deps
 
 
 @documents.handler
 async def on_uploaded(event: DocumentUploaded, ctx: Context) -> list[Event]:
     """Extract and chunk; a document that can never be read becomes `rejected`, not a retry."""
+    deps = ctx.dep(Deps)
     try:
-        data = _content(event)
+        data = _content(event, deps.blobs)
         # pypdf and the parsers are blocking CPU work: off the loop, so leases keep renewing.
-        kind, text, chunks = await asyncio.to_thread(_extract, data, event, _started().settings)
+        kind, text, chunks = await asyncio.to_thread(_extract, data, event, deps.settings)
     except DocumentError as exc:
         return [DocumentRejected(document_id=event.document_id, code=type(exc).__name__, reason=str(exc))]
     models = [Chunk(index=c.index, start=c.start, end=c.end, text=c.text) for c in chunks]
     inline = sum(len(c.text) for c in chunks) <= INLINE_CHUNK_CHARS
-    blob = None if inline else _started().blobs.put(to_json([m.model_dump() for m in models]), "application/json")
+    blob = None if inline else deps.blobs.put(to_json([m.model_dump() for m in models]), "application/json")
     return [
         DocumentProcessed(
             document_id=event.document_id,
@@ -76,7 +63,7 @@ async def on_uploaded(event: DocumentUploaded, ctx: Context) -> list[Event]:
     ]
 
 
-def _content(event: DocumentUploaded) -> bytes:
+def _content(event: DocumentUploaded, blobs: FileBlobStore) -> bytes:
     if event.text is not None:
         return event.text.encode()
     if event.content_base64 is not None:
@@ -86,7 +73,7 @@ def _content(event: DocumentUploaded) -> bytes:
             raise PermanentError(f"content_base64 is not valid base64: {exc}") from None
     assert event.blob is not None  # the model guarantees exactly one source
     try:
-        return _started().blobs.get(event.blob)
+        return blobs.get(event.blob)
     except BlobError as exc:
         raise PermanentError(f"document blob unreadable: {exc}") from None
 
@@ -99,10 +86,9 @@ def _extract(data: bytes, event: DocumentUploaded, settings: DocumentsSettings) 
 
 
 @contextlib.asynccontextmanager
-async def lifespan(_: Startup) -> AsyncIterator[Deps]:
-    """Settings read and resources built when the worker starts; the handlers' deps."""
-    await startup()
-    yield _started()
+async def lifespan(startup: Startup) -> AsyncIterator[Deps]:
+    """Read DocumentsSettings when the worker starts (ConfigError names a bad variable); the handlers' deps."""
+    yield Deps(DocumentsSettings.from_env(), store_for(startup.config))
 
 
 SERVICE = Service(name="documents", subscriptions=[documents], lifespan=lifespan)

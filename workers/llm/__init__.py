@@ -2,9 +2,11 @@
 
 Files in data-path order: chat.py (ChatRequest, ChatResult, Usage, the ChatBackend
 Protocol), router.py (FallbackRouter) guarded by aiwf.bus.breaker (CircuitBreaker),
-backends.py (OpenAIChatBackend over httpx, reading SSE with _sse.py),
-extractive.py (ExtractiveSummarizer: no model, picks sentences), errors.py.
-testing_server.py runs a real chat-completions server for tests and demos.
+backends.py (OpenAIChatBackend over httpx, its GET /models health check, reading SSE with
+_sse.py and the wire format with _wire.py), deltas.py (streamed text as bounded
+llm.chat.streamed events), extractive.py (ExtractiveSummarizer: no model, picks sentences),
+errors.py. testing_server.py (+ _testing_http.py) runs a real chat-completions server for
+tests and demos.
 No Redis; from the bus only the circuit breaker and its Backoff.
 """
 

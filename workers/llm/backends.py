@@ -9,7 +9,6 @@ once a fragment has reached `on_delta`, so no caller sees a fragment twice.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -19,7 +18,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from aiwf.bus.backoff import Backoff
 from aiwf.schemas.errors import TransientError
 from aiwf.workers.llm._sse import sse_data
-from aiwf.workers.llm.chat import ChatRequest, ChatResult, DeltaCallback, Usage, whitespace_tokens
+from aiwf.workers.llm._wire import StreamFold, error_detail, parse_chunk, parse_completion, read_capped, retry_after
+from aiwf.workers.llm.chat import ChatRequest, ChatResult, DeltaCallback
 from aiwf.workers.llm.errors import BackendUnavailable, InvalidResponse, LLMConfigError, PermanentLLMError
 
 __all__ = ["OpenAIChatBackend"]
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_RETRIES_LIMIT = 10
 _ERROR_BODY_BYTES = 4096
 _STREAM_DEADLINE_FACTOR = 10  # a stream may run this many read-timeouts in total
+_HEALTH_TIMEOUT_S = 5.0
 
 
 class _RetryableStatus(TransientError):
@@ -77,6 +78,7 @@ class OpenAIChatBackend:
             raise LLMConfigError(msg)
         self._name = name
         self.url = base_url.rstrip("/") + "/chat/completions"
+        self.models_url = base_url.rstrip("/") + "/models"
         self.model = model
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -106,6 +108,22 @@ class OpenAIChatBackend:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    async def health(self) -> str | None:
+        """GET /models, once and briefly: None when the server answers 2xx, else why not.
+
+        It depends on no request, so a request that keeps failing while this passes is
+        the request's own problem, not an outage.
+        """
+        try:
+            response = await self._client.get(
+                self.models_url, headers=self._headers, timeout=min(self.timeout_s, _HEALTH_TIMEOUT_S)
+            )
+        except httpx.HTTPError as exc:
+            return f"{self._name}: {type(exc).__name__}: {exc}"
+        if not 200 <= response.status_code < 300:
+            return f"{self._name}: GET /models answered HTTP {response.status_code}"
+        return None
 
     async def complete(self, request: ChatRequest, *, on_delta: DeltaCallback | None = None) -> ChatResult:
         """POST the request; retry transient failures; return the completion or raise typed errors."""
@@ -173,37 +191,16 @@ class OpenAIChatBackend:
                 await self._raise_for_status(response)
             if request.stream:
                 return await self._read_stream(response, request, on_delta, delivered)
-            raw = await _read_capped(response, self.max_response_bytes)
-            return self._parse_completion(raw, request)
+            raw = await read_capped(response, self.max_response_bytes)
+            return parse_completion(self._name, raw, request, request.model or self.model)
 
     async def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
-        detail = _error_detail(await _read_capped(response, _ERROR_BODY_BYTES, truncate=True))
+        detail = error_detail(await read_capped(response, _ERROR_BODY_BYTES, truncate=True))
         if status == 429 or status >= 500:
-            raise _RetryableStatus(status, detail, _retry_after(response.headers.get("retry-after")))
+            raise _RetryableStatus(status, detail, retry_after(response.headers.get("retry-after")))
         msg = f"{self._name}: HTTP {status} from {self.url}: {detail}"
         raise PermanentLLMError(msg, status=status)
-
-    def _parse_completion(self, raw: bytes, request: ChatRequest) -> ChatResult:
-        try:
-            payload = json.loads(raw)
-            choice = payload["choices"][0]
-            text = choice["message"].get("content") or ""
-            finish = choice.get("finish_reason")
-            model = str(payload.get("model") or request.model or self.model)
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            msg = f"{self._name}: response is not a chat completion ({type(exc).__name__}: {exc})"
-            raise InvalidResponse(msg) from exc
-        if not isinstance(text, str):
-            msg = f"{self._name}: completion content is {type(text).__name__}, not text"
-            raise InvalidResponse(msg)
-        return ChatResult(
-            text=text,
-            usage=self._usage(payload.get("usage"), request, text),
-            backend=self._name,
-            model=model,
-            finish_reason=finish,
-        )
 
     async def _read_stream(
         self,
@@ -212,45 +209,22 @@ class OpenAIChatBackend:
         on_delta: DeltaCallback | None,
         delivered: list[bool],
     ) -> ChatResult:
-        parts: list[str] = []
-        usage_raw: object = None
-        finish: str | None = None
-        model = request.model or self.model
+        fold = StreamFold(self._name, request.model or self.model)
         done = False
         async for data in sse_data(response.aiter_bytes(), max_bytes=self.max_response_bytes):
             if data.strip() == "[DONE]":
                 done = True
                 break
-            chunk = _parse_chunk(self._name, data)
-            model = str(chunk.get("model") or model)
-            usage_raw = chunk.get("usage") or usage_raw
-            for choice in chunk.get("choices") or []:
-                finish = choice.get("finish_reason") or finish
-                fragment = (choice.get("delta") or {}).get("content")
-                if isinstance(fragment, str) and fragment:
-                    parts.append(fragment)
-                    if on_delta is not None:
-                        delivered[0] = True
-                        await on_delta(fragment)
-        if not done:
-            msg = f"{self._name}: event stream ended before [DONE]"
+            for fragment in fold.add(parse_chunk(self._name, data)):
+                if on_delta is not None:
+                    delivered[0] = True
+                    await on_delta(fragment)
+        # Like the official client, a stream may simply end without [DONE]; but one that ends
+        # before any choice said how it finished was cut short (a dropped connection looks the same).
+        if not done and fold.finish is None:
+            msg = f"{self._name}: event stream ended before [DONE] and before a finish_reason"
             raise BackendUnavailable(msg) if delivered[0] else InvalidResponse(msg)
-        text = "".join(parts)
-        return ChatResult(
-            text=text,
-            usage=self._usage(usage_raw, request, text),
-            backend=self._name,
-            model=model,
-            finish_reason=finish,
-        )
-
-    @staticmethod
-    def _usage(raw: object, request: ChatRequest, text: str) -> Usage:
-        if isinstance(raw, dict):
-            prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
-            if isinstance(prompt, int) and isinstance(completion, int):
-                return Usage(prompt_tokens=prompt, completion_tokens=completion)
-        return Usage(request.prompt_tokens(), whitespace_tokens(text), estimated=True)
+        return fold.result(request)
 
     def _wait(self, state: RetryCallState) -> float:
         """Jittered exponential backoff, stretched to honour a 429/503 Retry-After within the cap."""
@@ -273,57 +247,3 @@ class OpenAIChatBackend:
     @staticmethod
     def _attempts(retrying: AsyncRetrying) -> int:
         return int(retrying.statistics.get("attempt_number", 1))
-
-
-async def _read_capped(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
-    """Read at most `limit` bytes of the body; past it, truncate or refuse."""
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > limit:
-            if truncate:
-                return bytes(body[:limit])
-            msg = f"response body passed {limit} bytes"
-            raise InvalidResponse(msg)
-    return bytes(body)
-
-
-def _parse_chunk(name: str, data: str) -> dict[str, Any]:
-    try:
-        chunk = json.loads(data)
-    except ValueError as exc:
-        msg = f"{name}: stream event is not JSON: {data[:80]!r}"
-        raise InvalidResponse(msg) from exc
-    if not isinstance(chunk, dict):
-        msg = f"{name}: stream event is not an object: {data[:80]!r}"
-        raise InvalidResponse(msg)
-    if "error" in chunk:
-        msg = f"{name}: backend reported an error mid-stream: {_error_detail(data.encode())}"
-        raise BackendUnavailable(msg)
-    return chunk
-
-
-def _error_detail(raw: bytes) -> str:
-    """The backend's own error message if it sent OpenAI-style JSON, else the body's start."""
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        return " ".join(text.split())[:200] or "(empty body)"
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])[:200]
-    if isinstance(error, str):
-        return error[:200]
-    return " ".join(text.split())[:200]
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header; HTTP-date forms are ignored."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None

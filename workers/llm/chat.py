@@ -17,6 +17,7 @@ __all__ = [
     "ChatResult",
     "DeltaCallback",
     "Role",
+    "ToolCall",
     "Usage",
     "whitespace_tokens",
 ]
@@ -129,8 +130,17 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for; `arguments` is its JSON text, as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChatResult:
-    """A finished completion and who produced it."""
+    """A finished completion, who produced it, and why it ended."""
 
     text: str
     usage: Usage
@@ -138,6 +148,10 @@ class ChatResult:
     """Name of the backend that answered (after any fallback)."""
     model: str
     finish_reason: str | None = None
+    """stop, length (cut at max_tokens), tool_calls, content_filter; None when the backend said nothing."""
+    refusal: str | None = None
+    """The model's refusal text, when it refused instead of answering."""
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class ChatBackend(Protocol):
@@ -156,6 +170,10 @@ class ChatBackend(Protocol):
 
     async def complete(self, request: ChatRequest, *, on_delta: DeltaCallback | None = None) -> ChatResult:
         """Return the completion of `request`."""
+        ...
+
+    async def health(self) -> str | None:
+        """None when the backend answers a request that does not depend on any event, else why not."""
         ...
 
     async def aclose(self) -> None:

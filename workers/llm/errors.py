@@ -7,7 +7,7 @@ will fail the same way again: dead-letter.
 
 from __future__ import annotations
 
-from aiwf.schemas.errors import AiwfError, BackendUnavailable, ConfigError, PermanentError
+from aiwf.schemas.errors import AiwfError, BackendUnavailable, ConfigError, PermanentError, TransientError
 
 __all__ = [
     "BackendUnavailable",
@@ -16,6 +16,7 @@ __all__ = [
     "LLMConfigError",
     "LLMError",
     "PermanentLLMError",
+    "RequestFailing",
 ]
 
 
@@ -45,3 +46,12 @@ class PermanentLLMError(LLMError, PermanentError):
 
 class InvalidChatRequest(PermanentLLMError):
     """Raised when a chat request is malformed (no messages, bad role, out-of-range options)."""
+
+
+class RequestFailing(LLMError, TransientError):
+    """Raised when every backend failed one request while a backend still answers its health check.
+
+    The request's own failure, not an outage: retried with backoff up to max deliveries, then
+    dead-lettered. Outage evidence only as any TransientError is (many distinct requests failing
+    alike in a row); one poison request alone never pauses the subscription.
+    """

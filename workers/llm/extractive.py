@@ -185,5 +185,9 @@ class ExtractiveSummarizer:
             finish_reason="stop",
         )
 
+    async def health(self) -> str | None:
+        """Always healthy: it needs nothing but the request."""
+        return None
+
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -78,6 +78,14 @@ class FallbackRouter:
             msg = f"all backends failed: {self.primary.name}: {why}; {self.fallback.name}: {exc}"
             raise BackendUnavailable(msg) from exc
 
+    async def health(self) -> str | None:
+        """None when either backend answers its health check (a request may still fail on its own)."""
+        primary = await self.primary.health()
+        if primary is None:
+            return None
+        fallback = await self.fallback.health()
+        return None if fallback is None else f"{self.primary.name}: {primary}; {self.fallback.name}: {fallback}"
+
     async def aclose(self) -> None:
         """Close both backends."""
         try:

@@ -5,6 +5,12 @@ AIWF_LLM_URL (+ AIWF_LLM_MODEL, AIWF_LLM_API_KEY) is the primary OpenAI-compatib
 AIWF_LLM_FALLBACK_URL (+ _MODEL, _API_KEY) the fallback. With no URL at all the service
 answers with the extractive summarizer, which picks sentences from the input and says so
 in `backend` — it is not a language model.
+
+Outage or poison: when every backend fails a request, the backends' health check (GET /models,
+`probe`) decides. No backend answers: BackendUnavailable, the subscription pauses and probes
+with the same check. One answers: the request itself keeps failing (a 5xx or a 429 for it
+alone), so it is retried as its own failure and dead-lettered at max deliveries, while the
+requests beside it complete.
 """
 
 from __future__ import annotations
@@ -15,12 +21,12 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from aiwf.bus import BackendUnavailable, Context, Subscription
+from aiwf.bus import BackendUnavailable, Context, Publisher, Subscription
 from aiwf.bus.backoff import Backoff
 from aiwf.bus.breaker import DEFAULT_COOL_DOWN
 from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Event
-from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested, Usage
+from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested, ToolCall, Usage
 from aiwf.workers.llm import BackendUnavailable as LLMUnavailable
 from aiwf.workers.llm import (
     ChatBackend,
@@ -31,6 +37,8 @@ from aiwf.workers.llm import (
     OpenAIChatBackend,
     PermanentLLMError,
 )
+from aiwf.workers.llm.deltas import DeltaPublisher
+from aiwf.workers.llm.errors import RequestFailing
 from aiwf.workers.llm.settings import LLMSettings
 
 
@@ -56,50 +64,34 @@ def _remote(
 
 @dataclass(frozen=True)
 class Deps:
-    """What the handler uses, built once when the service starts (a lifespan will yield it)."""
+    """What the handler uses, built when the service starts and yielded by its lifespan."""
 
     backend: ChatBackend
+    publisher: Publisher
 
 
 llm = Subscription(stream="llm", group="llm", batch=8, concurrency=8)
-deps: Deps | None = None
-
-
-async def startup() -> None:
-    """Read AIWF_LLM_* and build the backends: at start, never at import; ConfigError names a bad variable."""
-    global deps  # noqa: PLW0603 - one per process until the service lifespan yields it
-    deps = Deps(backend_from(LLMSettings.from_env()))
-
-
-async def shutdown() -> None:
-    """Close the backends' HTTP clients."""
-    global deps  # noqa: PLW0603 - see startup
-    if deps is not None:
-        await deps.backend.aclose()
-        deps = None
-
-
-def _started() -> Deps:
-    if deps is None:
-        raise RuntimeError("the llm service is not started: its lifespan (startup()) builds its backends")
-    return deps
 
 
 @llm.handler
 async def on_chat_requested(event: ChatRequested, ctx: Context) -> list[Event]:
     """Run the completion; a backend outage pauses the subscription, a refused request is `failed`."""
+    deps = ctx.dep(Deps)
+    deltas = DeltaPublisher(deps.publisher, event.request_id, ctx.deliveries, ctx.envelope.correlation_id)
     try:
         request = ChatRequest.of(
             [m.model_dump() for m in event.messages],
             model=event.model,
             temperature=event.temperature,
             max_tokens=event.max_tokens,
+            stream=event.stream,
         )
-        result = await _started().backend.complete(request)
+        result = await deps.backend.complete(request, on_delta=deltas.on_delta if event.stream else None)
     except PermanentLLMError as exc:
         return [ChatFailed(request_id=event.request_id, reason=str(exc))]
     except LLMUnavailable as exc:
-        raise BackendUnavailable(f"llm backend down: {exc}") from exc
+        raise await _classified(deps.backend, exc) from exc
+    await deltas.flush()
     return [
         ChatCompleted(
             request_id=event.request_id,
@@ -107,16 +99,34 @@ async def on_chat_requested(event: ChatRequested, ctx: Context) -> list[Event]:
             backend=result.backend,
             model=result.model,
             usage=Usage(**result.usage.as_dict()),
+            finish_reason=result.finish_reason,
+            refusal=result.refusal,
+            tool_calls=[ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in result.tool_calls],
         )
     ]
 
 
+async def _classified(backend: ChatBackend, exc: LLMUnavailable) -> Exception:
+    """An outage when no backend answers its health check; else this request's own failure."""
+    down = await backend.health()
+    if down is None:
+        return RequestFailing(f"every backend failed this request while answering its health check: {exc}")
+    return BackendUnavailable(f"llm backend down: {exc} (health: {down})")
+
+
+async def probe(deps: Deps) -> str | None:
+    """The backends' health (GET /models), independent of any request: the service's outage probe."""
+    return await deps.backend.health()
+
+
 @contextlib.asynccontextmanager
-async def lifespan(_: Startup) -> AsyncIterator[Deps]:
-    """Settings read and resources built when the worker starts; the handlers' deps."""
-    await startup()
-    yield _started()
-    await shutdown()
+async def lifespan(startup: Startup) -> AsyncIterator[Deps]:
+    """Read AIWF_LLM_* and build the backends when the worker starts; close them after the last commit."""
+    backend = backend_from(LLMSettings.from_env())
+    try:
+        yield Deps(backend, Publisher(startup.client, startup.config))
+    finally:
+        await backend.aclose()
 
 
-SERVICE = Service(name="llm", subscriptions=[llm], lifespan=lifespan)
+SERVICE = Service(name="llm", subscriptions=[llm], lifespan=lifespan, probe=probe)

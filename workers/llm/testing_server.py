@@ -1,13 +1,17 @@
 """A real chat-completions HTTP server for tests and demos, on 127.0.0.1 and a free port.
 
-It speaks the OpenAI protocol (plain JSON and streaming SSE) and can be told to
-fail (answer an HTTP error, drop connections, cut streams short, be slow) and to
-recover, in-process or over HTTP (`POST /_control`), so a test can take a
-"remote" model down and bring it back while a pipeline runs.
+It speaks the OpenAI protocol (plain JSON and streaming SSE, GET /v1/models for health) and
+can be told to fail (answer an HTTP error, drop connections, cut streams short, end them
+without [DONE], be slow), to fail only the requests that mention a marker (a poison request
+beside healthy ones), and to recover, in-process or over HTTP (`POST /_control`), so a test
+can take a "remote" model down and bring it back while a pipeline runs. A reply may return
+an `Answer` (refusal, tool calls, finish reason) instead of text. The HTTP side is
+_testing_http.py.
 
     with serve_chat() as server:
         backend = OpenAIChatBackend("primary", server.base_url, None, "test-model")
-        server.fail(503)        # every request now gets 503
+        server.fail(503)        # every request, /v1/models too, now gets 503
+        server.poison("TOO BIG", 429)   # only chat requests whose messages contain it
         server.recover()
 
 Run standalone: `python -m workers.llm.testing_server --port 8099`.
@@ -16,23 +20,19 @@ Run standalone: `python -m workers.llm.testing_server --port 8099`.
 from __future__ import annotations
 
 import argparse
-import json
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["ChatServer", "Reply", "echo_reply", "serve_chat"]
+from aiwf.workers.llm._testing_http import Answer, ChatHandler
 
-Reply = Callable[[Sequence[dict[str, Any]]], str]
-"""Computes the assistant's text from the request's messages."""
+__all__ = ["Answer", "ChatServer", "Reply", "echo_reply", "serve_chat"]
 
-MAX_REQUEST_BYTES = 10 * 1024 * 1024
+Reply = Callable[[Sequence[dict[str, Any]]], "str | Answer"]
+"""Computes the assistant's answer (text, or an Answer) from the request's messages."""
 
 
 def echo_reply(messages: Sequence[dict[str, Any]]) -> str:
@@ -49,6 +49,8 @@ class _Faults:
     remaining: int | None = None  # None: until recover()
     cut_stream_after: int | None = None
     delay_s: float = 0.0
+    chunk_delay_s: float = 0.0
+    omit_done: bool = False
 
 
 class ChatServer:
@@ -61,6 +63,7 @@ class ChatServer:
         self.requests: list[dict[str, Any]] = []
         """JSON bodies of chat requests received, in order (including failed ones)."""
         self._faults = _Faults()
+        self._poison: dict[str, int] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -97,10 +100,29 @@ class ChatServer:
         with self._lock:
             self._faults = _Faults(delay_s=delay_s)
 
+    def streams(self, *, done: bool = True, chunk_delay_s: float = 0.0) -> None:
+        """Shape streamed answers: end them without `data: [DONE]`, pause between chunks."""
+        with self._lock:
+            self._faults = _Faults(omit_done=not done, chunk_delay_s=chunk_delay_s)
+
+    def poison(self, marker: str, status: int = 500) -> None:
+        """Answer HTTP `status` to every chat request whose messages contain `marker`, until recover()."""
+        with self._lock:
+            self._poison[marker] = status
+
     def recover(self) -> None:
         """Clear every fault: answer normally again."""
         with self._lock:
             self._faults = _Faults()
+            self._poison = {}
+
+    def health_status(self) -> int | None:
+        """The status GET /v1/models answers with while a fault is set for every request (None: 200)."""
+        with self._lock:
+            faults = self._faults
+        if faults.drop:
+            return 503
+        return faults.status
 
     def start(self) -> None:
         """Start serving in a background thread."""
@@ -112,9 +134,13 @@ class ChatServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def _take_fault(self) -> _Faults:
-        """The fault for this request; counts down `times`-limited faults."""
+    def take_fault(self, body: dict[str, Any]) -> _Faults:
+        """The fault for this request (a poison marker's first); counts down `times`-limited faults."""
+        text = str(body.get("messages"))
         with self._lock:
+            for marker, status in self._poison.items():
+                if marker in text:
+                    return _Faults(status=status)
             faults = self._faults
             if faults.remaining is not None:
                 faults.remaining -= 1
@@ -122,11 +148,11 @@ class ChatServer:
                     self._faults = _Faults()
             return faults
 
-    def _record(self, body: dict[str, Any]) -> None:
+    def record(self, body: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(body)
 
-    def _apply_control(self, command: dict[str, Any]) -> None:
+    def apply_control(self, command: dict[str, Any]) -> None:
         action = command.get("action")
         times = command.get("times")
         if action == "fail":
@@ -137,6 +163,10 @@ class ChatServer:
             self.cut_streams(int(command.get("after_chunks", 1)))
         elif action == "slow":
             self.slow(float(command.get("delay_s", 1.0)))
+        elif action == "poison":
+            self.poison(str(command["marker"]), int(command.get("status", 500)))
+        elif action == "streams":
+            self.streams(done=bool(command.get("done", True)), chunk_delay_s=float(command.get("chunk_delay_s", 0)))
         elif action == "recover":
             self.recover()
         else:
@@ -145,164 +175,10 @@ class ChatServer:
 
 
 def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(_ChatHandler):
+    class Handler(ChatHandler):
         chat = server
 
     return Handler
-
-
-class _ChatHandler(BaseHTTPRequestHandler):
-    chat: ChatServer
-    server_version = "aiwf-chat-test/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read `ChatServer.requests` instead of stderr."""
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") in {"/health", "/v1/models"}:
-            self._json(HTTPStatus.OK, {"object": "list", "data": [{"id": self.chat.model, "object": "model"}]})
-        else:
-            self._error(HTTPStatus.NOT_FOUND, f"no route {self.path}")
-
-    def do_POST(self) -> None:
-        body = self._read_json()
-        if body is None:
-            return
-        if self.path.rstrip("/") == "/_control":
-            try:
-                self.chat._apply_control(body)
-            except (ValueError, TypeError) as exc:
-                self._error(HTTPStatus.BAD_REQUEST, str(exc))
-            else:
-                self._json(HTTPStatus.OK, {"ok": True})
-            return
-        if not self.path.rstrip("/").endswith("/chat/completions"):
-            self._error(HTTPStatus.NOT_FOUND, f"no route {self.path}")
-            return
-        self.chat._record(body)
-        self._complete(body)
-
-    def _complete(self, body: dict[str, Any]) -> None:
-        faults = self.chat._take_fault()
-        if faults.delay_s:
-            time.sleep(faults.delay_s)
-        if faults.drop:
-            self.close_connection = True
-            return  # the socket closes with no response at all
-        if faults.status is not None:
-            headers = {"Retry-After": f"{faults.retry_after:g}"} if faults.retry_after is not None else {}
-            self._error(faults.status, f"injected failure {faults.status}", headers=headers)
-            return
-        if self.chat.api_key and self.headers.get("Authorization") != f"Bearer {self.chat.api_key}":
-            self._error(HTTPStatus.UNAUTHORIZED, "invalid api key", kind="authentication_error")
-            return
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            self._error(HTTPStatus.BAD_REQUEST, "'messages' must be a non-empty list of objects")
-            return
-        words = self.chat.reply(messages).split(" ")
-        max_tokens = body.get("max_tokens")
-        finish = "stop"
-        if isinstance(max_tokens, int) and 0 < max_tokens < len(words):
-            words, finish = words[:max_tokens], "length"
-        text = " ".join(words)
-        model = str(body.get("model") or self.chat.model)
-        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": len(text.split()),
-            "total_tokens": prompt_tokens + len(text.split()),
-        }
-        if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._stream(words, model, finish, usage if include_usage else None, faults.cut_stream_after)
-            return
-        self._json(
-            HTTPStatus.OK,
-            {
-                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish},
-                ],
-                "usage": usage,
-            },
-        )
-
-    def _stream(
-        self,
-        words: list[str],
-        model: str,
-        finish: str,
-        usage: dict[str, int] | None,
-        cut_after: int | None,
-    ) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        base = {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-        }
-
-        def send(payload: dict[str, Any] | str) -> None:
-            data = payload if isinstance(payload, str) else json.dumps(base | payload)
-            self.wfile.write(f"data: {data}\n\n".encode())
-            self.wfile.flush()
-
-        with suppress(BrokenPipeError, ConnectionResetError):
-            send({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
-            for n, word in enumerate(words):
-                if cut_after is not None and n >= cut_after:
-                    self.close_connection = True
-                    return
-                fragment = word if n == len(words) - 1 else word + " "
-                send({"choices": [{"index": 0, "delta": {"content": fragment}, "finish_reason": None}]})
-            send({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-            if usage is not None:
-                send({"choices": [], "usage": usage})
-            send("[DONE]")
-
-    def _read_json(self) -> dict[str, Any] | None:
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_REQUEST_BYTES:
-            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body must be 0..{MAX_REQUEST_BYTES} bytes")
-            return None
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            self._error(HTTPStatus.BAD_REQUEST, "body is not JSON")
-            return None
-        if not isinstance(body, dict):
-            self._error(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
-            return None
-        return body
-
-    def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        with suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(data)
-
-    def _error(
-        self, status: int, message: str, *, kind: str = "invalid_request_error", headers: dict[str, str] | None = None
-    ) -> None:
-        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            kind = "server_error"
-        self._json(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
 
 
 @contextmanager

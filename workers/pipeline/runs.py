@@ -1,90 +1,83 @@
 """Run records of the summary workflow, so that every run ends in `completed` or `failed`.
 
-A run is one document's way through llm and tts. The pipeline's handlers record which step
-it waits for and until when; a step's outcome moves it on or ends it. Nothing else would
-notice a step that never answers (a service down for good, an event lost to a purge), so
-the pipeline worker itself sweeps its records every `check_every_s`: a run waiting past its
-deadline is claimed and failed with the step that was late. One sweep over a sorted set of
-deadlines serves every run, where a timer per run would be lost with the process that held
-it; and the sweep is safe with many pipeline workers, because claiming is one atomic step.
+A run is one document's way through llm and tts. The pipeline's handlers read the run's
+record and return what it becomes as Decision writes (`Writes`): which step it waits for and
+until when, or how it ended. The bus commits those writes with the handler's output events,
+its processed-marker and the ack, so a record and the request it announces land together.
 
-Keys (hash-tagged `{pipeline}`, so every script stays on one cluster slot):
+Nothing else would notice a step that never answers (a service down for good, an event lost
+to a purge), so the pipeline worker itself sweeps the deadlines every `check_every_s`: a run
+waiting past its deadline is claimed and failed with the step that was late. One sweep over
+a sorted set of deadlines serves every run, where a timer per run would be lost with the
+process that held it; claiming is one atomic script, so many pipeline workers may sweep.
+
+Keys (under one `{pipeline}` hash tag):
 
     aiwf:{pipeline}:deadlines        sorted set: document id -> deadline (epoch seconds)
-    aiwf:{pipeline}:run:<document>   hash: step, state (running|failing|failed|completed), correlation id
+    aiwf:{pipeline}:run:<document>   JSON: step, state (running|failing|failed|completed), correlation id
 
 A claim moves the deadline on by `lease_s` and marks the run `failing`: if the sweeper dies
-before its failure is published, the next sweep claims it again. A step outcome that
-arrives after its run was failed is dropped: a run ends once.
+before its failure is published, the next sweep claims it again. A step outcome for a run
+that ended, is being failed, or is past its deadline is dropped (the sweep fails it): a run
+ends once. The one window left: an outcome read just before its deadline whose commit lands
+after a sweep claimed the run.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Final, cast
+from dataclasses import asdict, dataclass
+from typing import Final, Literal, cast
 
+import orjson
 from redis.commands.core import AsyncScript
 
 from aiwf.bus.connection import Redis
+from aiwf.bus.decision import Writes
 from aiwf.workers.pipeline.settings import PipelineSettings
 
-__all__ = ["RunRecords", "RunSettings"]
+__all__ = ["LateRun", "Run", "RunRecords"]
 
-_DEADLINES: Final = "aiwf:{pipeline}:deadlines"
-_RUN: Final = "aiwf:{pipeline}:run:"
-#: An ended run's record is kept this long, so a late outcome still finds that it ended.
-_ENDED_TTL_S: Final = 7 * 86_400
+PREFIX: Final = "aiwf:{pipeline}:"
+_DEADLINES: Final = PREFIX + "deadlines"
+_RUN: Final = PREFIX + "run:"
+#: A run's record is kept this long, so a late outcome still finds that it ended.
+_RECORD_TTL_S: Final = 7 * 86_400
+#: How long a claimed run is left to its sweeper before another sweep may claim it again.
+LEASE_S: Final = 60.0
+State = Literal["running", "failing", "failed", "completed"]
 
-# KEYS: run, deadlines. ARGV: document id, step, deadline, correlation id, ttl.
-_ADVANCE: Final = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'failing' or state == 'failed' or state == 'completed' then return 0 end
-redis.call('HSET', KEYS[1], 'step', ARGV[2], 'state', 'running', 'correlation_id', ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-return 1
-"""
-# KEYS: run, deadlines. ARGV: document id, final state, ttl. 0: the run already ended the other way.
-_END: Final = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if ARGV[2] == 'completed' and (state == 'failing' or state == 'failed') then return 0 end
-if ARGV[2] == 'failed' and state == 'completed' then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-"""
-# KEYS: deadlines. ARGV: now, lease, limit, run key prefix. Returns [id, step, correlation id, ...].
+# KEYS: deadlines. ARGV: now, lease, limit, run key prefix, ttl. Returns [id, step, correlation id, ...].
 _CLAIM: Final = """
 local late = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
 local out = {}
 for _, id in ipairs(late) do
-  local run = ARGV[4] .. id
+  local key = ARGV[4] .. id
+  local raw = redis.call('GET', key)
+  local run = raw and cjson.decode(raw) or {step = 'unknown', correlation_id = ''}
+  run.state = 'failing'
+  redis.call('SET', key, cjson.encode(run), 'EX', ARGV[5])
   redis.call('ZADD', KEYS[1], ARGV[1] + ARGV[2], id)
-  redis.call('HSET', run, 'state', 'failing')
-  local fields = redis.call('HMGET', run, 'step', 'correlation_id')
   table.insert(out, id)
-  table.insert(out, fields[1] or 'unknown')
-  table.insert(out, fields[2] or '')
+  table.insert(out, run.step)
+  table.insert(out, run.correlation_id)
 end
 return out
 """
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """How long a step may take, and how often the worker looks for late runs (AIWF_PIPELINE_*)."""
+class Run:
+    """One run's record: the step it waits for (or last waited for), its state, its correlation id."""
 
-    step_timeout_s: float = 600.0
-    check_every_s: float = 5.0
-    lease_s: float = 60.0
+    step: str
+    state: State
+    correlation_id: str
+    deadline: float = 0.0
 
-    @classmethod
-    def from_env(cls) -> RunSettings:
-        """AIWF_PIPELINE_STEP_TIMEOUT and AIWF_PIPELINE_CHECK_EVERY (workers/pipeline/settings.py)."""
-        read = PipelineSettings.from_env()
-        return cls(step_timeout_s=read.step_timeout_s, check_every_s=read.check_every_s)
+    def accepts_outcome(self, now: float | None = None) -> bool:
+        """True while an outcome may still move this run on: running, and not past its deadline."""
+        return self.state == "running" and (time.time() if now is None else now) < self.deadline
 
 
 @dataclass(frozen=True)
@@ -97,29 +90,47 @@ class LateRun:
 
 
 class RunRecords:
-    """The pipeline's run records on one Redis client."""
+    """Reads run records and stages their changes as Decision writes; the sweep's atomic claim."""
 
-    def __init__(self, client: Redis, settings: RunSettings) -> None:
-        """Register the scripts; nothing touches Redis until a method is awaited."""
+    def __init__(self, client: Redis, settings: PipelineSettings) -> None:
+        """Register the claim script; nothing touches Redis until a method is awaited."""
+        self.client = client
         self.settings = settings
-        self._advance: AsyncScript = client.register_script(_ADVANCE)
-        self._end: AsyncScript = client.register_script(_END)
         self._claim: AsyncScript = client.register_script(_CLAIM)
 
-    async def wait_for(self, document_id: str, step: str, correlation_id: str) -> bool:
-        """The run now waits for `step`, until the step timeout; False when the run has already ended."""
-        deadline = time.time() + self.settings.step_timeout_s
-        args: list[str | float] = [document_id, step, deadline, correlation_id, _ENDED_TTL_S]
-        return bool(await self._advance(keys=[_RUN + document_id, _DEADLINES], args=args))
+    async def get(self, document_id: str) -> Run | None:
+        """The run's record, or None when the document never started one (or it expired)."""
+        raw = cast("bytes | None", await self.client.get(_RUN + document_id))
+        return Run(**orjson.loads(raw)) if raw is not None else None
 
-    async def end(self, document_id: str, state: str) -> bool:
-        """End the run as `completed` or `failed`; False when it already ended the other way."""
-        args: list[str | float] = [document_id, state, _ENDED_TTL_S]
-        return bool(await self._end(keys=[_RUN + document_id, _DEADLINES], args=args))
+    def wait_for(self, document_id: str, step: str, correlation_id: str) -> Writes:
+        """The writes that make the run wait for `step` until the step timeout."""
+        deadline = time.time() + self.settings.step_timeout_s
+        writes = Writes(PREFIX)
+        self._put(writes, document_id, Run(step, "running", correlation_id, deadline))
+        writes.zadd(_DEADLINES, document_id, deadline)
+        return writes
+
+    def end(self, document_id: str, run: Run | None, state: State) -> Writes:
+        """The writes that end the run as `completed` or `failed` (no longer swept)."""
+        writes = Writes(PREFIX)
+        self._put(writes, document_id, Run(run.step if run else "documents", state, run.correlation_id if run else ""))
+        writes.zrem(_DEADLINES, document_id)
+        return writes
 
     async def claim_late(self, now: float | None = None, limit: int = 100) -> list[LateRun]:
-        """Runs past their deadline, claimed for `lease_s` so no other sweep fails them meanwhile."""
-        args: list[str | float] = [time.time() if now is None else now, self.settings.lease_s, limit, _RUN]
+        """Runs past their deadline, claimed for LEASE_S so no other sweep fails them meanwhile."""
+        args: list[str | float] = [time.time() if now is None else now, LEASE_S, limit, _RUN, _RECORD_TTL_S]
         flat = cast("list[bytes]", await self._claim(keys=[_DEADLINES], args=args))
         text = [v.decode() for v in flat]
         return [LateRun(*text[i : i + 3]) for i in range(0, len(text), 3)]
+
+    async def failed_late(self, run: LateRun) -> None:
+        """The sweep published the late run's failure: record the end (the sweep is no handler)."""
+        record = Run(run.step, "failed", run.correlation_id)
+        await self.client.set(_RUN + run.document_id, orjson.dumps(asdict(record)), ex=_RECORD_TTL_S)
+        await self.client.zrem(_DEADLINES, run.document_id)
+
+    @staticmethod
+    def _put(writes: Writes, document_id: str, run: Run) -> None:
+        writes.add("SET", _RUN + document_id, orjson.dumps(asdict(run)), "EX", _RECORD_TTL_S)

@@ -7,13 +7,15 @@ id, so a summary's whole path is one causal chain and one trace.
     documents.document.processed -> llm.chat.requested        (the run waits for llm)
     llm.chat.completed           -> tts.speech.requested      (the run waits for tts)
     tts.speech.synthesized       -> pipeline.summary.completed
-    documents.document.rejected, llm.chat.failed, an empty answer, tts.speech.rejected
+    documents.document.rejected, llm.chat.failed, an empty or refused answer, tts.speech.rejected
                                  -> pipeline.summary.failed   (with the step that failed)
     a step not answered within AIWF_PIPELINE_STEP_TIMEOUT s -> pipeline.summary.failed (DeadlineExceeded)
 
 Every run ends in one of the two: the run records and the sweep for late runs are in runs.py.
-The handlers write their run record themselves (an idempotent step, so safe to re-run)
-before returning the next request for the bus to commit.
+A handler reads its run's record and returns the next request together with the record's
+new state as Decision writes: the bus commits both, with the marker and the ack, or neither.
+The service's lifespan yields the run records, the blob store and the settings (`Deps`), and
+runs the deadline sweep as long as the worker.
 """
 
 from __future__ import annotations
@@ -21,140 +23,150 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from aiwf.bus import Context, Publisher, Subscription
-from aiwf.bus.blobs import store_from_env
-from aiwf.bus.config import BusConfig
-from aiwf.bus.resources import PerLoop
+import orjson
+
+from aiwf.bus import Context, Decision, Publisher, Subscription
+from aiwf.bus.blobs import FileBlobStore, store_for
 from aiwf.bus.worker import Service, Startup
-from aiwf.schemas import Event
 from aiwf.schemas.events.documents import DocumentProcessed, DocumentRejected
 from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested, Message
 from aiwf.schemas.events.pipeline import SummaryCompleted, SummaryFailed
 from aiwf.schemas.events.tts import MAX_SPEECH_CHARS, SpeechRejected, SpeechRequested, SpeechSynthesized
-from aiwf.workers.pipeline.runs import RunRecords, RunSettings
+from aiwf.workers.pipeline.runs import LateRun, RunRecords
+from aiwf.workers.pipeline.settings import PipelineSettings
 
 PREFIX = "summary:"
 #: The most document text sent for summarizing; the rest is left out, not failed.
 MAX_PROMPT_CHARS = 60_000
-VOICE = os.environ.get("AIWF_SUMMARY_VOICE", "en")
 INSTRUCTION = "Summarize the following document in three sentences for a listener."
-SETTINGS = RunSettings.from_env()
+#: Namespace of the sweep's failure event ids: a sweep that claims a run again publishes the same id.
+_LATE_IDS = uuid.UUID("2b7e61c4-0d3a-4c55-9a43-5f7d3f0e8a11")
 log = logging.getLogger(__name__)
 
 on_documents = Subscription(stream="documents", group="pipeline")
 on_llm = Subscription(stream="llm", group="pipeline")
 on_tts = Subscription(stream="tts", group="pipeline")
-blobs = store_from_env(BusConfig.from_env().data_dir)
 
 
-@dataclass
-class Runtime:
-    """The run records, and a publisher for the failures the sweep finds."""
+@dataclass(frozen=True)
+class Deps:
+    """The run records, the blob store, the settings, and a publisher for the failures the sweep finds."""
 
     runs: RunRecords
+    blobs: FileBlobStore
+    settings: PipelineSettings
     publisher: Publisher
 
 
-runtimes: PerLoop[Runtime] = PerLoop(
-    "pipeline", lambda client, config: Runtime(RunRecords(client, SETTINGS), Publisher(client, config))
-)
-
-
 @on_documents.handler
-async def summarize(event: DocumentProcessed, ctx: Context) -> list[Event]:
+async def summarize(event: DocumentProcessed, ctx: Context) -> Decision:
     """Ask for a summary of the processed document's text."""
+    deps = ctx.dep(Deps)
     if event.chunks is not None:
         chunks = [(c.start, c.text) for c in event.chunks]
     else:
-        import orjson  # noqa: PLC0415 - only for blob-borne chunks
-
         assert event.chunks_blob is not None
-        chunks = [(c["start"], c["text"]) for c in orjson.loads(blobs.get(event.chunks_blob))]
-    text = _join(chunks)[:MAX_PROMPT_CHARS]
-    rt = await runtimes.get()
-    if not await rt.runs.wait_for(event.document_id, "llm", ctx.envelope.correlation_id):
-        return []  # this run already ended
-    return [
-        ChatRequested(
-            request_id=PREFIX + event.document_id,
-            messages=[Message(role="system", content=INSTRUCTION), Message(role="user", content=text)],
-        )
-    ]
+        chunks = [(c["start"], c["text"]) for c in orjson.loads(deps.blobs.get(event.chunks_blob))]
+    run = await deps.runs.get(event.document_id)
+    if run is not None and run.state != "running":
+        return Decision()  # this run already ended
+    asked = ChatRequested(
+        request_id=PREFIX + event.document_id,
+        messages=[
+            Message(role="system", content=INSTRUCTION),
+            Message(role="user", content=_join(chunks)[:MAX_PROMPT_CHARS]),
+        ],
+    )
+    writes = deps.runs.wait_for(event.document_id, "llm", ctx.envelope.correlation_id)
+    return Decision(events=[asked], writes=writes)
 
 
 @on_documents.handler
-async def document_rejected(event: DocumentRejected, ctx: Context) -> list[Event]:
+async def document_rejected(event: DocumentRejected, ctx: Context) -> Decision:
     """A document that cannot be read ends its summary run at the first step."""
-    return await _failed(event.document_id, "documents", event.code, event.reason)
+    return await _failed(ctx.dep(Deps), event.document_id, "documents", event.code, event.reason)
 
 
 @on_llm.handler
-async def speak(event: ChatCompleted, ctx: Context) -> list[Event]:
-    """Ask for the summary to be spoken; an empty answer fails the run (there is nothing to speak)."""
+async def speak(event: ChatCompleted, ctx: Context) -> Decision:
+    """Ask for the summary to be spoken; an empty or refused answer fails the run (nothing to speak)."""
     if not event.request_id.startswith(PREFIX):
-        return []  # someone else's chat
-    document_id = event.request_id.removeprefix(PREFIX)
+        return Decision()  # someone else's chat
+    deps, document_id = ctx.dep(Deps), event.request_id.removeprefix(PREFIX)
+    if event.refusal:
+        return await _failed(deps, document_id, "llm", "Refused", f"backend {event.backend} refused: {event.refusal}")
     if not event.text.strip():
-        return await _failed(document_id, "llm", "EmptyAnswer", f"backend {event.backend} returned no text")
-    rt = await runtimes.get()
-    if not await rt.runs.wait_for(document_id, "tts", ctx.envelope.correlation_id):
-        return []
-    return [SpeechRequested(request_id=event.request_id, text=event.text[:MAX_SPEECH_CHARS], voice=VOICE)]
+        calls = f", {len(event.tool_calls)} tool call(s)" if event.tool_calls else ""
+        why = f"backend {event.backend} returned no text (finish_reason {event.finish_reason}{calls})"
+        return await _failed(deps, document_id, "llm", "EmptyAnswer", why)
+    run = await deps.runs.get(document_id)
+    if run is None or not run.accepts_outcome():
+        return Decision()  # ended, being failed as late, or never started here
+    asked = SpeechRequested(request_id=event.request_id, text=event.text[:MAX_SPEECH_CHARS], voice=deps.settings.voice)
+    return Decision(events=[asked], writes=deps.runs.wait_for(document_id, "tts", ctx.envelope.correlation_id))
 
 
 @on_llm.handler
-async def chat_failed(event: ChatFailed, ctx: Context) -> list[Event]:
+async def chat_failed(event: ChatFailed, ctx: Context) -> Decision:
     """A refused chat request fails the run at the llm step."""
     if not event.request_id.startswith(PREFIX):
-        return []
-    return await _failed(event.request_id.removeprefix(PREFIX), "llm", "ChatFailed", event.reason)
+        return Decision()
+    return await _failed(ctx.dep(Deps), event.request_id.removeprefix(PREFIX), "llm", "ChatFailed", event.reason)
 
 
 @on_tts.handler
-async def finish(event: SpeechSynthesized, ctx: Context) -> list[Event]:
+async def finish(event: SpeechSynthesized, ctx: Context) -> Decision:
     """Record that the workflow completed (unless it was already failed as late)."""
     if not event.request_id.startswith(PREFIX):
-        return []
-    document_id = event.request_id.removeprefix(PREFIX)
-    rt = await runtimes.get()
-    if not await rt.runs.end(document_id, "completed"):
-        return []
-    return [SummaryCompleted(document_id=document_id, audio=event.audio, duration_s=event.duration_s)]
+        return Decision()
+    deps, document_id = ctx.dep(Deps), event.request_id.removeprefix(PREFIX)
+    run = await deps.runs.get(document_id)
+    if run is None or not run.accepts_outcome():
+        return Decision()
+    done = SummaryCompleted(document_id=document_id, audio=event.audio, duration_s=event.duration_s)
+    return Decision(events=[done], writes=deps.runs.end(document_id, run, "completed"))
 
 
 @on_tts.handler
-async def speech_rejected(event: SpeechRejected, ctx: Context) -> list[Event]:
+async def speech_rejected(event: SpeechRejected, ctx: Context) -> Decision:
     """Speech that can never be synthesized fails the run at the tts step."""
     if not event.request_id.startswith(PREFIX):
-        return []
-    return await _failed(event.request_id.removeprefix(PREFIX), "tts", event.code, event.reason)
+        return Decision()
+    return await _failed(ctx.dep(Deps), event.request_id.removeprefix(PREFIX), "tts", event.code, event.reason)
 
 
-async def _failed(document_id: str, step: str, code: str, reason: str) -> list[Event]:
-    rt = await runtimes.get()
-    if not await rt.runs.end(document_id, "failed"):
-        return []  # it completed already
-    return [SummaryFailed(document_id=document_id, step=step, code=code[:64], reason=reason[:2000])]
+async def _failed(deps: Deps, document_id: str, step: str, code: str, reason: str) -> Decision:
+    run = await deps.runs.get(document_id)
+    if run is not None and run.state != "running":
+        return Decision()  # it ended already, or the sweep is failing it
+    failure = SummaryFailed(document_id=document_id, step=step, code=code[:64], reason=reason[:2000])
+    return Decision(events=[failure], writes=deps.runs.end(document_id, run, "failed"))
 
 
-async def fail_late_runs() -> int:
+async def fail_late_runs(deps: Deps) -> int:
     """Fail every run waiting past its deadline with the step that was late; how many were failed."""
-    rt = await runtimes.get()
-    late = await rt.runs.claim_late()
+    late = await deps.runs.claim_late()
     for run in late:
-        failure = SummaryFailed(
-            document_id=run.document_id,
-            step=run.step if run.step in {"llm", "tts"} else "documents",
-            code="DeadlineExceeded",
-            reason=f"no {run.step} outcome within {SETTINGS.step_timeout_s:g} s of asking for it",
+        await deps.publisher.publish(
+            _late_failure(run, deps.settings),
+            correlation_id=run.correlation_id or None,
+            event_id=str(uuid.uuid5(_LATE_IDS, f"{run.document_id}/{run.correlation_id}")),
         )
-        await rt.publisher.publish(failure, correlation_id=run.correlation_id or None)
-        await rt.runs.end(run.document_id, "failed")
+        await deps.runs.failed_late(run)
     return len(late)
+
+
+def _late_failure(run: LateRun, settings: PipelineSettings) -> SummaryFailed:
+    return SummaryFailed(
+        document_id=run.document_id,
+        step=run.step if run.step in {"llm", "tts"} else "documents",
+        code="DeadlineExceeded",
+        reason=f"no {run.step} outcome within {settings.step_timeout_s:g} s of asking for it",
+    )
 
 
 def _join(chunks: list[tuple[int, str]]) -> str:
@@ -165,46 +177,35 @@ def _join(chunks: list[tuple[int, str]]) -> str:
     return out
 
 
-# ------------------------------------------------------------------------ the deadline sweep
-
-_sweeps: set[asyncio.Task[None]] = set()
-
-
-async def _sweep_forever() -> None:
+async def sweep_forever(deps: Deps) -> None:
+    """Look for late runs every `check_every_s` until cancelled; a failed sweep is retried next time."""
     while True:
         try:
-            await fail_late_runs()
-        except Exception as exc:  # noqa: BLE001 - a failed sweep is retried next time; it must not stop the worker
+            await fail_late_runs(deps)
+        except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the worker
             log.warning("pipeline deadline sweep failed: %s", exc)
-        await asyncio.sleep(SETTINGS.check_every_s)
-
-
-async def start_sweep() -> None:
-    """Begin sweeping for late runs in this worker's loop."""
-    task = asyncio.create_task(_sweep_forever(), name="pipeline deadline sweep")
-    _sweeps.add(task)
-
-
-async def stop_sweep() -> None:
-    """Stop the sweep and close this loop's client."""
-    for task in list(_sweeps):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    _sweeps.clear()
-    await runtimes.close()
+        await asyncio.sleep(deps.settings.check_every_s)
 
 
 @contextlib.asynccontextmanager
-async def lifespan(_: Startup) -> AsyncIterator[None]:
-    """The deadline sweep runs as long as the worker."""
-    await start_sweep()
+async def lifespan(startup: Startup) -> AsyncIterator[Deps]:
+    """Read AIWF_PIPELINE_* when the worker starts; the deadline sweep runs as long as the worker."""
+    settings = PipelineSettings.from_env()
+    deps = Deps(
+        RunRecords(startup.client, settings),
+        store_for(startup.config),
+        settings,
+        Publisher(startup.client, startup.config),
+    )
+    sweep = asyncio.create_task(sweep_forever(deps), name="pipeline deadline sweep")
     try:
-        yield None
+        yield deps
     finally:
-        await stop_sweep()
+        sweep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep
 
 
 SERVICE = Service(name="pipeline", subscriptions=[on_documents, on_llm, on_tts], lifespan=lifespan)
 
-__all__ = ["SERVICE", "fail_late_runs", "on_documents", "on_llm", "on_tts", "runtimes"]
+__all__ = ["SERVICE", "Deps", "fail_late_runs", "lifespan", "on_documents", "on_llm", "on_tts", "sweep_forever"]
