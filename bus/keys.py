@@ -72,6 +72,11 @@ def replayed_as(domain: str) -> str:
     return f"{PREFIX}:replay:done:{{{domain}}}"
 
 
+def stream_alarms(domain: str) -> str:
+    """Hash: what the workers noticed about `domain`'s stream (retention backlog, groups recreated)."""
+    return f"{PREFIX}:alarm:{{{domain}}}"
+
+
 HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
 STREAM_PATTERN = f"{PREFIX}:ev:*"
 DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"
