@@ -53,6 +53,11 @@ class Heartbeat:
             task.add_done_callback(_log_death)
         return self._tasks
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The background loops `start()` began (heartbeat, retention)."""
+        return list(self._tasks)
+
     def state(self) -> str:
         """stopping | stuck | degraded | paused | running, worst first."""
         states = {c.state for c in self.worker.consumers}

@@ -50,8 +50,10 @@ def worker(
     _configure_logging()
     try:
         service = load_service(name)
-    except (KeyError, AiwfError) as exc:
-        fail(str(exc).strip("'\""))
+    except KeyError as exc:  # an unknown built-in name; str(KeyError) would quote it
+        fail(str(exc.args[0]))
+    except AiwfError as exc:
+        fail(str(exc))
     config = load_config(producer=service.name)
     run_service(service, config, redis_url(config), health_port)
 
