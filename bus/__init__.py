@@ -6,6 +6,7 @@
     keys.py         the whole keyspace, built and parsed: streams, dead letters, markers, store, read models
     codec.py        Envelope <-> entry fields (the only orjson user)
     publish.py      validate -> envelope -> XADD, concurrent publishes in one script call
+    publish_wire.py   one XADD or one script call per flush; retries flagged as possible repeats
     groups.py       consumer groups: created, recreated, and pruned of consumers that are gone
     handler.py      Subscription + the Handler contract + Context
     decision.py     what a handler returns: events, store appends, read-model writes; Nack
@@ -26,6 +27,7 @@ Around the path:
 
     worker.py       a service's process: lifespan, consumers, signals
     heartbeat.py    heartbeat, GET /health and /ready, retention loop
+    alarms.py       retention backlog alarms and recreated groups, per stream, for streams/health
     scripts.py      the loader of lua/*.lua
     logs.py         structlog: JSON or console lines, bound to the event, secrets masked
     backoff.py      the one backoff; breaker.py the one circuit breaker

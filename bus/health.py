@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
+
 from aiwf.bus.heartbeat import HEARTBEAT_EVERY_S
 
 STALE_AFTER_S = 3 * HEARTBEAT_EVERY_S
@@ -36,12 +38,23 @@ def summarize(
                 "instances": len(live),
                 **{
                     k: sum(int(b.get(k) or 0) for b in live)
-                    for k in ("processed", "failed", "dead_lettered", "pending")
+                    for k in ("processed", "failed", "dead_lettered", "pending", "groups_recreated")
                 },
                 "reason": next((b["reason"] for b in live if b.get("reason")), ""),
+                "alarms": list(dict.fromkeys(a for b in live for a in _alarms(b))),
             }
         )
     return rows
+
+
+def _alarms(beat: dict[str, str]) -> list[str]:
+    """The heartbeat's alarms (a JSON list of lines); a malformed field is shown as it is."""
+    raw = beat.get("alarms") or "[]"
+    try:
+        found = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return [raw]
+    return [str(a) for a in found] if isinstance(found, list) else [raw]
 
 
 def _state(beat: dict[str, str], now: float) -> str:

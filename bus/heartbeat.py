@@ -13,7 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from aiwf.bus import keys, retention
+from aiwf.bus import alarms, keys, retention
 from aiwf.bus.codec import to_json
 
 if TYPE_CHECKING:
@@ -35,12 +35,28 @@ class Heartbeat:
         self.deps: Any = None
         self.degraded: str | None = None
         self.started = time.time()
+        self.retention_every_s = RETENTION_EVERY_S
+        self.retention_keep = retention.DEFAULT_KEEP
+        self.backlog_alarm_at = retention.DEFAULT_BACKLOG_ALARM
+        #: The last retention pass of each stream.
+        self.trims: dict[str, retention.TrimReport] = {}
+        self._recreations_recorded: dict[int, int] = {}  # id(consumer) -> recreations written
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> list[asyncio.Task[None]]:
         """Start the heartbeat and retention loops."""
-        self._tasks = [asyncio.create_task(self._beating()), asyncio.create_task(self._retention())]
+        self._tasks = [
+            asyncio.create_task(self._beating(), name="heartbeat"),
+            asyncio.create_task(self._retention(), name="retention"),
+        ]
+        for task in self._tasks:
+            task.add_done_callback(_log_death)
         return self._tasks
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The background loops `start()` began (heartbeat, retention)."""
+        return list(self._tasks)
 
     def state(self) -> str:
         """stopping | stuck | degraded | paused | running, worst first."""
@@ -56,7 +72,7 @@ class Heartbeat:
         """Why /health should answer 503, or None."""
         dead = [t for t in self._tasks if t.done()]
         if dead:
-            return "a background task of the worker ended"
+            return f"background task {dead[0].get_name()} ended: {_why_ended(dead[0])}"
         state = self.state()
         if state in {"stuck", "degraded"}:
             return self.reason() or state
@@ -73,7 +89,16 @@ class Heartbeat:
             return "every handler slot has run past its timeout"
         return next((c.outage.reason for c in self.worker.consumers if c.outage.paused), "")
 
-    def snapshot(self) -> dict[str, str | int]:
+    def alarms(self) -> list[str]:
+        """Retention backlogs past their bound and groups recreated under this worker, in words."""
+        out = [alarms.backlog_line(r.stream, r.backlog, r.alarm_at) for r in self.trims.values() if r.alarm]
+        return out + [
+            alarms.recreated_line(c.stream, c.sub.group, c.stats.groups_recreated)
+            for c in self.worker.consumers
+            if c.stats.groups_recreated
+        ]
+
+    def snapshot(self) -> dict[str, str | int | list[str]]:
         """The heartbeat fields: what `aiwf health` and `aiwf up` show."""
         consumers = self.worker.consumers
         stats = [c.stats for c in consumers]
@@ -87,6 +112,8 @@ class Heartbeat:
             "dead_lettered": sum(s.dead_lettered for s in stats),
             "pending": sum(c.pending for c in consumers),
             "last_error": next((s.last_error for s in stats if s.last_error), ""),
+            "groups_recreated": sum(s.groups_recreated for s in stats),
+            "alarms": self.alarms(),
             "pid": os.getpid(),
             "started_at": int(self.started),
             "beat_at": int(time.time()),
@@ -100,12 +127,14 @@ class Heartbeat:
                     self.degraded = await probe(self.deps)
                 except Exception as exc:  # noqa: BLE001 - a failing probe means degraded, not dead
                     self.degraded = f"probe failed: {exc}"
+            await self._record_recreations()
             await self.beat()
             await asyncio.sleep(HEARTBEAT_EVERY_S)
 
     async def beat(self, state: str | None = None) -> None:
         """Write the heartbeat once; any Redis error is logged, never raised."""
-        fields = self.snapshot()
+        snap = self.snapshot()
+        fields = {k: to_json(v).decode() if isinstance(v, list) else v for k, v in snap.items()}
         if state:
             fields["state"] = state
         key = keys.heartbeat(self.worker.service.name, str(fields["consumer"]))
@@ -117,14 +146,32 @@ class Heartbeat:
         except Exception as exc:  # noqa: BLE001 - an error reply (OOM, say) must not end the heartbeat
             log.warning("heartbeat failed: %s", exc)
 
+    async def _record_recreations(self) -> None:
+        """Count in the stream's alarms each group recreation not written yet."""
+        for consumer in self.worker.consumers:
+            done = self._recreations_recorded.get(id(consumer), 0)
+            new = consumer.stats.groups_recreated - done
+            if new <= 0:
+                continue
+            try:
+                await alarms.record_recreated(self.worker.client, consumer.stream, consumer.sub.group, new)
+            except Exception as exc:  # noqa: BLE001 - written on the next beat instead
+                log.warning("recording a recreated group failed: %s", exc)
+                continue
+            self._recreations_recorded[id(consumer)] = done + new
+
     async def _retention(self) -> None:
         while True:
-            await asyncio.sleep(RETENTION_EVERY_S)
-            for sub in self.worker.service.subscriptions:
+            await asyncio.sleep(self.retention_every_s)
+            for stream in dict.fromkeys(keys.stream(sub.stream) for sub in self.worker.service.subscriptions):
                 try:
-                    await retention.trim(self.worker.client, keys.stream(sub.stream))
+                    report = await retention.trim(
+                        self.worker.client, stream, self.retention_keep, self.backlog_alarm_at
+                    )
+                    self.trims[stream] = report
+                    await alarms.record_trim(self.worker.client, report)
                 except Exception as exc:  # noqa: BLE001 - retention must never stop a worker
-                    log.warning("retention on %s failed: %s", sub.stream, exc)
+                    log.warning("retention on %s failed: %s", stream, exc)
 
     async def serve(self, port: int) -> asyncio.Server:
         """GET /health (alive and well: 200, else 503 with the reason), GET /ready; other paths 404."""
@@ -165,3 +212,16 @@ class Heartbeat:
             why = f"not taking work: {snap['state']}"
         status = b"503 Service Unavailable" if why else b"200 OK"
         return status, to_json({**snap, "redis": redis_ok, "unhealthy": why or ""})
+
+
+def _why_ended(task: asyncio.Task[None]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    return f"{type(exc).__name__}: {exc}" if exc else "returned"
+
+
+def _log_death(task: asyncio.Task[None]) -> None:
+    """A background loop never ends on its own: say so loudly when one does (a stop cancels it)."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("background task %s of the worker died: %r", task.get_name(), exc)

@@ -100,6 +100,11 @@ STORE_DOMAIN_PREFIX = "es-"
 STORE_ALL = "all"
 
 
+def stream_alarms(domain: str) -> str:
+    """Hash: what the workers noticed about `domain`'s stream (retention backlog, groups recreated)."""
+    return f"{PREFIX}:alarm:{{{domain}}}"
+
+
 def store_domain(category: str) -> str:
     """The bus domain of a category's stream (`user` -> `es-user`); STORE_ALL gives the global log's."""
     return STORE_DOMAIN_PREFIX + category

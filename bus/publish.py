@@ -3,7 +3,7 @@
 A lone publish is one XADD round trip. While one is in flight, later publishes queue and the
 next flush sends them all in one pipeline (group commit), so many producers in one process
 cost one round trip per flush, not per event. Connection errors are retried within the
-config's budget (tenacity, jittered); a retry may land twice, which consumers absorb by
+config's budget (bus/publish_wire.py); a retry may land twice, which consumers absorb by
 deduplicating on the event id.
 
 The budget (`budget_s`) is per call, whatever the queue: a caller waits for its own event at
@@ -23,9 +23,9 @@ from typing import Any
 
 from aiwf.bus import codec, keys
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import CONNECTION_ERRORS, Redis, retrying
+from aiwf.bus.connection import Redis
 from aiwf.bus.errors import AiwfError, PublishRefused, RedisUnavailable
-from aiwf.bus.scripts import Call, Script
+from aiwf.bus.publish_wire import StreamWriter
 from aiwf.bus.telemetry import current_traceparent, publish_span
 from aiwf.schemas import REGISTRY, Envelope, Event, SchemaError
 from aiwf.schemas.secrets import SecretError
@@ -40,7 +40,6 @@ CALLER_ID = "caller-id"
 STREAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: The most a retry's jittered wait adds per attempt (connection.retrying: max=0.5).
 _RETRY_WAIT_S = 0.5
-_PUBLISHED = (codec.FIELD_ID, codec.FIELD_TYPE, codec.FIELD_BODY, codec.FIELD_REDELIVERY)
 
 
 @dataclass(eq=False)
@@ -91,8 +90,7 @@ class Publisher:
     """Publishes envelopes to their streams; safe to share between tasks of one loop."""
 
     def __init__(self, client: Redis, config: BusConfig) -> None:
-        self._client = client
-        self._xadd_many = Script(client, "xadd_many")
+        self._writer = StreamWriter(client, config)
         self._config = config
         self._budget = budget_s(config)
         self._queue: list[_Item] = []
@@ -237,7 +235,7 @@ class Publisher:
     async def _send(self, batch: list[_Item]) -> None:
         try:
             async with asyncio.timeout(self._budget):
-                await self._write_retrying(batch)
+                await self._writer.write([(i.stream, i.fields) for i in batch])
         except BaseException as exc:  # every waiter learns the failure of its own flush
             failure = exc
             if isinstance(exc, TimeoutError | asyncio.CancelledError):
@@ -254,35 +252,6 @@ class Publisher:
         for item in batch:
             if not item.future.done():
                 item.future.set_result(None)
-
-    async def _write_retrying(self, batch: list[_Item]) -> None:
-        try:
-            await self._write(batch)
-        except CONNECTION_ERRORS:
-            # The first write may have landed with its reply lost: flag the retries so
-            # consumers check the processed-marker of whichever copy comes second.
-            for item in batch:
-                item.fields.setdefault(codec.FIELD_REDELIVERY, "publish-retry")
-            await retrying(lambda: self._write(batch), self._config, "publish")
-
-    async def _write(self, batch: list[_Item]) -> None:
-        if len(batch) == 1:
-            await self._client.xadd(batch[0].stream, batch[0].fields)  # type: ignore[arg-type]
-        else:
-            await self._pipeline(batch)
-
-    async def _pipeline(self, batch: list[_Item]) -> None:
-        await self._xadd_many(xadd_many_call(batch))
-
-
-def xadd_many_call(batch: Sequence[_Item]) -> Call:
-    """bus/lua/xadd_many.lua's KEYS (each stream once) and ARGV (five per event) for one flush."""
-    streams: dict[str, int] = {}
-    args: list[str | bytes] = []
-    for item in batch:
-        index = streams.setdefault(item.stream, len(streams) + 1)
-        args += [str(index), *(item.fields.get(name, "") for name in _PUBLISHED)]
-    return Call(list(streams), args)
 
 
 def _with_ids(exc: Exception, ids: list[str]) -> Exception:

@@ -4,7 +4,7 @@
 10 published, the group got 3, and XINFO reported lag 0). Here a stream is trimmed with
 MINID below the oldest entry that some group still needs: its oldest pending entry, or the
 first entry after its last-delivered id. A backlog longer than its bound is not trimmed:
-it raises an alarm (a log line and the `backlog` figure in `aiwf streams`).
+it raises an alarm: a log line, and (bus/alarms.py) `aiwf streams`, `aiwf health` and GET /health.
 
 A pass reads ids and counts only, never entry bodies: with 1 MB events, pulling the newest
 10 000 entries to find a bound would cost the worker gigabytes.
@@ -37,6 +37,8 @@ class TrimReport:
     safe_min_id: str | None
     backlog: int
     alarm: bool
+    #: The bound the backlog was held against.
+    alarm_at: int = DEFAULT_BACKLOG_ALARM
 
 
 async def safe_min_id(client: Redis, stream: str) -> str | None:
@@ -69,10 +71,10 @@ async def trim(
     summaries, and the trim is one script (bus/lua/trim.lua) whose only read is a COUNT 1 probe.
     """
     if keys.never_trimmed(keys.stream_domain(stream) or ""):
-        return TrimReport(stream, 0, None, 0, alarm=False)
+        return TrimReport(stream, 0, None, 0, alarm=False, alarm_at=alarm_at)
     floor = await safe_min_id(client, stream)
     if floor is None:
-        return TrimReport(stream, 0, floor, 0, alarm=False)
+        return TrimReport(stream, 0, floor, 0, alarm=False, alarm_at=alarm_at)
     reply = cast("list[int]", await Script(client, "trim")(trim_call(stream, floor, keep)))
     trimmed, left, lagging = (int(v) for v in reply)
     # When some group still needs entries, what is left is (within one node) its backlog.
@@ -80,4 +82,4 @@ async def trim(
     alarm = backlog > alarm_at
     if alarm:
         log.error("%s: backlog of %d+ unacknowledged entries is past its bound %d", stream, backlog, alarm_at)
-    return TrimReport(stream, trimmed, floor, backlog, alarm)
+    return TrimReport(stream, trimmed, floor, backlog, alarm, alarm_at)

@@ -6,7 +6,7 @@ file on a client (EVALSHA, falling back to EVAL once per connection when the ser
 cache) and runs Calls.
 
     commit.lua      bus/commit.py         a consumer's micro-batch: markers, outputs, appends, writes, acks
-    xadd_many.lua   bus/publish.py        one flush of many publishes
+    xadd_many.lua   bus/publish_wire.py   one flush of many publishes
     trim.lua        bus/retention.py      trim below the acknowledged floor, keeping the newest N
     append.lua      bus/store/append.py   an event-store append, all or nothing
     replay.lua      dlq/replay_call.py    one dead letter back onto its stream, audited

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 import typer
+from rich.markup import escape
 
 from aiwf.bus import keys
 from aiwf.bus.connection import Redis
@@ -27,14 +28,23 @@ async def heartbeats(client: Redis) -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: r.get("service", ""))
 
 
-def health(as_json: JsonOpt = False) -> None:
-    """Which services are up, degraded or offline, from their heartbeats. Exit 1 if any is not running."""
+def services(beats: list[dict[str, str]]) -> list[str]:
+    """The built-in workers, then every other service with a heartbeat (`aiwf worker module:service`)."""
+    return list(dict.fromkeys([*WORKERS, *sorted(b["service"] for b in beats if b.get("service"))]))
 
-    rows = summarize(run(lambda client, _config: heartbeats(client)), WORKERS)
+
+def health(as_json: JsonOpt = False) -> None:
+    """Which services are up, degraded or offline, and their alarms, from their heartbeats.
+
+    Exit 1 if any service is not running."""
+
+    beats = run(lambda client, _config: heartbeats(client))
+    rows = summarize(beats, services(beats))
     if as_json:
         emit_json(rows)
     else:
         columns = ["service", "state", "instances", "processed", "failed", "dead_lettered", "pending", "reason"]
-        emit_table("services", columns, [[r[c] for c in columns] for r in rows])
+        table = [[*(r[c] for c in columns), escape("\n".join(r["alarms"]))] for r in rows]
+        emit_table("services", [*columns, "alarms"], table)
     if any(r["state"] != "running" for r in rows):
         raise typer.Exit(1)

@@ -11,11 +11,12 @@ import typer
 from aiwf.bus import codec, keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
-from aiwf.bus.publish import Publisher, build
+from aiwf.bus.publish import CALLER_ID, Publisher, build
 from aiwf.cli.known import require_stream, require_type
-from aiwf.cli.support import JsonOpt, emit_json, emit_table, fail, run
+from aiwf.cli.support import JsonOpt, emit_json, emit_table, fail, run, usage
+from aiwf.dlq.errors import BadArgument
 from aiwf.schemas import SchemaError
-from aiwf.schemas.secrets import mask_sealed
+from aiwf.schemas.secrets import mask_payload, mask_sealed
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -31,17 +32,34 @@ def publish(
     data: Annotated[str, typer.Option("--data", help="Payload as JSON, or @path to a JSON file.")],
     version: Annotated[int | None, typer.Option("--version", help="Schema version of --data (upcast).")] = None,
     correlation_id: Annotated[str | None, typer.Option("--correlation-id")] = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option("--id", metavar="EVENT_ID", help="Fix the event id: publishing again with it is the same event."),
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", metavar="KEY=VALUE", help="Envelope metadata; repeatable.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate and publish one event; prints its event id."""
     require_type(event_type)
+    headers = usage(lambda: parse_headers(header or []))
     raw = _read_data(data)
     if not isinstance(raw, dict):
         fail("--data must be a JSON object")
 
     async def body(client: Redis, config: BusConfig) -> str:
-        env = build(event_type, raw, version=version, producer=config.producer, correlation_id=correlation_id)
-        await Publisher(client, config).publish_envelope(env)
+        env = build(
+            event_type,
+            raw,
+            version=version,
+            producer=config.producer,
+            correlation_id=correlation_id,
+            event_id=event_id,
+            headers=headers,
+        )
+        # A fixed id may be a retry of a publish that landed: consumers check its marker first.
+        await Publisher(client, config).publish_envelope(env, redelivery=CALLER_ID if event_id else None)
         return env.id
 
     event_id = run(body)
@@ -49,6 +67,21 @@ def publish(
         emit_json({"id": event_id, "type": event_type, "stream": keys.stream(keys.domain_of(event_type))})
     else:
         print(event_id)
+
+
+def parse_headers(pairs: list[str]) -> dict[str, str]:
+    """`["k=v", ...]` -> `{"k": "v"}` (the value may hold `=`); BadArgument for a pair without `=`.
+
+    Names, count and size are checked where every publish checks them (the envelope)."""
+    headers: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise BadArgument(f"bad --header {pair[:80]!r}: give KEY=VALUE")
+        if key in headers:
+            raise BadArgument(f"bad --header {key[:80]!r}: given twice")
+        headers[key] = value
+    return headers
 
 
 def _read_data(data: str) -> Any:
@@ -67,7 +100,8 @@ def tail(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The newest events of a stream (secret fields shown as ***); an unknown stream is an error."""
+    """The newest events of a stream (the schema's secret fields and sealed values shown as ***);
+    an unknown stream is an error."""
     key = stream if stream.startswith(f"{keys.PREFIX}:") else keys.stream(stream)
 
     def show(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
@@ -111,7 +145,10 @@ def _entry_row(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
             "causation_id": env.causation_id,
             "occurred_at": env.occurred_at.isoformat(),
             "version": env.version,
-            "payload": mask_sealed(env.payload),
+            "producer": env.producer,
+            "traceparent": env.traceparent,
+            "headers": mask_sealed(env.headers),
+            "payload": mask_payload(env.type, env.payload),
         }
     except SchemaError as exc:
         row["payload"] = None

@@ -29,7 +29,7 @@ from aiwf.cli.letters import (
 from aiwf.cli.support import EXIT_USAGE, confirm, emit_json, fail, id_table, load_events, plural, run, usage
 from aiwf.dlq import letters as letters_
 from aiwf.dlq.errors import UnknownLetter
-from aiwf.dlq.filters import parse_count, parse_rate
+from aiwf.dlq.filters import Filter, parse_count, parse_rate
 from aiwf.dlq.letters import MAX_SELECTION, Letter
 from aiwf.dlq.replay import DEFAULT_MAX_REPLAYS, Replayer, Result, Status
 
@@ -77,21 +77,7 @@ def replay(
     if group is not None and not group.strip():
         fail("bad --group: give a consumer group name", EXIT_USAGE)
 
-    async def choose(client: Redis, _: BusConfig) -> tuple[list[Letter], list[Result]]:
-        found, missing = await letters_.select(client, refs, flt, count)
-        done = []
-        for ref in missing:
-            domain, entry_id = letters_.parse_ref(ref)
-            where = await letters_.replayed_as(client, domain, entry_id)
-            if where is None:
-                hint = await letter_hint(client, ref)
-                raise UnknownLetter(
-                    f"no dead letter {ref} (it may have been purged; see `aiwf dlq ls`); nothing replayed{hint}"
-                )
-            done.append(Result(ref, "", "", Status.ALREADY_REPLAYED, f"replayed as {where}", where))
-        return found, done
-
-    chosen, already = run(choose)
+    chosen, already = run(lambda client, _: _choose(client, refs, flt, count))
     if chosen and not dry_run:
         confirm(f"replay {plural(len(chosen), 'dead letter')}", len(chosen) > CONFIRM_ABOVE, yes)
     progress = _progress(json_ or len(chosen) <= PROGRESS_ABOVE)
@@ -104,6 +90,23 @@ def replay(
     with progress:
         results = already + (run(execute) if chosen else [])
     _report_replay(results, dry_run=dry_run, group=group, json_=json_)
+
+
+async def _choose(client: Redis, refs: list[str], flt: Filter, count: int | None) -> tuple[list[Letter], list[Result]]:
+    """The letters to replay, and a result for each named one that was replayed before; UnknownLetter
+    for a named one that never existed or was purged."""
+    found, missing = await letters_.select(client, refs, flt, count)
+    done = []
+    for ref in missing:
+        domain, entry_id = letters_.parse_ref(ref)
+        where = await letters_.replayed_as(client, domain, entry_id)
+        if where is None:
+            hint = await letter_hint(client, ref)
+            raise UnknownLetter(
+                f"no dead letter {ref} (it may have been purged; see `aiwf dlq ls`); nothing replayed{hint}"
+            )
+        done.append(Result(ref, "", "", Status.ALREADY_REPLAYED, f"replayed as {where}", where))
+    return found, done
 
 
 def _progress(disable: bool) -> Progress:

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from aiwf.bus import alarms
+from aiwf.bus.connection import Redis
 from aiwf.cli.known import hinted
 from aiwf.cli.letters import GroupArg, Json, StreamArg
 from aiwf.cli.park import park
@@ -24,15 +26,21 @@ def register(app: typer.Typer) -> None:
     app.command("reclaim")(reclaim)
 
 
+async def _with_alarms(client: Redis) -> list[tuple[inspect_.StreamInfo, alarms.StreamAlarms]]:
+    found = await inspect_.streams(client)
+    return [(s, await alarms.read(client, s.key)) for s in found]
+
+
 def streams(json_: Json = False) -> None:
-    """Every event stream: length, groups, consumers, pending, worst lag, dead letters, last entry age."""
-    found = run(lambda client, _: inspect_.streams(client))
+    """Every event stream: length, groups, consumers, pending, worst lag, dead letters, last entry age,
+    and its alarms (a retention backlog past its bound, groups recreated after they vanished)."""
+    found = run(lambda client, _: _with_alarms(client))
     if json_:
-        emit_json([s.as_json() for s in found])
+        emit_json([{**s.as_json(), **a.as_json(), "alarms": a.lines(s.key)} for s, a in found])
         return
     emit_table(
         plural(len(found), "stream"),
-        ["stream", "length", "groups", "consumers", "pending", "lag", "dead letters", "last entry"],
+        ["stream", "length", "groups", "consumers", "pending", "lag", "dead letters", "last entry", "alarms"],
         [
             (
                 escape(s.domain),
@@ -43,8 +51,9 @@ def streams(json_: Json = False) -> None:
                 s.lag,
                 s.dead_letters,
                 age(s.idle_ms),
+                escape("\n".join(a.lines(s.key))),
             )
-            for s in found
+            for s, a in found
         ],
     )
 

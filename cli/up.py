@@ -23,9 +23,10 @@ from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.bus.worker import run_service
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
+from aiwf.cli.service_path import load_service
 from aiwf.cli.supervise import Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config, redis_url
-from aiwf.workers import WORKERS, load
+from aiwf.workers import WORKERS
 
 
 def register(app: typer.Typer) -> None:
@@ -35,17 +36,25 @@ def register(app: typer.Typer) -> None:
 
 
 def worker(
-    name: Annotated[str, typer.Argument(help="auth | calendar | documents | llm | tts | pipeline")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME|MODULE:SERVICE",
+            help="auth | calendar | documents | llm | tts | pipeline, or your own `package.module:service`",
+        ),
+    ],
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
 ) -> None:
     """Run one worker (what each container runs) until SIGTERM/SIGINT."""
 
     _configure_logging()
     try:
-        service = load(name)
-    except (KeyError, AiwfError) as exc:
-        fail(str(exc).strip("'\""))
-    config = load_config(producer=name)
+        service = load_service(name)
+    except KeyError as exc:  # an unknown built-in name; str(KeyError) would quote it
+        fail(str(exc.args[0]))
+    except AiwfError as exc:
+        fail(str(exc))
+    config = load_config(producer=service.name)
     run_service(service, config, redis_url(config), health_port)
 
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import redis
+
+from tests.worker_support import fetch_health
 
 Aiwf = Callable[..., subprocess.CompletedProcess[str]]
 """Runs `aiwf ARGS` to completion (the `aiwf` fixture)."""
 Spawn = Callable[..., subprocess.Popen[bytes]]
 """Starts a long-running `aiwf ARGS` (the `spawn` fixture)."""
 Env = dict[str, str]
+get_health = fetch_health
+"""(status, JSON body) of GET /health on loopback, or None while nothing listens."""
 
 
 def assert_one_error(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
@@ -38,17 +39,6 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-
-
-def get_health(port: int) -> tuple[int, dict[str, Any]] | None:
-    """(status, JSON body) of GET /health on loopback, or None while nothing listens."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-    except OSError:
-        return None
 
 
 def beats(r: redis.Redis, service: str) -> list[dict[str, str]]:
