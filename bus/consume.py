@@ -27,6 +27,7 @@ from typing import Any, cast
 from redis.exceptions import ResponseError
 
 from aiwf.bus import codec, keys
+from aiwf.bus.backoff import Backoff
 from aiwf.bus.commit import COMMITTED, CONFLICT, DEAD_LETTERED, DUPLICATE, REFUSED, Committer
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
@@ -46,6 +47,8 @@ log = logging.getLogger("aiwf.consume")
 #: A decision refused this many times in a row (the store kept moving under it) is retried
 #: with backoff like a transient failure instead of re-running at once.
 MAX_CONFLICTS = 5
+#: After a failed read: 0.1 s, doubling to 5 s (equal jitter, so consumers do not retry in step).
+READ_BACKOFF = Backoff(0.1, 5.0, "equal")
 BackendCheck = Callable[[], Awaitable[str | None]]
 """The service's own backend check: None when the backend answers, else why not."""
 
@@ -126,24 +129,26 @@ class Consumer:
             await self._shutdown(helpers)
 
     async def _read_loop(self) -> None:
-        backoff = 0.1
+        failures = 0
         while not self._stopping.is_set() and not _cancelling():
             try:
                 await self._read_once()
-                backoff = 0.1
+                failures = 0
             except ResponseError as exc:
-                if not is_missing_group(exc):
-                    self.stats.last_error = f"redis: {exc}"[:300]
-                    log.warning("%s: Redis refused a read (%s); retrying in %.1fs", self.sub.group, exc, backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                if is_missing_group(exc):
+                    await self._recreate_group()
                     continue
-                await self._recreate_group()
+                failures += 1
+                await self._wait_after(failures, f"Redis refused a read ({exc})")
             except Exception as exc:  # noqa: BLE001 - Redis gone (any form): wait and read again
-                self.stats.last_error = f"redis: {exc}"[:300]
-                log.warning("%s: Redis unavailable (%s); retrying in %.1fs", self.sub.group, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                failures += 1
+                await self._wait_after(failures, f"Redis unavailable ({exc})")
+
+    async def _wait_after(self, failures: int, why: str) -> None:
+        delay = READ_BACKOFF.delay(failures)
+        self.stats.last_error = f"redis: {why}"[:300]
+        log.warning("%s: %s; reading again in %.1fs", self.sub.group, why, delay)
+        await asyncio.sleep(delay)
 
     async def _read_once(self) -> None:
         if self.outage.paused:
