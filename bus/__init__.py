@@ -19,6 +19,7 @@
     pipeline.py       finished entries committed in micro-batches, one at a time
     commit.py         the ops of one commit -> lua/commit.lua (marker + outputs + appends + writes + ack)
     deadletter.py     dead-letter entry fields
+    settle.py         each entry's commit result: done, run again (conflict), retry later, dead letter
     reclaim.py        XCLAIM / XAUTOCLAIM, lease renewal, hand-back on stop
     retention.py    trim only what every group has acknowledged
     telemetry.py    OpenTelemetry spans, trace context carried in the envelope

@@ -27,25 +27,25 @@ from typing import Any, cast
 from redis.exceptions import ResponseError
 
 from aiwf.bus import codec, keys
-from aiwf.bus.commit import COMMITTED, CONFLICT, DEAD_LETTERED, DUPLICATE, REFUSED, Committer
+from aiwf.bus.backoff import Backoff
+from aiwf.bus.commit import Committer
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
-from aiwf.bus.dispatch import Dispatcher, Finished
-from aiwf.bus.errors import PermanentError
+from aiwf.bus.dispatch import Dispatcher
 from aiwf.bus.groups import ensure_group, is_missing_group, leave_group, prune_consumers
 from aiwf.bus.handler import Subscription
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
 from aiwf.bus.outage import OutageDetector
-from aiwf.bus.outcome import DeadLetter, Done, Retry, Skip, format_traceback
+from aiwf.bus.outcome import Retry
 from aiwf.bus.pipeline import CommitPipeline
 from aiwf.bus.read import Reader
 from aiwf.bus.reclaim import Delivery, hand_back, renew
+from aiwf.bus.settle import Settler
 from aiwf.bus.stats import Stats
 
 log = logging.getLogger("aiwf.consume")
-#: A decision refused this many times in a row (the store kept moving under it) is retried
-#: with backoff like a transient failure instead of re-running at once.
-MAX_CONFLICTS = 5
+#: After a failed read: 0.1 s, doubling to 5 s (equal jitter, so consumers do not retry in step).
+READ_BACKOFF = Backoff(0.1, 5.0, "equal")
 BackendCheck = Callable[[], Awaitable[str | None]]
 """The service's own backend check: None when the backend answers, else why not."""
 
@@ -82,12 +82,23 @@ class Consumer:
             middleware=middleware,
             deps=deps,
         )
-        self.pipeline = CommitPipeline(Committer(client, config), sub, config, self.name, self._landed, self._lost)
         self.backend_check = backend_check
         self._queue: asyncio.Queue[tuple[Delivery, bool]] = asyncio.Queue()
         self._owned: set[str] = set()  # delivered to us and not committed yet
-        self._conflicts: dict[str, int] = {}
         self._room = asyncio.Event()
+        self.settler = Settler(
+            sub,
+            self.stats,
+            self.reader,
+            self._owned,
+            self.dispatcher.active,
+            rerun=lambda d: self._queue.put_nowait((d, False)),
+            recommit=lambda item: self.pipeline.add(item),  # noqa: PLW0108 - the pipeline is built next
+            room=self._room,
+        )
+        self.pipeline = CommitPipeline(
+            Committer(client, config), sub, config, self.name, self.settler.landed, self.settler.lost
+        )
         self._stopping = asyncio.Event()
         self._recreated_upto: tuple[int, int] | None = None
 
@@ -126,24 +137,26 @@ class Consumer:
             await self._shutdown(helpers)
 
     async def _read_loop(self) -> None:
-        backoff = 0.1
+        failures = 0
         while not self._stopping.is_set() and not _cancelling():
             try:
                 await self._read_once()
-                backoff = 0.1
+                failures = 0
             except ResponseError as exc:
-                if not is_missing_group(exc):
-                    self.stats.last_error = f"redis: {exc}"[:300]
-                    log.warning("%s: Redis refused a read (%s); retrying in %.1fs", self.sub.group, exc, backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                if is_missing_group(exc):
+                    await self._recreate_group()
                     continue
-                await self._recreate_group()
+                failures += 1
+                await self._wait_after(failures, f"Redis refused a read ({exc})")
             except Exception as exc:  # noqa: BLE001 - Redis gone (any form): wait and read again
-                self.stats.last_error = f"redis: {exc}"[:300]
-                log.warning("%s: Redis unavailable (%s); retrying in %.1fs", self.sub.group, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                failures += 1
+                await self._wait_after(failures, f"Redis unavailable ({exc})")
+
+    async def _wait_after(self, failures: int, why: str) -> None:
+        delay = READ_BACKOFF.delay(failures)
+        self.stats.last_error = f"redis: {why}"[:300]
+        log.warning("%s: %s; reading again in %.1fs", self.sub.group, why, delay)
+        await asyncio.sleep(delay)
 
     async def _read_once(self) -> None:
         if self.outage.paused:
@@ -211,7 +224,7 @@ class Consumer:
             return True
         return self._recreated_upto is not None and codec.entry_order(d.entry_id) <= self._recreated_upto
 
-    # -- dispatch slots and what the commit reports ----------------------------------------------
+    # -- dispatch slots --------------------------------------------------------------------------------
 
     async def _slot(self, n: int) -> None:
         while True:
@@ -219,70 +232,11 @@ class Consumer:
             try:
                 item = await self.dispatcher.dispatch(d, known_done, n)
                 if isinstance(item.outcome, Retry):
-                    self._retry_later(d, item.outcome.delay_s)
+                    self.settler.retry_later(d, item.outcome.delay_s)
                 else:
                     self.pipeline.add(item)
             finally:
                 self._queue.task_done()
-
-    def _landed(self, item: Finished, code: int, reason: str) -> None:
-        d, env = item.delivery, item.envelope
-        if code == CONFLICT:
-            self._conflicted(item, reason)
-            return
-        if code == REFUSED:
-            self._refused(item, reason)
-            return
-        self._owned.discard(d.entry_id)
-        self._conflicts.pop(d.entry_id, None)
-        if env is not None:
-            self.dispatcher.active.discard(env.id)
-        if code == COMMITTED and isinstance(item.outcome, Done):
-            self.stats.processed += 1
-        elif code == DUPLICATE:
-            self.stats.duplicates += 1
-        elif code == DEAD_LETTERED and isinstance(item.outcome, DeadLetter):
-            self.stats.dead_lettered += 1
-            log.warning("%s: dead-lettered %s: %s", self.sub.group, d.entry_id, item.outcome.error)
-        elif isinstance(item.outcome, Skip):
-            self.stats.skipped += 1
-        self._room.set()
-
-    def _conflicted(self, item: Finished, reason: str) -> None:
-        """The store moved under the decision: run the handler again on fresh state."""
-        d = item.delivery
-        self.stats.conflicts += 1
-        if item.envelope is not None:
-            self.dispatcher.active.discard(item.envelope.id)
-        n = self._conflicts[d.entry_id] = self._conflicts.get(d.entry_id, 0) + 1
-        if n >= MAX_CONFLICTS:
-            self.stats.last_error = f"decision refused {n} times: {reason}"[:300]
-            self._retry_later(d, self.sub.retry.backoff_s(d.deliveries))
-            return
-        self._queue.put_nowait((d, False))
-
-    def _refused(self, item: Finished, reason: str) -> None:
-        """A write of the decision can never apply: a failure like any other, then a dead letter."""
-        d = item.delivery
-        self.stats.failed += 1
-        self.stats.last_error = f"commit refused: {reason}"[:300]
-        if item.envelope is not None:
-            self.dispatcher.active.discard(item.envelope.id)
-        if d.deliveries < self.sub.retry.max_deliveries:
-            self._retry_later(d, self.sub.retry.backoff_s(d.deliveries))
-            return
-        exc = PermanentError(f"commit refused: {reason}")
-        self.pipeline.add(Finished(d, item.envelope, DeadLetter(exc, format_traceback(exc))))
-
-    def _lost(self, items: list[Finished], exc: BaseException) -> None:
-        self.stats.last_error = f"commit: {exc}"[:300]
-        for item in items:
-            if item.envelope is not None:
-                self.dispatcher.active.discard(item.envelope.id)
-            self._retry_later(item.delivery, self.sub.retry.backoff_base_s)
-
-    def _retry_later(self, d: Delivery, delay_s: float) -> None:
-        self.reader.schedule(d.entry_id, delay_s, d.deliveries)
 
     # -- group, leases, stop ------------------------------------------------------------------------
 

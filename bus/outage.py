@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from aiwf.bus.backoff import Backoff
 from aiwf.bus.errors import BackendUnavailable, TransientError
 from aiwf.bus.outcome import signature
 from aiwf.bus.retry import RetryPolicy
@@ -46,7 +47,7 @@ class OutageDetector:
     _signature: str = ""
     _event_ids: set[str] = field(default_factory=set)
     _probe_at: float = 0.0
-    _probe_delay: float = 0.0
+    _failed_probes: int = 0
     _trusted_until: float = 0.0
 
     def failed(self, event_id: str, exc: BaseException) -> None:
@@ -61,13 +62,13 @@ class OutageDetector:
             self._streak += 1
         if not self.paused and (isinstance(exc, BackendUnavailable) or self._streak >= self.policy.outage_after):
             self.paused, self.reason, self.paused_since = True, sig, time.monotonic()
-            self._probe_delay = self.policy.backoff_base_s
-            self._probe_at = time.monotonic() + self._probe_delay
+            self._failed_probes = 0
+            self._probe_at = time.monotonic() + self._probe_delay()
 
     def probe_failed(self) -> None:
         """The probe failed: wait longer before the next one."""
-        self._probe_delay = min(self.policy.probe_max_s, max(self._probe_delay, self.policy.backoff_base_s) * 2)
-        self._probe_at = time.monotonic() + self._probe_delay
+        self._failed_probes += 1
+        self._probe_at = time.monotonic() + self._probe_delay()
 
     def succeeded(self) -> None:
         """A success ends any streak and any pause."""
@@ -86,8 +87,13 @@ class OutageDetector:
         """While paused: True when the next probe may be sent (and takes that turn)."""
         if not self.paused or time.monotonic() < self._probe_at:
             return False
-        self._probe_at = time.monotonic() + self._probe_delay  # one probe per turn, until it reports
+        self._probe_at = time.monotonic() + self._probe_delay()  # one probe per turn, until it reports
         return True
+
+    def _probe_delay(self) -> float:
+        """backoff_base_s, doubled per failed probe up to probe_max_s (no jitter: one prober)."""
+        backoff = Backoff(self.policy.backoff_base_s, max(self.policy.backoff_base_s, self.policy.probe_max_s), "none")
+        return backoff.delay(self._failed_probes + 1)
 
     def paused_for(self) -> float:
         """Seconds since the pause began (0 when running)."""
