@@ -40,6 +40,7 @@ from aiwf.bus.outcome import Retry
 from aiwf.bus.pipeline import CommitPipeline
 from aiwf.bus.read import Reader
 from aiwf.bus.reclaim import Delivery, hand_back, renew
+from aiwf.bus.replies import is_misconfigured_reply, reply_text
 from aiwf.bus.settle import Settler
 from aiwf.bus.stats import Stats
 
@@ -90,6 +91,7 @@ class Consumer:
             sub,
             self.stats,
             self.reader,
+            self.outage,
             self._owned,
             self.dispatcher.active,
             rerun=lambda d: self._queue.put_nowait((d, False)),
@@ -100,6 +102,9 @@ class Consumer:
             Committer(client, config), sub, config, self.name, self.settler.landed, self.settler.lost
         )
         self._stopping = asyncio.Event()
+        self._group_ready = False
+        #: Why Redis refuses this consumer's reads for a reason waiting will not fix ("" when it does not).
+        self.misconfigured = ""
         self._recreated_upto: tuple[int, int] | None = None
 
     def stop(self) -> None:
@@ -108,9 +113,12 @@ class Consumer:
 
     @property
     def state(self) -> str:
-        """running | paused (backend outage) | stuck (every handler past its timeout) | stopping."""
+        """running | paused (backend outage) | stuck (every handler past its timeout) | misconfigured
+        (a key of the wrong type or a missing permission, see `misconfigured`) | stopping."""
         if self._stopping.is_set():
             return "stopping"
+        if self.misconfigured:
+            return "misconfigured"
         if self.dispatcher.stuck():
             return "stuck"
         return "paused" if self.outage.paused else "running"
@@ -127,8 +135,6 @@ class Consumer:
 
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
-        if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
-            await self._mark_recreated()
         helpers = [asyncio.create_task(self.pipeline.run()), asyncio.create_task(self._leases())]
         helpers += [asyncio.create_task(self._slot(n)) for n in range(self.sub.concurrency)]
         try:
@@ -141,13 +147,15 @@ class Consumer:
         while not self._stopping.is_set() and not _cancelling():
             try:
                 await self._read_once()
-                failures = 0
+                failures, self.misconfigured = 0, ""
             except ResponseError as exc:
                 if is_missing_group(exc):
                     await self._recreate_group()
                     continue
+                if is_misconfigured_reply(exc):
+                    self.misconfigured = f"{self.stream} (group {self.sub.group}): {reply_text(exc)}"[:300]
                 failures += 1
-                await self._wait_after(failures, f"Redis refused a read ({exc})")
+                await self._wait_after(failures, f"Redis refused a read ({reply_text(exc)})")
             except Exception as exc:  # noqa: BLE001 - Redis gone (any form): wait and read again
                 failures += 1
                 await self._wait_after(failures, f"Redis unavailable ({exc})")
@@ -159,6 +167,10 @@ class Consumer:
         await asyncio.sleep(delay)
 
     async def _read_once(self) -> None:
+        if not self._group_ready:
+            if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
+                await self._mark_recreated()
+            self._group_ready = True
         if self.outage.paused:
             await self._probe()
             return
@@ -178,7 +190,7 @@ class Consumer:
         if not self.outage.probe_due():
             await asyncio.sleep(0.05)
             return
-        if self.backend_check is not None:
+        if self.backend_check is not None and not self.outage.commits_refused:
             reason = await self._checked_backend()
             if reason is None:
                 self.outage.backend_ok()

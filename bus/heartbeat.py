@@ -59,9 +59,9 @@ class Heartbeat:
         return list(self._tasks)
 
     def state(self) -> str:
-        """stopping | stuck | degraded | paused | running, worst first."""
+        """stopping | stuck | misconfigured | degraded | paused | running, worst first."""
         states = {c.state for c in self.worker.consumers}
-        for worst in ("stopping", "stuck"):
+        for worst in ("stopping", "stuck", "misconfigured"):
             if worst in states:
                 return worst
         if self.degraded:
@@ -74,7 +74,7 @@ class Heartbeat:
         if dead:
             return f"background task {dead[0].get_name()} ended: {_why_ended(dead[0])}"
         state = self.state()
-        if state in {"stuck", "degraded"}:
+        if state in {"stuck", "misconfigured", "degraded"}:
             return self.reason() or state
         paused = max((c.outage.paused_for() for c in self.worker.consumers), default=0.0)
         if paused > PAUSED_UNHEALTHY_AFTER_S:
@@ -87,6 +87,9 @@ class Heartbeat:
             return self.degraded
         if any(c.state == "stuck" for c in self.worker.consumers):
             return "every handler slot has run past its timeout"
+        wrong = next((c.misconfigured for c in self.worker.consumers if c.misconfigured), "")
+        if wrong:
+            return f"misconfigured: {wrong}"
         return next((c.outage.reason for c in self.worker.consumers if c.outage.paused), "")
 
     def alarms(self) -> list[str]:

@@ -13,6 +13,8 @@ of replays; retrying one poison event forever must not stall everything behind i
                single failing event cannot be the only probe.
     probe      its delay starts at `backoff_base_s` and doubles only when a probe fails, up to
                `probe_max_s`; failures of other events while paused do not move it.
+    commits    an outage reply to a commit (OOM, READONLY, ... bus/replies.py) pauses as well, and
+               only a commit that lands resumes: a handler that works says nothing about Redis.
     resume     on a successful probe, or any success. A passing backend check also makes the
                next `probe_max_s` seconds' failures count as the events' own: a request that
                fails while its backend is healthy reaches max deliveries and the dead letters.
@@ -49,6 +51,8 @@ class OutageDetector:
     _probe_at: float = 0.0
     _failed_probes: int = 0
     _trusted_until: float = 0.0
+    #: Redis refuses commits: only a landed commit resumes, and probes are entries, not backend checks.
+    commits_refused: bool = False
 
     def failed(self, event_id: str, exc: BaseException) -> None:
         """Record a failure; pause when it is evidence of an outage."""
@@ -70,10 +74,26 @@ class OutageDetector:
         self._failed_probes += 1
         self._probe_at = time.monotonic() + self._probe_delay()
 
+    def commit_refused(self, reason: str) -> None:
+        """Redis answered a commit with an outage reply: pause until a commit lands."""
+        self.commits_refused = True
+        if not self.paused:
+            self.paused, self.reason, self.paused_since = True, reason, time.monotonic()
+            self._failed_probes = 0
+            self._probe_at = time.monotonic() + self._probe_delay()
+
+    def commit_landed(self) -> None:
+        """A commit went through: a pause for refused commits ends."""
+        if self.commits_refused:
+            self.commits_refused = False
+            self.succeeded()
+
     def succeeded(self) -> None:
-        """A success ends any streak and any pause."""
+        """A success ends any streak and any pause (a pause for refused commits waits for a commit)."""
         if not self.paused and not self._streak:
             return  # the common case, once per handled event
+        if self.commits_refused:
+            return
         self.paused, self.reason, self._streak, self._signature = False, "", 0, ""
         self._event_ids.clear()
 

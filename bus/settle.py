@@ -8,7 +8,8 @@ The commit pipeline reports every entry once its micro-batch has run (or failed)
     refused    a write can never apply (WRONGTYPE, say): a failure like any other, so retried,
                then dead-lettered at max deliveries
     lost       the commit itself failed (Redis gone): nothing was written; retried after
-               backoff, and markers make a commit that did land a no-op
+               backoff, and markers make a commit that did land a no-op. An outage reply (OOM,
+               READONLY, ... see bus/replies.py) also pauses the subscription until a probe passes
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from aiwf.bus.commit import COMMITTED, CONFLICT, DEAD_LETTERED, DUPLICATE, REFUS
 from aiwf.bus.dispatch import Finished
 from aiwf.bus.errors import PermanentError
 from aiwf.bus.handler import Subscription
+from aiwf.bus.outage import OutageDetector
 from aiwf.bus.outcome import DeadLetter, Done, Skip, format_traceback
 from aiwf.bus.read import Reader
 from aiwf.bus.reclaim import Delivery
+from aiwf.bus.replies import is_outage_reply, reply_text
 from aiwf.bus.stats import Stats
 
 log = logging.getLogger("aiwf.consume")
@@ -40,6 +43,7 @@ class Settler:
         sub: Subscription,
         stats: Stats,
         reader: Reader,
+        outage: OutageDetector,
         owned: set[str],
         active: set[str],
         *,
@@ -47,7 +51,7 @@ class Settler:
         recommit: Callable[[Finished], None],
         room: asyncio.Event,
     ) -> None:
-        self.sub, self.stats, self.reader = sub, stats, reader
+        self.sub, self.stats, self.reader, self.outage = sub, stats, reader, outage
         self.owned, self.active = owned, active  # the consumer's entries, the dispatcher's event ids
         self._rerun, self._recommit, self._room = rerun, recommit, room
         self._conflicts: dict[str, int] = {}
@@ -62,6 +66,7 @@ class Settler:
         if code == REFUSED:
             self._refused(item, reason)
             return
+        self.outage.commit_landed()
         d = item.delivery
         self.owned.discard(d.entry_id)
         self._conflicts.pop(d.entry_id, None)
@@ -78,7 +83,9 @@ class Settler:
 
     def lost(self, items: list[Finished], exc: BaseException) -> None:
         """The commit of `items` failed as a whole: retry each after the base backoff."""
-        self.stats.last_error = f"commit: {exc}"[:300]
+        self.stats.last_error = f"commit: {reply_text(exc)}"[:300]
+        if is_outage_reply(exc):
+            self.outage.commit_refused(f"Redis refused the commit: {reply_text(exc)}"[:300])
         for item in items:
             if item.envelope is not None:
                 self.active.discard(item.envelope.id)
