@@ -35,6 +35,7 @@ from aiwf.bus.dispatch import Dispatcher
 from aiwf.bus.groups import ensure_group, is_missing_group, leave_group, prune_consumers
 from aiwf.bus.handler import Subscription
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
+from aiwf.bus.middleware.timeout import watch
 from aiwf.bus.outage import OutageDetector
 from aiwf.bus.outcome import Retry
 from aiwf.bus.pipeline import CommitPipeline
@@ -136,6 +137,7 @@ class Consumer:
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
         helpers = [asyncio.create_task(self.pipeline.run()), asyncio.create_task(self._leases())]
+        helpers.append(asyncio.create_task(watch(self.dispatcher.deadlines), name=f"{self.sub.group}-timeouts"))
         helpers += [asyncio.create_task(self._slot(n)) for n in range(self.sub.concurrency)]
         try:
             await self._read_loop()

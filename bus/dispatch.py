@@ -16,7 +16,7 @@ from aiwf.bus import codec
 from aiwf.bus.config import BusConfig
 from aiwf.bus.decision import Decision, Nack, Result
 from aiwf.bus.errors import HandlerTimeout, PermanentError
-from aiwf.bus.handler import Context, Subscription
+from aiwf.bus.handler import Context, Deadlines, Subscription
 from aiwf.bus.middleware import Call, Middleware, wrap
 from aiwf.bus.outage import OutageDetector
 from aiwf.bus.outcome import DeadLetter, Done, Outcome, Retry, Skip, classify, format_traceback
@@ -58,6 +58,8 @@ class Dispatcher:
         #: Event ids being handled or waiting for their commit: a second copy waits its turn.
         self.active: set[str] = set()
         self._started: dict[int, float] = {}
+        #: This consumer's running calls, watched by its timeouts task (bus/middleware/timeout.py).
+        self.deadlines = Deadlines()
 
     def stuck(self) -> bool:
         """True when every slot has run past its timeout (and the grace): cancellation is not landing."""
@@ -98,7 +100,16 @@ class Dispatcher:
         return env
 
     async def _handle(self, env: Envelope, d: Delivery) -> Outcome:
-        ctx = Context(env, d.deliveries, self.consumer, self.sub.group, self.service, self.deps, self.sub.timeout_s)
+        ctx = Context(
+            env,
+            d.deliveries,
+            self.consumer,
+            self.sub.group,
+            self.service,
+            self.deps,
+            self.sub.timeout_s,
+            deadlines=self.deadlines,
+        )
         try:
             event = REGISTRY.parse(env.type, env.version, env.payload, reader=self.service)
             result = await self.call(event, ctx)

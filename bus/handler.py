@@ -10,6 +10,7 @@ async def on_uploaded(event: DocumentUploaded, ctx: Context) -> list[Event]:
 
 from __future__ import annotations
 
+import asyncio
 import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,21 @@ T = TypeVar("T")
 DEFAULT_HANDLER_TIMEOUT_S = 60.0
 
 
+class Deadlines:
+    """The running handler calls of one consumer and when each must end (see bus/middleware/timeout.py)."""
+
+    def __init__(self) -> None:
+        self.running: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+
+    def took_back(self, task: asyncio.Task[Any]) -> bool:
+        """True (once) when the watch task cancelled `task` for its deadline."""
+        if task in self.expired:
+            self.expired.discard(task)
+            return True
+        return False
+
+
 @dataclass
 class Context:
     """What a handler may know about the delivery of its event, and what its service gave it."""
@@ -41,6 +57,8 @@ class Context:
     timeout_s: float = DEFAULT_HANDLER_TIMEOUT_S
     #: The trace context the outputs carry (set by the tracing middleware; None: the input's).
     traceparent_out: str | None = None
+    #: The bus's: where the timeout middleware registers this call (None outside a consumer: no timeout).
+    deadlines: Deadlines | None = None
 
     @cached_property
     def log(self) -> Any:
