@@ -100,6 +100,11 @@ STORE_DOMAIN_PREFIX = "es-"
 STORE_ALL = "all"
 
 
+def service_prefix(service: str) -> str:
+    """Every key of a service's own records (the pipeline's runs) starts with this: `aiwf:{pipeline}:`."""
+    return f"{PREFIX}:{{{service}}}:"
+
+
 def stream_alarms(domain: str) -> str:
     """Hash: what the workers noticed about `domain`'s stream (retention backlog, groups recreated)."""
     return f"{PREFIX}:alarm:{{{domain}}}"

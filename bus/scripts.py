@@ -10,6 +10,9 @@ cache) and runs Calls.
     trim.lua        bus/retention.py      trim below the acknowledged floor, keeping the newest N
     append.lua      bus/store/append.py   an event-store append, all or nothing
     replay.lua      dlq/replay_call.py    one dead letter back onto its stream, audited
+
+A service may bring its own under <its package>/lua/ (workers/pipeline/lua/claim_late.lua, the
+pipeline's deadline sweep), loaded the same way with `package=`.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ from aiwf.bus.connection import Redis
 
 
 @cache
-def source(name: str) -> str:
-    """The text of bus/lua/<name>.lua."""
-    return resources.files("aiwf.bus").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+def source(name: str, package: str = "aiwf.bus") -> str:
+    """The text of <package>/lua/<name>.lua (bus/lua/ unless a service brings its own)."""
+    return resources.files(package).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
-def script(client: Redis, name: str) -> AsyncScript:
-    """bus/lua/<name>.lua registered on `client`."""
-    return client.register_script(source(name))
+def script(client: Redis, name: str, package: str = "aiwf.bus") -> AsyncScript:
+    """<package>/lua/<name>.lua registered on `client`."""
+    return client.register_script(source(name, package))
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,9 @@ class Call:
 class Script:
     """bus/lua/<name>.lua registered on one client, run with the Calls its builder makes."""
 
-    def __init__(self, client: Redis, name: str) -> None:
+    def __init__(self, client: Redis, name: str, package: str = "aiwf.bus") -> None:
         self.name = name
-        self._script = script(client, name)
+        self._script = script(client, name, package)
 
     async def __call__(self, call: Call) -> Any:
         """The script's raw reply (each builder's module reads it)."""

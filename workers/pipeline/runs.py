@@ -30,15 +30,16 @@ from dataclasses import asdict, dataclass
 from typing import Final, Literal, cast
 
 import orjson
-from redis.commands.core import AsyncScript
 
+from aiwf.bus import keys
 from aiwf.bus.connection import Redis
 from aiwf.bus.decision import Writes
+from aiwf.bus.scripts import Call, Script
 from aiwf.workers.pipeline.settings import PipelineSettings
 
 __all__ = ["LateRun", "Run", "RunRecords"]
 
-PREFIX: Final = "aiwf:{pipeline}:"
+PREFIX: Final = keys.service_prefix("pipeline")
 _DEADLINES: Final = PREFIX + "deadlines"
 _RUN: Final = PREFIX + "run:"
 #: A run's record is kept this long, so a late outcome still finds that it ended.
@@ -46,24 +47,6 @@ _RECORD_TTL_S: Final = 7 * 86_400
 #: How long a claimed run is left to its sweeper before another sweep may claim it again.
 LEASE_S: Final = 60.0
 State = Literal["running", "failing", "failed", "completed"]
-
-# KEYS: deadlines. ARGV: now, lease, limit, run key prefix, ttl. Returns [id, step, correlation id, ...].
-_CLAIM: Final = """
-local late = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
-local out = {}
-for _, id in ipairs(late) do
-  local key = ARGV[4] .. id
-  local raw = redis.call('GET', key)
-  local run = raw and cjson.decode(raw) or {step = 'unknown', correlation_id = ''}
-  run.state = 'failing'
-  redis.call('SET', key, cjson.encode(run), 'EX', ARGV[5])
-  redis.call('ZADD', KEYS[1], ARGV[1] + ARGV[2], id)
-  table.insert(out, id)
-  table.insert(out, run.step)
-  table.insert(out, run.correlation_id)
-end
-return out
-"""
 
 
 @dataclass(frozen=True)
@@ -96,7 +79,7 @@ class RunRecords:
         """Register the claim script; nothing touches Redis until a method is awaited."""
         self.client = client
         self.settings = settings
-        self._claim: AsyncScript = client.register_script(_CLAIM)
+        self._claim = Script(client, "claim_late", package=__package__)
 
     async def get(self, document_id: str) -> Run | None:
         """The run's record, or None when the document never started one (or it expired)."""
@@ -120,8 +103,9 @@ class RunRecords:
 
     async def claim_late(self, now: float | None = None, limit: int = 100) -> list[LateRun]:
         """Runs past their deadline, claimed for LEASE_S so no other sweep fails them meanwhile."""
-        args: list[str | float] = [time.time() if now is None else now, LEASE_S, limit, _RUN, _RECORD_TTL_S]
-        flat = cast("list[bytes]", await self._claim(keys=[_DEADLINES], args=args))
+        when = time.time() if now is None else now
+        args: list[str | bytes] = [str(when), str(LEASE_S), str(limit), _RUN, str(_RECORD_TTL_S)]
+        flat = cast("list[bytes]", await self._claim(Call([_DEADLINES], args)))
         text = [v.decode() for v in flat]
         return [LateRun(*text[i : i + 3]) for i in range(0, len(text), 3)]
 
