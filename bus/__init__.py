@@ -20,6 +20,7 @@
     commit.py         the ops of one commit -> lua/commit.lua (marker + outputs + appends + writes + ack)
     deadletter.py     dead-letter entry fields
     settle.py         each entry's commit result: done, run again (conflict), retry later, dead letter
+    replies.py        Redis error replies sorted: outage (pause) or misconfigured (say so)
     reclaim.py        XCLAIM / XAUTOCLAIM, lease renewal, hand-back on stop
     retention.py    trim only what every group has acknowledged
     telemetry.py    OpenTelemetry spans, trace context carried in the envelope
