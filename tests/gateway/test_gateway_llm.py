@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from http_support import Gateway, eventually
+from service_support import serving
 
 from aiwf.bus import keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Call
 from aiwf.workers.llm.service import SERVICE as LLM
-from tests.gateway.conftest import Gateway, eventually
-from tests.services.service_support import serving
 
 ARTICLE = (
     "Redis streams keep every event in order. Consumer groups share the work between workers. "
