@@ -18,7 +18,7 @@ OFFLINE = {"error": "tts_offline", "message": "Text-to-speech is temporarily off
 
 def seconds_of(wav: bytes) -> float:
     with wave.open(io.BytesIO(wav)) as audio:
-        return audio.getnframes() / audio.getframerate()
+        return float(audio.getnframes() / audio.getframerate())
 
 
 async def test_synthesize_returns_a_wav(gateway: Gateway, bus: BusConfig) -> None:
