@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from aiwf.bus import keys
+from aiwf.bus.connection import Redis
 from aiwf.bus.heartbeat import HEARTBEAT_EVERY_S
 
 STALE_AFTER_S = 3 * HEARTBEAT_EVERY_S
 #: Worst first: a service shows the best state any of its instances reports.
 STATES = ("running", "degraded", "paused", "stuck", "misconfigured", "stopping", "unresponsive", "offline")
+
+
+async def heartbeats(client: Redis) -> list[dict[str, str]]:
+    """Every live worker's heartbeat, by service."""
+    rows = []
+    async for key in client.scan_iter(match=keys.HEARTBEAT_PATTERN, count=200):
+        beat = cast("dict[bytes, bytes]", await client.hgetall(key))
+        rows.append({k.decode(): v.decode() for k, v in beat.items()})
+    return sorted(rows, key=lambda r: r.get("service", ""))
 
 
 def summarize(
@@ -41,6 +52,7 @@ def summarize(
                     for k in ("processed", "failed", "dead_lettered", "pending", "groups_recreated")
                 },
                 "reason": next((b["reason"] for b in live if b.get("reason")), ""),
+                "last_error": next((b["last_error"] for b in live if b.get("last_error")), ""),
                 "alarms": list(dict.fromkeys(a for b in live for a in _alarms(b))),
             }
         )

@@ -65,6 +65,11 @@ def dead_letter_domain(key: str) -> str | None:
     return match[1] if match else None
 
 
+def gateway_request(request_id: str) -> str:
+    """Hash: what the gateway needs to answer `GET /api/v1/requests/{id}` on any replica (route, where to look)."""
+    return f"{PREFIX}:gw:req:{request_id}"
+
+
 #: The auth service's public signing keys (JWKS), for verifying tokens offline.
 AUTH_JWKS = f"{PREFIX}:auth:jwks"
 

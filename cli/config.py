@@ -35,6 +35,7 @@ PARTS: dict[str, type[BaseSettings] | str] = {
     "llm": "aiwf.workers.llm.settings:LLMSettings",
     "tts": "aiwf.workers.tts.settings:TTSSettings",
     "pipeline": "aiwf.workers.pipeline.settings:PipelineSettings",
+    "gateway": "aiwf.gateway.settings:GatewaySettings",
 }
 SHARED = ("bus", "bus.server", "bus.worker", "secrets")
 

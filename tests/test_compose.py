@@ -13,8 +13,19 @@ COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[1] / "compose.yaml").
 
 def test_every_worker_has_a_service_and_every_service_a_worker() -> None:
     """The set of worker services in compose.yaml equals workers.WORKERS."""
-    services = set(COMPOSE["services"]) - {"redis"}
+    services = set(COMPOSE["services"]) - {"redis", "gateway"}
     assert services == set(WORKERS)
+
+
+def test_the_gateway_publishes_its_port_checks_health_and_waits_for_redis_only() -> None:
+    """The gateway container runs `aiwf gateway`, publishes port 8000, checks /health and depends on Redis alone."""
+    gateway = COMPOSE["services"]["gateway"]
+    assert gateway["command"] == ["aiwf", "gateway"]
+    assert gateway["restart"] == "unless-stopped"
+    assert any(str(p).endswith(":8000") for p in gateway["ports"])
+    assert "http://127.0.0.1:8000/health" in " ".join(gateway["healthcheck"]["test"])
+    assert gateway["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert gateway["environment"]["REDIS_URL"] == "redis://redis:6379/0"
 
 
 def test_each_worker_runs_its_own_command_with_health_and_restart() -> None:

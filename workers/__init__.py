@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -10,6 +11,11 @@ if TYPE_CHECKING:
 
 #: Every worker `aiwf up` starts and compose.yaml must run, in start order.
 WORKERS = ("auth", "calendar", "documents", "llm", "tts", "pipeline")
+
+
+def known_services(beats: Iterable[Mapping[str, str]]) -> list[str]:
+    """The built-in workers, then every other service with a heartbeat (`aiwf worker module:service`)."""
+    return list(dict.fromkeys([*WORKERS, *sorted(b["service"] for b in beats if b.get("service"))]))
 
 
 def load(name: str) -> Service:

@@ -1,0 +1,146 @@
+"""Request and reply over streams: publish the request event, wait for its reply, or say where it will be.
+
+`Exchange.ask` is the one path of every synchronous route:
+
+    offline service (from heartbeats) ──▶ 503 + Retry-After, nothing published
+                                          (unless `Prefer: respond-async`: queued, 202)
+    record (route, reply stream position) ──▶ publish the request (event id = request id)
+    wait on this process's reply future up to the route's timeout ──▶ the route's response
+                                                                  └─▶ 202 + the request's URL
+
+`Exchange.result` answers `GET /api/v1/requests/{id}` on any replica: the record says which
+route and where on the reply stream to start looking, and the reply is read from the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import cast
+
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from aiwf.bus import codec, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis
+from aiwf.bus.publish import Publisher
+from aiwf.gateway.errors import problem
+from aiwf.gateway.replies import Replies
+from aiwf.gateway.services import ServiceStates
+from aiwf.gateway.settings import GatewaySettings
+from aiwf.schemas import Envelope, Event, SchemaError
+from aiwf.schemas.ids import new_id
+
+__all__ = ["Exchange", "Route", "accepted", "prefers_async"]
+
+#: Reply-stream entries one GET /api/v1/requests/{id} reads at most, in pages.
+SCAN_LIMIT = 100_000
+SCAN_PAGE = 500
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A synchronous route: which service answers, on which stream, with which reply types, how fast."""
+
+    name: str
+    service: str
+    replies: frozenset[str]
+    timeout_s: float
+    render: Callable[[Envelope], Awaitable[Response]]
+    #: What a person reads when the service is offline.
+    offline_message: str
+
+    @property
+    def stream(self) -> str:
+        """The reply stream: the service's domain stream."""
+        return keys.stream(self.service)
+
+
+def prefers_async(prefer: str | None) -> bool:
+    """Whether a `Prefer` header asks for `respond-async` (RFC 7240), among other preferences."""
+    return any(p.split("=", 1)[0].strip().lower() == "respond-async" for p in (prefer or "").split(","))
+
+
+def accepted(request_id: str) -> JSONResponse:
+    """202: the work goes on; its result will be at the request's URL."""
+    url = f"/api/v1/requests/{request_id}"
+    return JSONResponse({"id": request_id, "status": "pending", "url": url}, status_code=202, headers={"Location": url})
+
+
+class Exchange:
+    """Publishes requests and waits for their replies; one per gateway process."""
+
+    def __init__(
+        self, client: Redis, config: BusConfig, settings: GatewaySettings, replies: Replies, routes: list[Route]
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.settings = settings
+        self.replies = replies
+        self.routes = {r.name: r for r in routes}
+        self.publisher = Publisher(client, config)
+        self.states = ServiceStates(client)
+
+    async def ask(self, route: Route, build: Callable[[str], Event], prefer: str | None) -> Response:
+        """Publish `build(request_id)` and answer with its reply, a 202, or a 503 for an offline service."""
+        queue = prefers_async(prefer)
+        if not queue and not await self.states.online(route.service):
+            return problem(
+                503,
+                f"{route.service}_offline",
+                route.offline_message,
+                {"Retry-After": str(self.settings.retry_after_s)},
+            )
+        request_id = new_id()
+        event = build(request_id)
+        with self.replies.waiting(request_id) as reply:
+            await self._record(route, request_id)
+            await self.publisher.publish(event, event_id=request_id, correlation_id=request_id)
+            if queue:
+                return accepted(request_id)
+            try:
+                env = await asyncio.wait_for(reply, route.timeout_s)
+            except TimeoutError:
+                return accepted(request_id)
+        return await route.render(env)
+
+    async def _record(self, route: Route, request_id: str) -> None:
+        key = keys.gateway_request(request_id)
+        fields = {"route": route.name, "after": self.replies.position(route.stream)}
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # Mapping keys are invariant in redis-py stubs
+            pipe.expire(key, self.settings.request_ttl_s)
+            await pipe.execute()
+
+    async def lookup(self, request_id: str) -> tuple[Route, Envelope | None] | None:
+        """The request's route and its reply (None while there is none yet); None for an unknown request."""
+        record = cast("dict[bytes, bytes]", await self.client.hgetall(keys.gateway_request(request_id)))
+        route = self.routes.get(record.get(b"route", b"").decode())
+        if route is None:
+            return None
+        return route, await self._find(route, request_id, record.get(b"after", b"0-0").decode())
+
+    async def _find(self, route: Route, request_id: str, after: str) -> Envelope | None:
+        low, read = f"({after}", 0
+        wanted = {t.encode() for t in route.replies}
+        while read < SCAN_LIMIT:
+            page = cast("Entries", await self.client.xrange(route.stream, min=low, max="+", count=SCAN_PAGE))
+            for _, fields in page:
+                env = _decoded(fields, self.config) if fields.get(codec.FIELD_TYPE.encode()) in wanted else None
+                if env is not None and env.causation_id == request_id:
+                    return env
+            if len(page) < SCAN_PAGE:
+                return None
+            read += len(page)
+            low = f"({page[-1][0].decode()}"
+        return None
+
+
+def _decoded(fields: dict[bytes, bytes], config: BusConfig) -> Envelope | None:
+    try:
+        return codec.decode(fields, config.max_event_bytes)
+    except SchemaError:
+        return None

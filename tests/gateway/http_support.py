@@ -1,0 +1,52 @@
+"""Gateway apps in-process (their lifespan entered, httpx over ASGI) on the test Redis, and waiting for a status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from aiwf.bus.config import BusConfig
+from aiwf.gateway import GatewaySettings, create_app
+
+Gateway = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def bus(config: BusConfig, tmp_path: Path) -> BusConfig:
+    """The test Redis with the blob store in tmp_path, shared by the gateway and the workers."""
+    return config.model_copy(update={"blob_dir": tmp_path / "blobs"})
+
+
+@pytest.fixture
+def gateway(bus: BusConfig, client: Any) -> Gateway:
+    """`async with gateway(**settings) as http:` one gateway replica (a fresh app, its own reader)."""
+
+    @contextlib.asynccontextmanager
+    async def replica(url: str | None = None, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(bus, GatewaySettings(**settings), url or bus.redis_url or "")
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+                yield http
+
+    return replica
+
+
+async def eventually(
+    get: Callable[[], Awaitable[httpx.Response]], status: int, timeout_s: float = 20
+) -> httpx.Response:
+    """GET until the status is `status` (drain-like waiting, never a fixed sleep)."""
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await get()
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        await asyncio.sleep(0.05)

@@ -1,0 +1,48 @@
+"""`aiwf gateway` as a process: uvicorn serving /health on the port asked for; a bad setting is one line, exit 2."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_aiwf_gateway_serves_health_on_its_port(redis_url: str) -> None:
+    """`aiwf gateway --port P` prints its URL and answers GET /health 200 there; SIGTERM stops it."""
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url}
+    cmd = [sys.executable, "-m", "aiwf.cli", "gateway", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, status = time.monotonic() + 30, 0
+        while time.monotonic() < deadline and status != 200:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert status == 200
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"aiwf gateway on http://127.0.0.1:{port}/" in out
+
+
+def test_a_bad_port_variable_is_one_line_and_exit_2() -> None:
+    """AIWF_GATEWAY_PORT=abc stops `aiwf gateway` with one line naming the variable."""
+    env = {**os.environ, "AIWF_GATEWAY_PORT": "abc"}
+    result = subprocess.run(
+        [sys.executable, "-m", "aiwf.cli", "gateway"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("aiwf: AIWF_GATEWAY_PORT must be an integer")

@@ -1,0 +1,123 @@
+"""POST /api/v1/llm/chat through a real llm worker (extractive backend) and the gateway's reply reader."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from http_support import Gateway, eventually
+from service_support import serving
+
+from aiwf.bus import keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Call
+from aiwf.workers.llm.service import SERVICE as LLM
+
+ARTICLE = (
+    "Redis streams keep every event in order. Consumer groups share the work between workers. "
+    "A dead letter keeps the error of a poison event. The gateway turns requests into events."
+)
+
+
+@pytest.fixture(autouse=True)
+def extractive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LLM URL: the llm service answers with its extractive summarizer."""
+    for name in ("AIWF_LLM_URL", "AIWF_LLM_FALLBACK_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def chat(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}], "max_tokens": 64}
+
+
+async def test_chat_answers_with_the_completion_and_any_replica_finds_it(gateway: Gateway, bus: BusConfig) -> None:
+    """A chat is an OpenAI-shaped extractive completion; GET /requests/{id} on another replica has it too."""
+    async with serving(LLM, bus), gateway() as one, gateway() as two:
+        response = await one.post("/api/v1/llm/chat", json=chat(ARTICLE))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["object"] == "chat.completion"
+        assert body["backend"] == "extractive"
+        content = body["choices"][0]["message"]["content"]
+        assert body["choices"][0]["message"]["role"] == "assistant"
+        assert content
+        assert content in ARTICLE or all(s.strip(". ") in ARTICLE for s in content.split(". "))
+        again = await two.get(f"/api/v1/requests/{body['id']}")
+        assert again.status_code == 200
+        assert again.json()["choices"] == body["choices"]
+
+
+async def test_two_replicas_each_get_their_own_replies(gateway: Gateway, bus: BusConfig) -> None:
+    """Concurrent chats on two replicas: every response carries the completion of its own request."""
+    texts = [f"Request number {i} speaks of topic{i} alone." for i in range(12)]
+    async with serving(LLM, bus), gateway() as one, gateway() as two:
+        replicas = [one, two]
+        responses = await asyncio.gather(
+            *(replicas[i % 2].post("/api/v1/llm/chat", json=chat(t)) for i, t in enumerate(texts))
+        )
+    for text, response in zip(texts, responses, strict=True):
+        assert response.status_code == 200, response.text
+        assert response.json()["choices"][0]["message"]["content"] in text
+
+
+def slow(seconds: float) -> Any:
+    """Middleware holding each handler `seconds` before it runs (a slow backend)."""
+
+    def middleware(call: Call) -> Call:
+        async def held(event: Any, ctx: Any) -> Any:
+            await asyncio.sleep(seconds)
+            return await call(event, ctx)
+
+        return held
+
+    return middleware
+
+
+async def test_a_chat_past_its_timeout_is_202_then_its_result(gateway: Gateway, bus: BusConfig) -> None:
+    """Past AIWF_GATEWAY_LLM_TIMEOUT the answer is 202 with the request's URL, which later holds the completion."""
+    held = dataclasses.replace(LLM, middleware=[*DEFAULT_MIDDLEWARE, slow(1.0)])
+    async with serving(held, bus), gateway(llm_timeout_s=0.2) as http:
+        response = await http.post("/api/v1/llm/chat", json=chat(ARTICLE))
+        assert response.status_code == 202, response.text
+        url = response.json()["url"]
+        assert response.headers["location"] == url
+        assert url == f"/api/v1/requests/{response.json()['id']}"
+        assert (await http.get(url)).status_code == 202  # still running
+        done = await eventually(lambda: http.get(url), 200)
+    assert done.status_code == 200
+    assert done.json()["backend"] == "extractive"
+
+
+async def test_llm_offline_is_503_and_nothing_is_published(gateway: Gateway, client: aioredis.Redis) -> None:
+    """Without a running llm worker a sync chat is 503 with Retry-After and a readable message; no event is written."""
+    async with gateway(retry_after_s=7) as http:
+        response = await http.post("/api/v1/llm/chat", json=chat(ARTICLE))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "7"
+    assert response.json() == {"error": "llm_offline", "message": "The language model is temporarily offline"}
+    assert await client.exists(keys.stream("llm")) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role"),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "user", "content": "hi"}], "temperature": 9}, "temperature"),
+        ({"messages": [{"role": "user", "content": "hi"}], "stream": True}, "stream"),
+        ({"prompt": "hi"}, "messages"),
+    ],
+)
+async def test_bad_chat_bodies_are_422_naming_the_field(
+    gateway: Gateway, bus: BusConfig, client: aioredis.Redis, body: dict[str, Any], field: str
+) -> None:
+    """A body the llm.chat.requested schema refuses is 422 whose message starts with the field; nothing is published."""
+    async with serving(LLM, bus), gateway() as http:
+        response = await http.post("/api/v1/llm/chat", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert response.json()["message"].startswith(f"{field}:")
+    assert await client.xlen(keys.stream("llm")) == 0  # the worker made the stream; no event is on it
