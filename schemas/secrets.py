@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Final, Union, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, Union, cast
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from pydantic import BaseModel, Field, PlainSerializer, SecretStr, SerializationInfo
 
 from aiwf.schemas.errors import AiwfError, ConfigError, PermanentError
+
+if TYPE_CHECKING:
+    from aiwf.schemas.registry import Registry
 
 __all__ = [
     "ENV_PREFIX",
@@ -256,20 +260,27 @@ def mask_fields(payload: Mapping[str, Any], names: Iterable[str]) -> dict[str, A
     return out
 
 
+@functools.cache
+def _registry() -> Registry:
+    """The event registry, imported once on first use (it imports this module)."""
+    from aiwf.schemas.registry import REGISTRY  # noqa: PLC0415 - the registry imports this module
+
+    return REGISTRY
+
+
 def secret_names(event_type: str, version: object = None) -> frozenset[str]:
     """The `Secret` fields of `event_type` at `version`; of any of its versions when that one is unknown.
 
     Masking goes by the schema, not by what a value looks like: a raw producer may have put
     clear text where a sealed value belongs. Unknown types have no known secret fields.
     """
-    from aiwf.schemas.registry import REGISTRY  # noqa: PLC0415 - the registry imports this module
-
+    models = _registry().models
     if isinstance(version, int) and not isinstance(version, bool):
-        model = REGISTRY.models.get((event_type, version))
+        model = models.get((event_type, version))
         if model is not None:
             return model.event_secret_fields
     names: frozenset[str] = frozenset()
-    for (type_, _), model in REGISTRY.models.items():
+    for (type_, _), model in models.items():
         if type_ == event_type:
             names |= model.event_secret_fields
     return names
