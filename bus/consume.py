@@ -34,6 +34,7 @@ from aiwf.bus.connection import Redis
 from aiwf.bus.dispatch import Dispatcher
 from aiwf.bus.groups import ensure_group, is_missing_group, leave_group, prune_consumers
 from aiwf.bus.handler import Subscription
+from aiwf.bus.metrics import hooks as metrics
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
 from aiwf.bus.outage import OutageDetector
 from aiwf.bus.outcome import Retry
@@ -70,6 +71,7 @@ class Consumer:
         self.name = name or consumer_name()
         self.stream = keys.stream(sub.stream)
         self.stats = Stats()
+        self.metrics = metrics.for_consumer(service, sub, middleware)
         self.outage = OutageDetector(sub.retry)
         self.reader = Reader(client, self.stream, sub, self.name)
         self.dispatcher = Dispatcher(
@@ -127,6 +129,7 @@ class Consumer:
 
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
+        metrics.bind(self.metrics)  # for this task and the slot and commit tasks it starts
         if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
             await self._mark_recreated()
         helpers = [asyncio.create_task(self.pipeline.run()), asyncio.create_task(self._leases())]
