@@ -13,7 +13,7 @@
     consume.py      the consumer: read -> dispatch slots -> commit pipeline
     read.py           due retries, orphans (XAUTOCLAIM pages), new entries
     dispatch.py       decode -> dedupe -> middleware + handler -> Outcome
-    middleware/       logging, tracing, timeout around every handler call (DEFAULT_MIDDLEWARE)
+    middleware/       logging, tracing, metrics, timeout around every handler call (DEFAULT_MIDDLEWARE)
     outcome.py        Done | Skip | Retry | DeadLetter, and classify()
     outage.py         backend evidence only: pause, probe on a schedule, resume
     pipeline.py       finished entries committed in micro-batches, one at a time
@@ -28,7 +28,8 @@
 Around the path:
 
     worker.py       a service's process: lifespan, consumers, signals
-    heartbeat.py    heartbeat, GET /health and /ready, retention loop
+    heartbeat.py    heartbeat, GET /health, /ready and /metrics, retention loop
+    metrics/        Prometheus figures per consumer, one registry per Worker (GET /metrics)
     alarms.py       retention backlog alarms and recreated groups, per stream, for streams/health
     scripts.py      the loader of lua/*.lua
     logs.py         structlog: JSON or console lines, bound to the event, secrets masked

@@ -34,6 +34,7 @@ from aiwf.bus.connection import Redis
 from aiwf.bus.dispatch import Dispatcher
 from aiwf.bus.groups import ensure_group, is_missing_group, leave_group, prune_consumers
 from aiwf.bus.handler import Subscription
+from aiwf.bus.metrics import hooks as metrics
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
 from aiwf.bus.middleware.timeout import watch
 from aiwf.bus.outage import OutageDetector
@@ -72,6 +73,7 @@ class Consumer:
         self.name = name or consumer_name()
         self.stream = keys.stream(sub.stream)
         self.stats = Stats()
+        self.metrics = metrics.for_consumer(service, sub, middleware)
         self.outage = OutageDetector(sub.retry)
         self.reader = Reader(client, self.stream, sub, self.name)
         self.dispatcher = Dispatcher(
@@ -136,6 +138,7 @@ class Consumer:
 
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
+        metrics.bind(self.metrics)  # for this task and the slot and commit tasks it starts
         helpers = [asyncio.create_task(self.pipeline.run()), asyncio.create_task(self._leases())]
         helpers.append(asyncio.create_task(watch(self.dispatcher.deadlines), name=f"{self.sub.group}-timeouts"))
         helpers += [asyncio.create_task(self._slot(n)) for n in range(self.sub.concurrency)]

@@ -1,4 +1,4 @@
-"""A worker's heartbeat, GET /health and retention: what keeps a process honest about itself.
+"""A worker's heartbeat, GET /health, GET /metrics and retention: what keeps a process honest about itself.
 
 Every background loop here survives any Redis error (it logs and tries again); a loop that
 died anyway makes the worker unhealthy instead of leaving a half-alive process.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiwf.bus import alarms, keys, retention
 from aiwf.bus.codec import to_json
+from aiwf.bus.metrics.registry import CONTENT_TYPE, WorkerMetrics
 
 if TYPE_CHECKING:
     from aiwf.bus.worker import Worker
@@ -25,16 +26,18 @@ HEARTBEAT_TTL_S = 10
 RETENTION_EVERY_S = 30.0
 #: A subscription paused for an outage longer than this makes /health answer 503.
 PAUSED_UNHEALTHY_AFTER_S = 300.0
+JSON = b"application/json"
 
 
 class Heartbeat:
-    """Beats, serves /health and trims for one Worker."""
+    """Beats, serves /health and /metrics, and trims for one Worker."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.deps: Any = None
         self.degraded: str | None = None
         self.started = time.time()
+        self.metrics = WorkerMetrics(worker)
         self.retention_every_s = RETENTION_EVERY_S
         self.retention_keep = retention.DEFAULT_KEEP
         self.backlog_alarm_at = retention.DEFAULT_BACKLOG_ALARM
@@ -132,6 +135,7 @@ class Heartbeat:
                     self.degraded = f"probe failed: {exc}"
             await self._record_recreations()
             await self.beat()
+            await self.metrics.sample_groups()
             await asyncio.sleep(HEARTBEAT_EVERY_S)
 
     async def beat(self, state: str | None = None) -> None:
@@ -177,18 +181,21 @@ class Heartbeat:
                     log.warning("retention on %s failed: %s", stream, exc)
 
     async def serve(self, port: int) -> asyncio.Server:
-        """GET /health (alive and well: 200, else 503 with the reason), GET /ready; other paths 404."""
+        """GET /health (alive and well: 200, else 503 with the reason), GET /ready, GET /metrics
+        (Prometheus' text format); other paths 404."""
 
-        # A dozen lines of asyncio instead of an HTTP framework: two read-only endpoints for
-        # container health checks do not justify a web server dependency.
+        # A dozen lines of asyncio instead of an HTTP framework: three read-only endpoints for
+        # container health checks and scrapers do not justify a web server dependency.
         async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
                 request = await asyncio.wait_for(reader.readline(), 2)
-                status, body = await self._answer(request)
+                status, content_type, body = await self._answer(request)
                 writer.write(
                     b"HTTP/1.1 "
                     + status
-                    + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                    + b"\r\nContent-Type: "
+                    + content_type
+                    + b"\r\nContent-Length: "
                     + str(len(body)).encode()
                     + b"\r\nConnection: close\r\n\r\n"
                     + body
@@ -198,11 +205,13 @@ class Heartbeat:
 
         return await asyncio.start_server(answer, "0.0.0.0", port)  # noqa: S104 - containers probe it
 
-    async def _answer(self, request: bytes) -> tuple[bytes, bytes]:
+    async def _answer(self, request: bytes) -> tuple[bytes, bytes, bytes]:
         parts = request.split()
         path = parts[1] if len(parts) > 1 else b""
+        if path == b"/metrics":
+            return b"200 OK", CONTENT_TYPE, self.metrics.exposition()
         if path not in (b"/health", b"/ready"):
-            return b"404 Not Found", b'{"error":"not found"}'
+            return b"404 Not Found", JSON, b'{"error":"not found"}'
         snap = self.snapshot()
         try:
             await asyncio.wait_for(self.worker.client.ping(), 1)
@@ -214,7 +223,7 @@ class Heartbeat:
         if path == b"/ready" and not why and snap["state"] != "running":
             why = f"not taking work: {snap['state']}"
         status = b"503 Service Unavailable" if why else b"200 OK"
-        return status, to_json({**snap, "redis": redis_ok, "unhealthy": why or ""})
+        return status, JSON, to_json({**snap, "redis": redis_ok, "unhealthy": why or ""})
 
 
 def _why_ended(task: asyncio.Task[None]) -> str:

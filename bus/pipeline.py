@@ -18,6 +18,7 @@ from aiwf.bus.commit import CommitBatch, CommitResult, Committer
 from aiwf.bus.config import BusConfig
 from aiwf.bus.dispatch import Finished
 from aiwf.bus.handler import Subscription
+from aiwf.bus.metrics import hooks as metrics
 from aiwf.bus.outcome import DeadLetter, Done, Skip
 
 log = logging.getLogger("aiwf.commit")
@@ -63,7 +64,7 @@ class CommitPipeline:
 
     async def _commit(self, items: list[Finished]) -> None:
         try:
-            result = await self.committer.commit(self._batch(items))
+            result = await metrics.timed_commit(self.committer.commit(self._batch(items)), len(items))
         except Exception as exc:  # noqa: BLE001 - Redis failing must not end the pipeline; the entries retry
             log.warning("%s: commit of %d entries failed, retrying them: %s", self.sub.group, len(items), exc)
             self._lost(items, exc)

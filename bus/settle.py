@@ -22,6 +22,7 @@ from aiwf.bus.commit import COMMITTED, CONFLICT, DEAD_LETTERED, DUPLICATE, REFUS
 from aiwf.bus.dispatch import Finished
 from aiwf.bus.errors import PermanentError
 from aiwf.bus.handler import Subscription
+from aiwf.bus.metrics import hooks as metrics
 from aiwf.bus.outage import OutageDetector
 from aiwf.bus.outcome import DeadLetter, Done, Skip, format_traceback
 from aiwf.bus.read import Reader
@@ -58,6 +59,7 @@ class Settler:
 
     def landed(self, item: Finished, code: int, reason: str) -> None:
         """One entry's commit result (a CommitResult code and, for conflicts, why)."""
+        metrics.landed(item, code)
         if item.envelope is not None:
             self.active.discard(item.envelope.id)
         if code == CONFLICT:
@@ -93,6 +95,7 @@ class Settler:
 
     def retry_later(self, d: Delivery, delay_s: float) -> None:
         """Deliver `d` again after `delay_s`; it stays ours meanwhile."""
+        metrics.retried(d)
         self.reader.schedule(d.entry_id, delay_s, d.deliveries)
 
     def _conflicted(self, d: Delivery, reason: str) -> None:

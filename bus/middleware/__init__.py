@@ -21,6 +21,7 @@ from typing import Any
 from aiwf.bus.decision import Result
 from aiwf.bus.handler import Context
 from aiwf.bus.middleware.logging import logging_middleware
+from aiwf.bus.middleware.metrics import metrics
 from aiwf.bus.middleware.timeout import timeout
 from aiwf.bus.middleware.tracing import tracing
 
@@ -30,8 +31,8 @@ Middleware = Callable[[Call], Call]
 """Wraps a call and returns a call."""
 
 #: Outermost first: log lines carry the event's ids throughout, the span covers the whole run,
-#: including a timeout.
-DEFAULT_MIDDLEWARE: tuple[Middleware, ...] = (logging_middleware(), tracing, timeout)
+#: including a timeout; metrics time the handler with its timeout and count a timeout as a failure.
+DEFAULT_MIDDLEWARE: tuple[Middleware, ...] = (logging_middleware(), tracing, metrics, timeout)
 
 
 def wrap(call: Call, middleware: Sequence[Middleware]) -> Call:
@@ -39,4 +40,4 @@ def wrap(call: Call, middleware: Sequence[Middleware]) -> Call:
     return reduce(lambda inner, outer: outer(inner), reversed(middleware), call)
 
 
-__all__ = ["DEFAULT_MIDDLEWARE", "Call", "Middleware", "logging_middleware", "timeout", "tracing", "wrap"]
+__all__ = ["DEFAULT_MIDDLEWARE", "Call", "Middleware", "logging_middleware", "metrics", "timeout", "tracing", "wrap"]

@@ -1,0 +1,119 @@
+"""The consume path's throughput with the metrics middleware on and off, in one run against one Redis.
+
+    .venv/bin/python bench/metrics_bench.py [--events 20000] [--rounds 3]
+
+bus_bench.py's phase 7 (pre-filled stream, one output per input, timed until every input is
+committed), run with DEFAULT_MIDDLEWARE ("on": handler histogram, failure counter, outcome and
+commit figures) and with the same stack less `metrics` ("off": no figure at all is recorded).
+On and off alternate within each round, so load on the machine hits both alike; each figure is
+the median of the rounds. Prints both, the ratio of the medians and the median of each round's
+ratio (the steadier of the two on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import redis.asyncio as aioredis
+from bus_bench import (
+    GROUP,
+    IN_STREAM,
+    MARKER_TTL_S,
+    OUT_STREAM,
+    Data,
+    bench_subscription,
+    prefill,
+    prepare,
+    redis_url,
+    wait_processed,
+)
+
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import connect
+from aiwf.bus.consume import Consumer
+from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware, metrics
+
+WITH = DEFAULT_MIDDLEWARE
+WITHOUT = tuple(m for m in DEFAULT_MIDDLEWARE if m is not metrics)
+
+
+@contextlib.asynccontextmanager
+async def consumer(url: str, config: BusConfig, middleware: Sequence[Middleware]) -> AsyncIterator[Consumer]:
+    """A Consumer of the bench subscription with `middleware`, stopped on exit."""
+    client = connect(url, config)
+    running = Consumer(client, config, bench_subscription(), "bench", middleware=middleware)
+    task = asyncio.create_task(running.run())
+    try:
+        yield running
+    finally:
+        running.stop()
+        await asyncio.wait_for(task, 10)
+        await client.aclose()
+
+
+async def consume(r: aioredis.Redis, url: str, config: BusConfig, d: Data, middleware: Sequence[Middleware]) -> float:
+    """Events/s from the consumer's start until every pre-filled input is committed."""
+    await r.flushdb()
+    await prefill(r, IN_STREAM, d.inputs)
+    await r.xgroup_create(IN_STREAM, GROUP, id="0")
+    n = len(d.inputs)
+    gc.collect()
+    start = time.perf_counter()
+    async with consumer(url, config, middleware) as running:
+        await wait_processed(running, n)
+        elapsed = time.perf_counter() - start
+    if await r.xlen(OUT_STREAM) != n or running.stats.failed:
+        raise RuntimeError(f"consume: outputs={await r.xlen(OUT_STREAM)} failed={running.stats.failed}")
+    if (running.metrics is None) == (middleware is WITH):
+        raise RuntimeError("the metrics middleware did not decide whether figures were recorded")
+    return n / elapsed
+
+
+async def run(events: int, rounds: int) -> None:
+    d = prepare(events)
+    on: list[float] = []
+    off: list[float] = []
+    with redis_url() as (url, source):
+        config = BusConfig(redis_url=url, producer="bench", marker_ttl_s=MARKER_TTL_S)
+        r = aioredis.Redis.from_url(url)
+        print(f"redis via {source}; {events:,} events per phase, {rounds} rounds")
+        try:
+            for n in range(1, rounds + 1):
+                first, second = (WITH, WITHOUT) if n % 2 else (WITHOUT, WITH)
+                for middleware in (first, second):
+                    rate = await consume(r, url, config, d, middleware)
+                    (on if middleware is WITH else off).append(rate)
+                    print(
+                        f"  round {n} metrics {'on ' if middleware is WITH else 'off'} {rate:>10,.0f} ev/s", flush=True
+                    )
+            await r.flushdb()
+        finally:
+            await r.aclose()
+    with_, without = statistics.median(on), statistics.median(off)
+    print(f"consume, metrics on : {with_:>10,.0f} ev/s (median of {rounds})")
+    print(f"consume, metrics off: {without:>10,.0f} ev/s (median of {rounds})")
+    paired = statistics.median(a / b for a, b in zip(on, off, strict=True))
+    print(f"ratio on/off        : {with_ / without:.3f} (medians); {paired:.3f} (median of each round's pair)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--events", type=int, default=20_000, help="events per phase")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each figure is their median")
+    args = parser.parse_args()
+    if args.events < 100 or args.rounds < 1:
+        parser.error("need --events >= 100 and --rounds >= 1")
+    asyncio.run(run(args.events, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
