@@ -104,8 +104,10 @@ async def barrier_loop(r: aioredis.Redis, slow_s: float, run: Run) -> None:
         out = {"payload": {"seq": payload["seq"], "sent": payload["sent"], "slow": is_slow}}
         return fields[b"id"].decode(), "slowbenchout.item.done", orjson.dumps(out)
 
+    stop = asyncio.Event()
+
     async def loop() -> None:
-        while True:
+        while not stop.is_set():  # a flag as well as the cancel: redis-py may swallow a cancel (3.11)
             reply = cast("list[Any]", await r.xreadgroup(GROUP, "barrier", {IN_STREAM: ">"}, count=PIPE, block=100))
             if not reply:
                 continue
@@ -122,6 +124,7 @@ async def barrier_loop(r: aioredis.Redis, slow_s: float, run: Run) -> None:
     try:
         await run()
     finally:
+        stop.set()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
