@@ -5,7 +5,7 @@
 --
 -- ops[n] is one of
 --   {"ok", entry, marker key, marker field or 0, outs, appends, writes}
---       marker  a hash field (the id's 16 bytes, in ARGV) or, field 0, a plain string key
+--       marker  a hash field (the id's last 12 bytes, in ARGV) or, field 0, a plain string key
 --       outs    {{stream, event id, type, body}}                        an output event per row
 --       appends {{events, index, category, global, stream id, expected,
 --                 {{event id, type, body}}, snapshot key or 0, snapshot value or 0}}
