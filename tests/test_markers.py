@@ -14,6 +14,11 @@ from aiwf.bus import Context, Publisher, Subscription, keys, markers
 from aiwf.bus.commit import COMMITTED, DUPLICATE, CommitBatch, Committer
 from aiwf.bus.config import BusConfig
 from aiwf.bus.groups import ensure_group
+from aiwf.bus.publish import build
+from aiwf.bus.scripts import Script
+from aiwf.dlq.letters import Letter
+from aiwf.dlq.replay_call import SUPPRESSED, Limits, replay_call
+from aiwf.dlq.replay_groups import Markers
 from aiwf.schemas import Event, new_id
 from tests.contract.harness import drain, running
 from tests.events import ItemCounted, ItemCreated
@@ -40,6 +45,15 @@ def test_a_uuid7_id_is_a_field_of_its_seconds_hash_in_the_streams_slot() -> None
     assert mark.key.startswith(f"aiwf:marks:{{documents}}:llm:{NOW_MS // markers.BUCKET_MS}:")
     assert int(mark.key.rsplit(":", 1)[1]) < markers.SHARDS
     assert markers.marker("documents", "other", eid).key != mark.key
+
+
+def test_ids_sharing_the_field_bytes_never_share_a_bucket() -> None:
+    """Two ids alike but for their top 4 bytes are 65.5 s apart, so they land in different hashes."""
+    eid = uuid7_at(NOW_MS + 500)
+    twin = uuid7_at(NOW_MS + 500 + 65_536)[:14] + eid[14:]  # same last 12 bytes, 65,536 ms later
+    one, other = markers.marker("documents", "llm", eid), markers.marker("documents", "llm", twin)
+    assert one.field == other.field
+    assert one.key != other.key
 
 
 @pytest.mark.parametrize("eid", ["order-1", "0190a8c4-7b3e-4e2a-9c1d-1234567890ab", uuid7_at(NOW_MS).upper(), "x" * 36])
@@ -146,3 +160,31 @@ async def test_a_commit_counts_each_marker_once(client: aioredis.Redis, config: 
         await drain(client, sub)
     entries = cast("Entries", await client.xrange(keys.stream("testing")))
     assert await markers.count(client, "testing", "many") == len(entries) == 20
+
+
+@pytest.mark.parametrize("eid", [None, "order-7"], ids=["uuid7", "custom"])
+async def test_a_replay_suppresses_and_clears_either_kind(client: aioredis.Redis, eid: str | None) -> None:
+    """The replay script sets a suppression marker unless one is there, and clears only its own kind."""
+    env = build("testing.item.created", {"title": "t"}, producer="tests", event_id=eid or new_id())
+    other, failed, committed = (markers.marker("testing", g, env.id) for g in ("other", "failed", "committed"))
+    await commit_marker(client, committed)
+
+    async def replay(touched: Markers) -> None:
+        entry = await client.xadd(keys.dead_letters("testing"), {"letter": "1"})
+        letter = Letter.from_entry("testing", entry, {})
+        call = replay_call(letter, env, touched, Limits(10, 3600), {"kind": "test"})
+        assert (await Script(client, "replay")(call))[0] == b"replayed"
+
+    await replay(Markers(suppress=[other, committed], clear=[]))
+    assert await markers.values(client, [other, committed]) == [SUPPRESSED.encode(), markers.DONE]
+    assert 0 < await client.ttl(other.key) <= 3600
+    await replay(Markers(suppress=[], clear=[other, failed, committed]))
+    assert await markers.values(client, [other, failed, committed]) == [None, None, markers.DONE]
+
+
+async def commit_marker(client: aioredis.Redis, mark: markers.Marker) -> None:
+    """The marker a commit leaves, written as commit.lua writes it."""
+    if mark.field:
+        await client.hset(mark.key, mark.field, markers.DONE)
+    else:
+        await client.set(mark.key, markers.DONE)
