@@ -3,12 +3,12 @@
 A marker is a (key, field) pair. Ids the bus makes are UUIDv7, whose first 48 bits are the
 millisecond they were made, shared by every copy of the event (a publish retried, a DLQ
 replay, a group re-reading old entries). Their markers are fields of one small hash per
-(domain, group, second of the id, shard): field = the id's last 12 raw bytes, value "1". About 21
+(domain, group, second of the id, shard): field = the id's last 12 raw bytes, value "1". About 20
 bytes per event instead of the ~150 of one string key each, as long as a hash stays in its
 compact encoding (listpack, up to the server's `hash-max-listpack-entries`: 128 in the shipped
 redis.conf, 512 compiled in). SHARDS spreads one second over enough hashes to keep them
-there up to about 5,000 events/s per group (2,900/s gives about 60 a hash); past that
-hashes convert to the hashtable encoding, correct still, at about 90 bytes an event
+there up to about 4,500 events/s per group at 128 (2,900/s gives about 60 a hash); past that
+hashes convert to the hashtable encoding, correct still, at about 70-90 bytes an event
 (bench/marker_bench.py measures both).
 
 Any other id (a producer's own idempotency key) keeps a plain string key with its TTL, field
