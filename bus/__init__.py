@@ -18,6 +18,7 @@
     outage.py         backend evidence only: pause, probe on a schedule, resume
     pipeline.py       finished entries committed in micro-batches, one at a time
     commit.py         the ops of one commit -> lua/commit.lua (marker + outputs + appends + writes + ack)
+    markers.py        processed-markers: where an event id's marker lives (sharded per-second hashes)
     deadletter.py     dead-letter entry fields
     settle.py         each entry's commit result: done, run again (conflict), retry later, dead letter
     replies.py        Redis error replies sorted: outage (pause) or misconfigured (say so)

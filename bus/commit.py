@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiwf.bus import codec, keys
+from aiwf.bus import codec, keys, markers
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis, retrying
 from aiwf.bus.decision import Append, Writes
@@ -53,12 +53,15 @@ class CommitBatch:
         writes: Writes | None = None,
     ) -> None:
         """Marker, outputs, appends, writes and ack for a handled entry."""
-        marker = self._key(keys.processed(self.domain, self.group, event_id))
+        mark = markers.marker(self.domain, self.group, event_id)
+        field = self._blob(mark.field) if mark.field else 0
         outs = [
             [self._key(keys.stream(keys.domain_of(env.type))), env.id, env.type, self._blob(codec.dumps(env))]
             for env in outputs
         ]
-        self.ops.append(["ok", entry_id, marker, outs, [self._append(a) for a in appends], self._writes(writes)])
+        self.ops.append(
+            ["ok", entry_id, self._key(mark.key), field, outs, [self._append(a) for a in appends], self._writes(writes)]
+        )
 
     def ack(self, entry_id: str) -> None:
         """Ack only."""

@@ -1,8 +1,8 @@
 """The consumer of one subscription: read -> dispatch slots -> commit pipeline, until stopped.
 
     read      bus/read.py: due retries, orphans, new entries — only as many as there is room for
-    dedupe    entries that may repeat (redeliveries, flagged retries and replays): one MGET of
-              their processed-markers per read; already done -> ack only
+    dedupe    entries that may repeat (redeliveries, flagged retries and replays): one round trip
+              for their processed-markers per read (bus/markers.py); already done -> ack only
     dispatch  bus/dispatch.py in `concurrency` slots, each taking the next entry when it is free
     commit    bus/pipeline.py: what finished, in micro-batches, one Lua call each
     leases    every entry we hold (running, queued, waiting for retry) is renewed so nobody steals it
@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from redis.exceptions import ResponseError
 
-from aiwf.bus import codec, keys
+from aiwf.bus import codec, keys, markers
 from aiwf.bus.backoff import Backoff
 from aiwf.bus.commit import Committer
 from aiwf.bus.config import BusConfig
@@ -233,8 +233,8 @@ class Consumer:
         ids = list({d.fields[b"id"] for d in batch if d.fields and b"id" in d.fields})
         if not ids:
             return set()
-        markers = await self.client.mget([keys.processed(self.sub.stream, self.sub.group, i.decode()) for i in ids])
-        return {i for i, m in zip(ids, markers, strict=True) if m is not None}
+        marks = [markers.marker(self.sub.stream, self.sub.group, i.decode()) for i in ids]
+        return {i for i, done in zip(ids, await markers.already_done(self.client, marks), strict=True) if done}
 
     def _maybe_seen(self, d: Delivery) -> bool:
         if d.deliveries > 1 or (d.fields is not None and _REDELIVERY in d.fields):

@@ -36,8 +36,13 @@ def dead_letters(domain: str) -> str:
 
 
 def processed(domain: str, group: str, event_id: str) -> str:
-    """The marker that `group` has committed `event_id` read from `domain`'s stream."""
+    """The plain marker that `group` has committed `event_id` (an id that is not a UUIDv7; bus/markers.py)."""
     return f"{PREFIX}:done:{{{domain}}}:{group}:{event_id}"
+
+
+def processed_bucket(domain: str, group: str, bucket: int | str, shard: int | str) -> str:
+    """Hash of `group`'s markers for UUIDv7 ids made in one time bucket, one shard of it (bus/markers.py)."""
+    return f"{PREFIX}:marks:{{{domain}}}:{group}:{bucket}:{shard}"
 
 
 def heartbeat(service: str, consumer: str) -> str:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from aiwf.bus import codec, keys
+from aiwf.bus import codec, keys, markers
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
 from aiwf.bus.scripts import Script
@@ -49,7 +49,7 @@ from aiwf.dlq import audit
 from aiwf.dlq.errors import NotReplayable
 from aiwf.dlq.letters import Letter
 from aiwf.dlq.replay_call import SUPPRESSED, Limits, letter_trail, replay_call, verdict
-from aiwf.dlq.replay_groups import markers
+from aiwf.dlq.replay_groups import touched_markers
 from aiwf.schemas import REGISTRY, Envelope, MalformedEvent, SchemaError, new_id
 
 #: Replays of one event id refused after this many (a bad fix must not loop forever).
@@ -164,7 +164,7 @@ class Replayer:
         """Replay (or, dry, check) one letter."""
         try:
             env, old_version = prepare(letter, self.config.max_event_bytes)
-            touched = await markers(self.client, letter, env.id, self.group)
+            touched = await touched_markers(self.client, letter, env.id, self.group)
         except NotReplayable as exc:
             return self._result(letter, Status.UNREPLAYABLE, str(exc))
         upcast = f", upcast v{old_version}->v{env.version}" if env.version != old_version else ""
@@ -187,7 +187,7 @@ class Replayer:
 
     async def _already_processed_note(self, letter: Letter, event_id: str) -> str:
         group = self.group or letter.group
-        marker = await self.client.get(keys.processed(letter.domain, group, event_id))
+        (marker,) = await markers.values(self.client, [markers.marker(letter.domain, group, event_id)])
         if marker is None or marker == SUPPRESSED.encode():
             return ""
         return f"; note: group {group!r} already processed it, so it will only acknowledge the copy"

@@ -28,14 +28,14 @@ class Limits:
 def replay_call(letter: Letter, env: Envelope, markers: Markers, limits: Limits, trail: dict[str, str | bytes]) -> Call:
     """Re-publish `env` (the letter's upcast envelope), touch `markers`, and audit it with `trail`."""
     domain = letter.domain
+    touched = [*markers.suppress, *markers.clear]
     script_keys = [
         keys.stream(domain),
         keys.dead_letters(domain),
         keys.replay_count(domain, env.id),
         keys.replayed_as(domain),
         keys.replay_audit(domain),
-        *markers.suppress,
-        *markers.clear,
+        *(m.key for m in touched),
     ]
     args: list[str | bytes] = [
         letter.entry_id,
@@ -46,6 +46,7 @@ def replay_call(letter: Letter, env: Envelope, markers: Markers, limits: Limits,
         SUPPRESSED,
         str(keys.AUDIT_MAXLEN),
         str(len(trail)),
+        *(m.field for m in touched),
     ]
     for name, value in [*trail.items(), *codec.encode(env, redelivery="dlq-replay").items()]:
         args += [name, value]

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiwf.bus import codec, keys
 from aiwf.bus.connection import Redis
+from aiwf.bus.markers import Marker, marker
 from aiwf.dlq.errors import NotReplayable
 from aiwf.dlq.letters import Letter
 
@@ -22,24 +23,24 @@ from aiwf.dlq.letters import Letter
 class Markers:
     """Processed-markers of one replay: to set (suppress) and to delete if they suppress (clear)."""
 
-    suppress: list[str]
-    clear: list[str]
+    suppress: list[Marker]
+    clear: list[Marker]
 
 
-async def markers(client: Redis, letter: Letter, event_id: str, group: str | None) -> Markers:
+async def touched_markers(client: Redis, letter: Letter, event_id: str, group: str | None) -> Markers:
     """The markers replaying `letter` (aimed at `group`, or every group) touches; NotReplayable if it cannot."""
     if group is not None and letter.group != group:
         raise NotReplayable(f"dead-lettered by group {letter.group!r}, not {group!r}")
     stream = keys.stream(letter.domain)
     groups = await group_positions(client, stream)
     if group is None:
-        return Markers([], [keys.processed(letter.domain, g, event_id) for g in groups])
+        return Markers([], [marker(letter.domain, g, event_id) for g in groups])
     if group not in groups:
         raise NotReplayable(f"group {group!r} does not exist on {stream}")
     others = {g: at for g, at in groups.items() if g != group}
     done = await past(client, stream, letter.source_id, others)
-    suppress = [keys.processed(letter.domain, g, event_id) for g in others if g in done]
-    return Markers(suppress, [keys.processed(letter.domain, group, event_id)])
+    suppress = [marker(letter.domain, g, event_id) for g in others if g in done]
+    return Markers(suppress, [marker(letter.domain, group, event_id)])
 
 
 async def group_positions(client: Redis, stream: str) -> dict[str, str]:

@@ -1,10 +1,11 @@
 -- The commit of one micro-batch of a consumer: every finished entry, atomically.
 --
 -- KEYS  every key the ops name, each once; KEYS[1] = the source stream, KEYS[2] = its dead letters
--- ARGV  [1] group  [2] processed-marker TTL (s)  [3] ops as JSON  [4..] bodies and field values
+-- ARGV  [1] group  [2] processed-marker TTL (s)  [3] ops as JSON  [4..] bodies, marker fields and values
 --
 -- ops[n] is one of
---   {"ok", entry, marker, outs, appends, writes}
+--   {"ok", entry, marker key, marker field or 0, outs, appends, writes}
+--       marker  a hash field (the id's last 12 bytes, in ARGV) or, field 0, a plain string key
 --       outs    {{stream, event id, type, body}}                        an output event per row
 --       appends {{events, index, category, global, stream id, expected,
 --                 {{event id, type, body}}, snapshot key or 0, snapshot value or 0}}
@@ -70,13 +71,28 @@ local function append(a)
   if a[8] ~= 0 then redis.call('SET', KEYS[a[8]], ARGV[a[9]]) end
 end
 
+-- A marker hash expires ttl after its newest field: one EXPIRE per hash and batch.
+local expiring = {}
+local function marked(key, field)
+  if field == 0 then return redis.call('EXISTS', key) == 1 end
+  return redis.call('HEXISTS', key, ARGV[field]) == 1
+end
+local function mark(key, field)
+  if field == 0 then return redis.call('SET', key, '1', 'EX', ttl) end
+  redis.call('HSET', key, ARGV[field], '1')
+  if not expiring[key] then
+    expiring[key] = true
+    redis.call('EXPIRE', key, ttl)
+  end
+end
+
 local function ok(op)
-  local marker, outs, appends, writes = KEYS[op[3]], op[4], op[5], op[6]
-  if redis.call('EXISTS', marker) == 1 then return 0 end
+  local key, field, outs, appends, writes = KEYS[op[3]], op[4], op[5], op[6], op[7]
+  if marked(key, field) then return 0 end
   local skip = {}
   local why = refused(appends, writes, skip)
   if why then return (why:sub(1, 9) == 'WRONGTYPE') and 4 or 3, why end
-  redis.call('SET', marker, '1', 'EX', ttl)
+  mark(key, field)
   for _, out in ipairs(outs) do
     redis.call('XADD', KEYS[out[1]], '*', 'id', out[2], 'type', out[3], 'body', ARGV[out[4]])
   end

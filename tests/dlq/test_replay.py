@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from dlq_world import Cli, World, dead_ids, outputs, poison, run_cli
 
-from aiwf.bus import Context, Publisher, Subscription, keys
+from aiwf.bus import Context, Publisher, Subscription, keys, markers
 from aiwf.bus import keys as dlq_keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.groups import ensure_group
@@ -243,7 +243,8 @@ async def test_group_replay_reaches_only_that_group(client: aioredis.Redis, conf
         await world.process(client, config)
         await drain(client, audit)
     for event_id in ids.values():
-        await client.delete(keys.processed("testing", "audit", event_id))  # as if the marker TTL had passed
+        mark = markers.marker("testing", "audit", event_id)
+        assert await client.hdel(mark.key, mark.field) == 1  # as if the marker TTL had passed
     world.fixed = True
     targeted, broadcast = await dead_ids(client, "testing")
     code, doc, _ = await replay_json(cli, targeted, "--group", "counter")

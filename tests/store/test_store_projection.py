@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from store_projection_proc import FAST, read_state, totals
 
-from aiwf.bus import deadletter
+from aiwf.bus import deadletter, markers
 from aiwf.bus import keys as bus_keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
@@ -208,7 +208,7 @@ async def test_event_whose_writes_cannot_all_apply_writes_nothing_and_is_dead_le
     (dead,) = cast("list[tuple[bytes, dict[bytes, bytes]]]", await client.xrange(bus_keys.dead_letters(proj.domain)))
     assert b"WRONGTYPE projection key" in dead[1][deadletter.FIELD_ERROR.encode()]
     (rec,) = await store.read("item-0")
-    assert not await client.exists(bus_keys.processed(proj.domain, proj.name, rec.envelope.id))
+    assert await markers.already_done(client, [markers.marker(proj.domain, proj.name, rec.envelope.id)]) == [False]
 
 
 async def test_projection_handler_returns_its_writes_and_writes_nothing_itself() -> None:
