@@ -12,6 +12,7 @@
     decision.py     what a handler returns: events, store appends, read-model writes; Nack
     consume.py      the consumer: read -> dispatch slots -> commit pipeline
     read.py           due retries, orphans (XAUTOCLAIM pages), new entries
+    dedupe.py         which entries may repeat a committed event, and which did (markers.py)
     dispatch.py       decode -> dedupe -> middleware + handler -> Outcome
     middleware/       logging, tracing, metrics, timeout around every handler call (DEFAULT_MIDDLEWARE)
     outcome.py        Done | Skip | Retry | DeadLetter, and classify()

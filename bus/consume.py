@@ -1,8 +1,8 @@
 """The consumer of one subscription: read -> dispatch slots -> commit pipeline, until stopped.
 
     read      bus/read.py: due retries, orphans, new entries — only as many as there is room for
-    dedupe    entries that may repeat (redeliveries, flagged retries and replays): one round trip
-              for their processed-markers per read (bus/markers.py); already done -> ack only
+    dedupe    bus/dedupe.py: entries that may repeat (redeliveries, flagged retries and replays):
+              one round trip for their processed-markers per read; already done -> ack only
     dispatch  bus/dispatch.py in `concurrency` slots, each taking the next entry when it is free
     commit    bus/pipeline.py: what finished, in micro-batches, one Lua call each
     leases    every entry we hold (running, queued, waiting for retry) is renewed so nobody steals it
@@ -22,15 +22,16 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from redis.exceptions import ResponseError
 
-from aiwf.bus import codec, keys, markers
+from aiwf.bus import keys
 from aiwf.bus.backoff import Backoff
 from aiwf.bus.commit import Committer
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
+from aiwf.bus.dedupe import Dedupe
 from aiwf.bus.dispatch import Dispatcher
 from aiwf.bus.groups import ensure_group, is_missing_group, leave_group, prune_consumers
 from aiwf.bus.handler import Subscription
@@ -108,7 +109,7 @@ class Consumer:
         self._group_ready = False
         #: Why Redis refuses this consumer's reads for a reason waiting will not fix ("" when it does not).
         self.misconfigured = ""
-        self._recreated_upto: tuple[int, int] | None = None
+        self.dedupe = Dedupe(client, self.stream, sub.stream, sub.group)
 
     def stop(self) -> None:
         """Stop reading, finish and commit what runs, hand the rest back, and return from run()."""
@@ -174,7 +175,7 @@ class Consumer:
     async def _read_once(self) -> None:
         if not self._group_ready:
             if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
-                await self._mark_recreated()
+                await self.dedupe.mark_recreated()
             self._group_ready = True
         if self.outage.paused:
             await self._probe()
@@ -218,28 +219,9 @@ class Consumer:
         if not batch:
             return
         self._owned.update(d.entry_id for d in batch)
-        maybe_seen = [d for d in batch if self._maybe_seen(d)]
-        done: set[bytes] = set()
-        if maybe_seen:
-            try:
-                done = await self._already_done(maybe_seen)
-            except Exception as exc:  # noqa: BLE001 - no answer: run them; the commit's SET NX still dedupes
-                log.warning("%s: marker check failed (%s); the commit will dedupe", self.sub.group, exc)
+        done = await self.dedupe.done(batch)
         for d in batch:  # every copy of a done event id, flagged or not, is skipped
             self._queue.put_nowait((d, bool(done) and d.fields is not None and d.fields.get(b"id") in done))
-
-    async def _already_done(self, batch: list[Delivery]) -> set[bytes]:
-        """Event ids (as in the entries) whose processed-marker exists."""
-        ids = list({d.fields[b"id"] for d in batch if d.fields and b"id" in d.fields})
-        if not ids:
-            return set()
-        marks = [markers.marker(self.sub.stream, self.sub.group, i.decode()) for i in ids]
-        return {i for i, done in zip(ids, await markers.already_done(self.client, marks), strict=True) if done}
-
-    def _maybe_seen(self, d: Delivery) -> bool:
-        if d.deliveries > 1 or (d.fields is not None and _REDELIVERY in d.fields):
-            return True
-        return self._recreated_upto is not None and codec.entry_order(d.entry_id) <= self._recreated_upto
 
     # -- dispatch slots --------------------------------------------------------------------------------
 
@@ -264,13 +246,7 @@ class Consumer:
         self.stats.last_error = f"group {self.sub.group!r} on {self.stream!r} vanished; recreated"
         log.error("%s", self.stats.last_error)
         await ensure_group(self.client, self.stream, self.sub.group, self.sub.start)
-        await self._mark_recreated()
-
-    async def _mark_recreated(self) -> None:
-        """A group (re)created at 0 reads old entries again: check their markers."""
-        last = cast("list[tuple[bytes, object]]", await self.client.xrevrange(self.stream, count=1))
-        if last:
-            self._recreated_upto = codec.entry_order(codec.text(last[0][0]))
+        await self.dedupe.mark_recreated()
 
     async def _leases(self) -> None:
         """Renew what we hold; now and then remove consumers that are gone and own nothing."""
@@ -314,6 +290,3 @@ def _cancelling() -> bool:
 def consumer_name() -> str:
     """Unique per process: `<host>-<pid>-<4 hex>`, so a restarted worker never reuses a dead one's PEL."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
-
-
-_REDELIVERY = codec.FIELD_REDELIVERY.encode()
