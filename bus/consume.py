@@ -140,6 +140,10 @@ class Consumer:
     async def run(self) -> None:
         """The loop. Redis errors pause it with backoff; a bad event never ends it."""
         metrics.bind(self.metrics)  # for this task and the slot and commit tasks it starts
+        # Redis unreachable at start ends run() at once (a one-line start-up error); an error reply
+        # (a key of the wrong type) is the read loop's to report and retry.
+        with contextlib.suppress(ResponseError):
+            await self._ensure_group()
         helpers = [asyncio.create_task(self.pipeline.run()), asyncio.create_task(self._leases())]
         helpers.append(asyncio.create_task(watch(self.dispatcher.deadlines), name=f"{self.sub.group}-timeouts"))
         helpers += [asyncio.create_task(self._slot(n)) for n in range(self.sub.concurrency)]
@@ -166,6 +170,11 @@ class Consumer:
                 failures += 1
                 await self._wait_after(failures, f"Redis unavailable ({exc})")
 
+    async def _ensure_group(self) -> None:
+        if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
+            await self.dedupe.mark_recreated()
+        self._group_ready = True
+
     async def _wait_after(self, failures: int, why: str) -> None:
         delay = READ_BACKOFF.delay(failures)
         self.stats.last_error = f"redis: {why}"[:300]
@@ -174,9 +183,7 @@ class Consumer:
 
     async def _read_once(self) -> None:
         if not self._group_ready:
-            if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
-                await self.dedupe.mark_recreated()
-            self._group_ready = True
+            await self._ensure_group()
         if self.outage.paused:
             await self._probe()
             return
