@@ -115,13 +115,16 @@ class Dispatcher:
             result = await self.call(event, ctx)
             if isinstance(result, Nack):
                 return self._nacked(result, d)
-            decision = result if isinstance(result, Decision) else Decision(events=result)
-            outputs = _checked(env.type, decision.events)
+            if isinstance(result, Decision):
+                events, appends, writes = result.events, result.appends, result.writes
+            else:  # a list of events, the common case: no Decision built per event
+                events, appends, writes = result, (), None
+            outputs = _checked(env.type, events)
             caused = [env.caused(o, producer=self.service, traceparent=ctx.traceparent_out) for o in outputs]
         except Exception as exc:  # noqa: BLE001 - a handler's failure is data, never a crash
             return self._failed(env, d, exc)
         self.outage.succeeded()
-        return Done(caused, decision.appends, decision.writes)
+        return Done(caused, appends, writes)
 
     def _failed(self, env: Envelope, d: Delivery, exc: Exception) -> Outcome:
         self.stats.failed += 1

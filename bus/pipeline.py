@@ -72,6 +72,7 @@ class CommitPipeline:
         self._report(items, result)
 
     def _report(self, items: list[Finished], result: CommitResult) -> None:
+        metrics.landed(items, result.codes)
         for item, code, reason in zip(items, result.codes, result.reasons, strict=True):
             self._landed(item, code, reason)
 

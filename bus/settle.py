@@ -59,7 +59,6 @@ class Settler:
 
     def landed(self, item: Finished, code: int, reason: str) -> None:
         """One entry's commit result (a CommitResult code and, for conflicts, why)."""
-        metrics.landed(item, code)
         if item.envelope is not None:
             self.active.discard(item.envelope.id)
         if code == CONFLICT:

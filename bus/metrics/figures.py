@@ -63,9 +63,9 @@ class ConsumerMetrics:
         """The event type if this subscription handles it, else OTHER."""
         return self._types.get(event_type, OTHER) if event_type is not None else OTHER
 
-    def count(self, event_type: str | bytes | None, outcome: str) -> None:
-        """One event reached `outcome`."""
-        self._child("handled", self.type_label(event_type), outcome).inc()
+    def count(self, event_type: str | bytes | None, outcome: str, n: int = 1) -> None:
+        """`n` events reached `outcome`."""
+        self._child("handled", self.type_label(event_type), outcome).inc(n)
 
     def handler_took(self, event_type: str, seconds: float, *, failed: bool) -> None:
         """One handler call's duration; `failed` when it raised."""

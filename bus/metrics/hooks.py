@@ -7,6 +7,7 @@ nothing around, and does nothing when the consumer records no metrics. No call h
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -39,15 +40,20 @@ def bind(figures: ConsumerMetrics | None) -> None:
     CURRENT.set(figures)
 
 
-def landed(item: Finished, code: int) -> None:
-    """Count one entry's commit result (a refused write is counted when it is retried or dead-lettered)."""
+def landed(items: Sequence[Finished], codes: Sequence[int]) -> None:
+    """Count one commit's results, one counter step per (type, outcome) rather than per entry
+    (a refused write is counted when it is retried or dead-lettered)."""
     figures = CURRENT.get()
     if figures is None:
         return
-    outcome = _outcome(item, code)
-    if outcome:
-        event_type = item.envelope.type if item.envelope is not None else _entry_type(item.delivery)
-        figures.count(event_type, outcome)
+    counts: Counter[tuple[str | bytes | None, str]] = Counter()
+    for item, code in zip(items, codes, strict=True):
+        outcome = _outcome(item, code)
+        if outcome:
+            event_type = item.envelope.type if item.envelope is not None else _entry_type(item.delivery)
+            counts[event_type, outcome] += 1
+    for (event_type, outcome), n in counts.items():
+        figures.count(event_type, outcome, n)
 
 
 def retried(d: Delivery) -> None:
