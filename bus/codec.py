@@ -39,9 +39,9 @@ def encode(env: Envelope, redelivery: str | None = None) -> dict[str, str | byte
 
 def dumps(env: Envelope) -> bytes:
     """The envelope as compact JSON bytes; empty headers are left out (most events have none)."""
-    doc = {name: getattr(env, name) for name in Envelope.model_fields}
+    doc = env.__dict__  # exactly the fields, in order (pydantic keeps extras elsewhere; extra="forbid")
     if not doc["headers"]:
-        del doc["headers"]
+        doc = {name: value for name, value in doc.items() if name != "headers"}
     return orjson.dumps(doc)
 
 

@@ -23,7 +23,7 @@ import re
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from redis.exceptions import ResponseError
 
@@ -40,9 +40,10 @@ SHARDS = 48
 DONE = b"1"
 
 
-@dataclass(frozen=True)
-class Marker:
-    """Where one event id's marker lives: a hash field, or (field b"") a plain string key."""
+class Marker(NamedTuple):
+    """Where one event id's marker lives: a hash field, or (field b"") a plain string key.
+
+    A NamedTuple, not a dataclass: one is built per event committed."""
 
     key: str
     field: bytes = b""

@@ -136,7 +136,8 @@ def _built(
 
 def dump_payload(event: Event) -> dict[str, Any]:
     """The event as JSON data, its Secret fields sealed for the recipient service."""
-    if all(getattr(event, name) is None for name in event.event_secret_fields):
+    secrets = event.event_secret_fields
+    if not secrets or all(getattr(event, name) is None for name in secrets):
         return event.model_dump(mode="json")  # nothing to seal (an optional secret left out): no key needed
     key = default_keyring().public_key(event.recipient())
     return event.model_dump(mode="json", context=seal_context(key))
