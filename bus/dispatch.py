@@ -14,7 +14,7 @@ from typing import Any
 
 from aiwf.bus import codec
 from aiwf.bus.config import BusConfig
-from aiwf.bus.decision import Decision, Nack, Result
+from aiwf.bus.decision import Decision, Nack
 from aiwf.bus.errors import HandlerTimeout, PermanentError
 from aiwf.bus.handler import Context, Deadlines, Subscription
 from aiwf.bus.middleware import Call, Middleware, wrap
@@ -54,7 +54,8 @@ class Dispatcher:
     ) -> None:
         self.sub, self.service, self.consumer, self.config = sub, service, consumer, config
         self.outage, self.stats, self.deps = outage, stats, deps
-        self.call: Call = wrap(self._invoke, middleware)
+        #: Each event type's handler inside the middleware, composed once.
+        self.calls: dict[str, Call] = {t: wrap(h, middleware) for t, h in sub.handlers.items()}
         #: Event ids being handled or waiting for their commit: a second copy waits its turn.
         self.active: set[str] = set()
         self._started: dict[int, float] = {}
@@ -92,7 +93,7 @@ class Dispatcher:
             return Skip("entry trimmed")
         try:
             env = codec.decode(d.fields, self.config.max_event_bytes)
-            if env.type not in self.sub.handlers:
+            if env.type not in self.calls:
                 REGISTRY.latest(env.type)  # an unknown type is a producer bug: dead-letter it
                 return Skip("no handler")
         except SchemaError as exc:
@@ -112,7 +113,7 @@ class Dispatcher:
         )
         try:
             event = REGISTRY.parse(env.type, env.version, env.payload, reader=self.service)
-            result = await self.call(event, ctx)
+            result = await self.calls[env.type](event, ctx)
             if isinstance(result, Nack):
                 return self._nacked(result, d)
             if isinstance(result, Decision):
@@ -139,9 +140,6 @@ class Dispatcher:
             exc = PermanentError(f"nacked on each of {d.deliveries} deliveries (max_deliveries)")
             return DeadLetter(exc, format_traceback(exc))
         return Retry(nack.after_s, None)
-
-    async def _invoke(self, event: Any, ctx: Context) -> Result:
-        return await self.sub.handlers[ctx.envelope.type](event, ctx)
 
 
 def _checked(event_type: str, outputs: Sequence[object]) -> Sequence[Event]:
