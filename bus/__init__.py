@@ -39,7 +39,6 @@ Around the path:
     stats.py        a consumer's counters
     process.py      child processes that die with their parent
     health.py       service state from heartbeats
-    resources.py    per-loop Redis clients for services not yet on the lifespan (pipeline)
     blobs.py        claim-check blob store for large payloads
     store/          the event-sourced store: append, read, aggregates, projections
     testing.py      a real Redis for tests, and waiting on conditions
