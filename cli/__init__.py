@@ -10,7 +10,8 @@ package; it is the one place that knows every worker and every command.
     keys.py       keys generate (and the missing keys `aiwf up` creates)
     health.py     health, from heartbeats
     up.py         worker, up (supervise.py: one process per worker, restarted with backoff;
-                  service_path.py: a built-in worker by name, or a user's `module:service`)
+                  service_path.py: a built-in worker by name, or a user's `module:service`;
+                  startup.py: why a worker stopped, as one line)
     demo.py       demo: the summary pipeline on the sample article
     dlq.py        dlq ls | show | purge (replay.py: dlq replay; letters.py: shared options)
     streams.py    streams, groups, pending, reclaim

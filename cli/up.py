@@ -24,6 +24,7 @@ from aiwf.bus.worker import run_service
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
 from aiwf.cli.service_path import load_service
+from aiwf.cli.startup import run_worker
 from aiwf.cli.supervise import Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config, redis_url
 from aiwf.workers import WORKERS
@@ -44,8 +45,9 @@ def worker(
         ),
     ],
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Print the traceback of an error as well.")] = False,
 ) -> None:
-    """Run one worker (what each container runs) until SIGTERM/SIGINT."""
+    """Run one worker (what each container runs) until SIGTERM/SIGINT; an error is one line, exit 1."""
 
     _configure_logging()
     try:
@@ -55,7 +57,8 @@ def worker(
     except AiwfError as exc:
         fail(str(exc))
     config = load_config(producer=service.name)
-    run_service(service, config, redis_url(config), health_port)
+    url = redis_url(config)
+    run_worker(service.name, url, config, lambda: run_service(service, config, url, health_port), debug=debug)
 
 
 def up(
