@@ -11,7 +11,7 @@ package; it is the one place that knows every worker and every command.
     health.py     health, from heartbeats
     up.py         worker, up (supervise.py: one process per worker, restarted with backoff;
                   service_path.py: a built-in worker by name, or a user's `module:service`;
-                  startup.py: why a worker stopped, as one line)
+                  startup.py: why a worker stopped, as one line; uplock.py: one `up` per data dir)
     demo.py       demo: the summary pipeline on the sample article
     dlq.py        dlq ls | show | purge (replay.py: dlq replay; letters.py: shared options)
     streams.py    streams, groups, pending, reclaim

@@ -27,6 +27,7 @@ from aiwf.cli.service_path import load_service
 from aiwf.cli.startup import run_worker
 from aiwf.cli.supervise import Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config, redis_url
+from aiwf.cli.uplock import claim
 from aiwf.workers import WORKERS
 
 
@@ -73,6 +74,7 @@ def up(
     if unknown:
         fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
     config = load_config()
+    claim(config.data_dir)  # held until this process ends: one `aiwf up` per data dir
     server = None
     url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:
