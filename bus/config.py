@@ -26,6 +26,8 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from aiwf.bus.errors import ConfigError
 
 DEFAULT_DATA_DIR = Path(".aiwf")
+#: The embedded Redis's preferred port: one above the usual 6379, so it never meets a system Redis.
+DEFAULT_EMBEDDED_PORT = 6390
 #: Redis socket read/write timeout: a frozen server becomes an error instead of a hang.
 DEFAULT_SOCKET_TIMEOUT_S = 1.0
 DEFAULT_CONNECT_TIMEOUT_S = 1.0
@@ -146,6 +148,14 @@ class ServerSettings(Settings):
         validation_alias="AIWF_APPENDFSYNC",
         description="AOF fsync of the embedded Redis: everysec loses at most ~1 s on power loss; "
         "always at most one write, at about a third of the commit throughput",
+    )
+    port: int = Field(
+        DEFAULT_EMBEDDED_PORT,
+        ge=1,
+        le=65535,
+        validation_alias="AIWF_REDIS_PORT",
+        description="loopback port the embedded Redis prefers, so other tools find it (redis-cli -p 6390); "
+        "a free port when it is taken",
     )
     redis_server: str | None = Field(
         None,

@@ -44,11 +44,18 @@ class EmbeddedRedis:
     appendfsync: str = "everysec"
     process: subprocess.Popen[bytes] | None = None
     server: RedisBinary | None = None
+    #: Tried first when `port` is 0 (a stable port other tools can find); a free one when it is taken.
+    preferred_port: int | None = None
 
     @classmethod
     def of(cls, config: BusConfig) -> EmbeddedRedis:
         """The embedded server for `config`: data under its data_dir, binary and fsync from `config.server`."""
-        return cls(config.data_dir, binary=config.server.redis_server, appendfsync=config.server.appendfsync)
+        return cls(
+            config.data_dir,
+            binary=config.server.redis_server,
+            appendfsync=config.server.appendfsync,
+            preferred_port=config.server.port,
+        )
 
     @property
     def url(self) -> str:
@@ -64,8 +71,21 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.server = server = resolve(self.binary)
         check_opens(self.data_dir, server)
-        self.port = self.port or free_port()
-        binary = server.path
+        ports = [self.port] if self.port else _ports_to_try(self.preferred_port)
+        for n, port in enumerate(ports, 1):
+            self.port = port
+            try:
+                self._launch(server.path, timeout_s)
+            except _ExitedAtStart as exc:
+                if n < len(ports):
+                    continue  # the preferred port was taken between our check and the bind: a free one
+                raise RedisUnavailable(str(exc)) from None
+            break
+        write_record(self.data_dir, server)
+        (self.data_dir / URL_FILE).write_text(self.url)
+        return self
+
+    def _launch(self, binary: str, timeout_s: float) -> None:
         args = [
             binary,
             "--port",
@@ -89,7 +109,7 @@ class EmbeddedRedis:
         ]
         # A session of its own: a terminal's Ctrl-C must reach only the supervisor, which stops
         # Redis last, after every worker has drained and committed.
-        self.process = subprocess.Popen(  # noqa: S603 - our own arguments
+        self.process = process = subprocess.Popen(  # noqa: S603 - our own arguments
             args,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -98,13 +118,12 @@ class EmbeddedRedis:
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
-                raise RedisUnavailable(f"embedded redis-server exited at start ({binary}): {err or 'see redis.log'}")
-            if _answers_ping(self.port):
-                write_record(self.data_dir, server)
-                (self.data_dir / URL_FILE).write_text(self.url)
-                return self
+            if process.poll() is not None:
+                err = (process.stderr.read() if process.stderr else b"").decode(errors="replace").strip()
+                raise _ExitedAtStart(f"embedded redis-server exited at start ({binary}): {err or 'see redis.log'}")
+            # Our server, not another one that got the port first.
+            if _server_pid(self.port) == process.pid:
+                return
             time.sleep(0.02)
         self.stop()
         raise RedisUnavailable(f"embedded redis-server on port {self.port} did not answer within {timeout_s}s")
@@ -132,6 +151,20 @@ class EmbeddedRedis:
         self.stop()
 
 
+class _ExitedAtStart(Exception):
+    """The server exited before answering (its port taken, say): try the next port."""
+
+
+def _ports_to_try(preferred: int | None) -> list[int]:
+    """`preferred` first if it can be bound now (then a free port, should another take it first), else a free one."""
+    if preferred:
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Redis binds: TIME_WAIT is no obstacle
+            s.bind(("127.0.0.1", preferred))
+            return [preferred, free_port()]
+    return [free_port()]
+
+
 def running_embedded_url(data_dir: Path) -> str | None:
     """The URL of an embedded server that `aiwf up` left running for this data dir, if it answers."""
     try:
@@ -140,6 +173,22 @@ def running_embedded_url(data_dir: Path) -> str | None:
         return None
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     return url if _answers_ping(port) else None
+
+
+def _server_pid(port: int) -> int | None:
+    """The `process_id` of the Redis answering on `port`, or None."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+            s.sendall(b"INFO server\r\n")
+            reply = b""
+            while b"process_id:" not in reply or not reply.split(b"process_id:", 1)[1].count(b"\r\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    return None
+                reply += chunk
+    except OSError:
+        return None
+    return int(reply.split(b"process_id:", 1)[1].split(b"\r\n", 1)[0])
 
 
 def _answers_ping(port: int) -> bool:

@@ -21,6 +21,7 @@ from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import summarize
 from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.bus.worker import run_service
+from aiwf.cli.env import redis_line
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
 from aiwf.cli.service_path import load_service
@@ -80,7 +81,7 @@ def up(
     if url is None:
         server = EmbeddedRedis.of(config).start()
         url = server.url
-        console.print(f"embedded Redis at {url} (data in {config.data_dir}/)", style="dim")
+    console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
     ensure_keys()
     supervisor = Supervisor(names, child_env(url))
     # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts
