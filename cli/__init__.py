@@ -15,6 +15,7 @@ package; it is the one place that knows every worker and every command.
     demo.py       demo: the summary pipeline on the sample article
     dlq.py        dlq ls | show | purge (replay.py: dlq replay; dlq_audit.py: dlq audit; letters.py: shared options)
     env.py        env, status: which Redis this data dir uses, for a second shell or tool
+    blobs.py      blobs put | get | ls | gc (the claim-check store)
     streams.py    streams, groups, pending, reclaim
     auth.py       auth verify
     calendar.py   calendar agenda
