@@ -63,6 +63,7 @@ def ls(
     since: SinceOpt = None,
     limit: LimitOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="Counts by stream, type, error and group.")] = False,
+    ids: Annotated[bool, typer.Option("--ids", help="Only the letter ids, one a line (for scripts).")] = False,
     json_: Json = False,
 ) -> None:
     """List dead letters, newest first (the newest 50 unless --limit)."""
@@ -82,6 +83,10 @@ def ls(
         return
     if json_:
         emit_json([lt.summary() for lt in found])
+        return
+    if ids:
+        for letter in found:
+            print(letter.ref)
         return
     id_table(
         f"{plural(len(found), 'dead letter')}, newest first",

@@ -75,7 +75,7 @@ def up(
     if unknown:
         fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
     config = load_config()
-    claim(config.data_dir)  # held until this process ends: one `aiwf up` per data dir
+    claim(config.data_dir, names)  # held until this process ends: one `aiwf up` per data dir
     server = None
     url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:

@@ -9,17 +9,27 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiwf.cli.support import fail
 
-__all__ = ["LOCK_FILE", "claim", "holder"]
+__all__ = ["LOCK_FILE", "Holder", "claim", "holder"]
 
 LOCK_FILE = "up.pid"
 
 
-def claim(data_dir: Path) -> int:
-    """Lock `data_dir` for this `aiwf up` and write our pid; one line and exit 1 when another holds it.
+@dataclass(frozen=True)
+class Holder:
+    """The `aiwf up` running on a data dir: its pid and the workers it supervises."""
+
+    pid: int
+    workers: tuple[str, ...]
+
+
+def claim(data_dir: Path, workers: Sequence[str]) -> int:
+    """Lock `data_dir` for this `aiwf up`, writing our pid and `workers`; one line and exit 1 when another holds it.
 
     Returns the open descriptor: it stays open, and the lock held, until the process ends.
     """
@@ -28,7 +38,7 @@ def claim(data_dir: Path) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        pid = _pid_in(fd)
+        pid = _read(fd).pid
         os.close(fd)
         who = f"pid {pid}" if pid else "another process"
         stop = f"Ctrl-C in its terminal or `kill -INT {pid}`" if pid else "Ctrl-C in its terminal"
@@ -37,12 +47,12 @@ def claim(data_dir: Path) -> int:
             f"({stop}), or give this one another AIWF_DATA_DIR"
         )
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    os.pwrite(fd, f"{os.getpid()}\n{','.join(workers)}\n".encode(), 0)
     return fd
 
 
-def holder(data_dir: Path) -> int | None:
-    """The pid of the `aiwf up` running on `data_dir`, or None when none is."""
+def holder(data_dir: Path) -> Holder | None:
+    """The `aiwf up` running on `data_dir`, or None when none is."""
     try:
         fd = os.open(data_dir / LOCK_FILE, os.O_RDONLY)
     except FileNotFoundError:
@@ -51,14 +61,16 @@ def holder(data_dir: Path) -> int | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return _pid_in(fd) or None
+            return _read(fd)
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
         os.close(fd)
 
 
-def _pid_in(fd: int) -> int:
+def _read(fd: int) -> Holder:
+    """What the holder wrote: `pid` and `workers` lines (pid 0 while it has not written them yet)."""
     with contextlib.suppress(ValueError, OSError):
-        return int(os.pread(fd, 32, 0).decode().strip() or 0)
-    return 0
+        pid, _, names = os.pread(fd, 4096, 0).decode().partition("\n")
+        return Holder(int(pid.strip() or 0), tuple(n for n in names.strip().split(",") if n))
+    return Holder(0, ())

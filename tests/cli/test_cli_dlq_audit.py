@@ -11,8 +11,6 @@ import pytest
 import redis
 from cli_checks import Aiwf, Env, Spawn, assert_one_error, wait_for
 
-from aiwf.bus.blobs import FileBlobStore
-
 pytestmark = pytest.mark.slow
 
 TEXT = b"Hello from a blob that arrives late.\n"
@@ -37,7 +35,9 @@ def test_audit_lists_replay_and_purge_runs_newest_first(aiwf: Aiwf, spawn: Spawn
     for doc in ("doc-1", "doc-2"):
         assert aiwf("publish", "documents.document.uploaded", "--data", _upload(doc)).returncode == 0
     refs = wait_for(lambda: len(found := _letters(aiwf)) == 2 and found, 30, "two dead letters")
-    FileBlobStore(Path(env["AIWF_DATA_DIR"]) / "blobs").put(TEXT, "text/plain")
+    (Path(env["AIWF_DATA_DIR"]) / "hello.txt").write_bytes(TEXT)
+    assert aiwf("blobs", "put", str(Path(env["AIWF_DATA_DIR"]) / "hello.txt")).returncode == 0
+    assert aiwf("dlq", "ls", "--ids").stdout.splitlines() == refs
     replayed, purged = refs
     assert aiwf("dlq", "replay", replayed, env={"USER": "ada"}).returncode == 0
     assert aiwf("dlq", "purge", purged, "--yes", env={"USER": "ada"}).returncode == 0

@@ -125,3 +125,28 @@ def test_env_with_redis_url_exports_that_url(aiwf: Aiwf, env: Env) -> None:
     result = aiwf("env", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["REDIS_URL"] == env["REDIS_URL"]
+
+
+def test_status_wait_returns_once_every_worker_of_up_runs(aiwf: Aiwf, spawn: Spawn, env: Env, r: redis.Redis) -> None:
+    """`aiwf status --wait 60` right after starting `aiwf up` in the background returns 0 once its workers beat."""
+    up = spawn(
+        "up", "--no-table", "--only", "documents,llm", env={**_no_redis_url(env), "AIWF_REDIS_PORT": str(free_port())}
+    )
+    result = aiwf("status", "--wait", "60", "--json", env={"REDIS_URL": None}, timeout=90)
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert (facts["up_pid"], facts["up_workers"]) == (up.pid, ["documents", "llm"])
+    health = json.loads(aiwf("health", "--json", env={"REDIS_URL": None}).stdout)
+    assert {row["service"]: row["state"] for row in health if row["service"] in {"documents", "llm"}} == {
+        "documents": "running",
+        "llm": "running",
+    }
+    up.send_signal(signal.SIGINT)
+    assert up.wait(40) == 0
+
+
+def test_status_wait_without_up_ends_in_one_line(aiwf: Aiwf) -> None:
+    """Nothing starting: `--wait 1` gives up after a second with one line saying what it waited for."""
+    result = aiwf("status", "--wait", "1", env={"REDIS_URL": None}, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "aiwf: waited 1s: no Redis answers yet (is `aiwf up` starting?)"
