@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -28,10 +31,28 @@ __all__ = [
     "BlobStore",
     "BlobTooLarge",
     "FileBlobStore",
+    "StoredBlob",
 ]
 
 #: Largest payload a FileBlobStore accepts unless told otherwise (256 MiB).
 DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SHARD_CHARS = 2
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """One blob as the store holds it: its hash, size and last put (modification time, epoch seconds)."""
+
+    sha256: str
+    size: int
+    modified: float
+
+    @property
+    def uri(self) -> str:
+        return f"blob:sha256:{self.sha256}"
 
 
 class BlobError(AiwfError):
@@ -102,6 +123,9 @@ class FileBlobStore:
         ref = BlobRef.of(data, content_type)
         path = self._path(ref)
         if self._intact(path, ref):
+            # A new put restarts its gc grace period: its event may be about to be published.
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(path)
             return ref
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -143,6 +167,40 @@ class FileBlobStore:
         """Remove the ref's file; every ref with the same hash loses its content too."""
         with contextlib.suppress(FileNotFoundError):
             self._path(ref).unlink()
+
+    def stored(self) -> Iterator[StoredBlob]:
+        """Every blob in the store (not partial writes), in no particular order."""
+        if not self.root.is_dir():
+            return
+        for shard in self.root.iterdir():
+            if not (len(shard.name) == _SHARD_CHARS and shard.is_dir()):
+                continue
+            for path in shard.iterdir():
+                if _SHA256.fullmatch(path.name) and path.name.startswith(shard.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        info = path.stat()
+                        yield StoredBlob(path.name, info.st_size, info.st_mtime)
+
+    def ref_for(self, sha256: str, content_type: str = "application/octet-stream") -> BlobRef:
+        """The ref of the stored blob `sha256` (its size read from the store); BlobNotFound if absent."""
+        path = self.root / sha256[:2] / sha256
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            msg = f"blob:sha256:{sha256} is not in the blob store at {self.root}"
+            raise BlobNotFound(msg) from None
+        return BlobRef(uri=f"blob:sha256:{sha256}", sha256=sha256, size=size, content_type=content_type)
+
+    def delete_if_untouched(self, blob: StoredBlob) -> bool:
+        """Delete `blob` unless it was put again since it was listed (its mtime moved); True if deleted."""
+        path = self.root / blob.sha256[:2] / blob.sha256
+        try:
+            if path.stat().st_mtime != blob.modified:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     @staticmethod
     def _intact(path: Path, ref: BlobRef) -> bool:

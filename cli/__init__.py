@@ -10,9 +10,12 @@ package; it is the one place that knows every worker and every command.
     keys.py       keys generate (and the missing keys `aiwf up` creates)
     health.py     health, from heartbeats
     up.py         worker, up (supervise.py: one process per worker, restarted with backoff;
-                  service_path.py: a built-in worker by name, or a user's `module:service`)
+                  service_path.py: a built-in worker by name, or a user's `module:service`;
+                  startup.py: why a worker stopped, as one line; uplock.py: one `up` per data dir)
     demo.py       demo: the summary pipeline on the sample article
-    dlq.py        dlq ls | show | purge (replay.py: dlq replay; letters.py: shared options)
+    dlq.py        dlq ls | show | purge (replay.py: dlq replay; dlq_audit.py: dlq audit; letters.py: shared options)
+    env.py        env, status: which Redis this data dir uses, for a second shell or tool
+    blobs.py      blobs put | get | ls | gc (the claim-check store)
     streams.py    streams, groups, pending, reclaim
     auth.py       auth verify
     calendar.py   calendar agenda

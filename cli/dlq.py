@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
+from aiwf.cli.dlq_audit import audit
 from aiwf.cli.known import letter_hint
 from aiwf.cli.letters import (
     AllOpt,
@@ -44,12 +45,13 @@ DEFAULT_LS_LIMIT = 50
 
 
 def register(app: typer.Typer) -> None:
-    """Add `dlq ls|show|replay|purge` to `app`."""
-    dlq = typer.Typer(help="Dead letters: list, show, replay, purge.", no_args_is_help=True)
+    """Add `dlq ls|show|replay|purge|audit` to `app`."""
+    dlq = typer.Typer(help="Dead letters: list, show, replay, purge, and the audit trail.", no_args_is_help=True)
     dlq.command("ls")(ls)
     dlq.command("show")(show)
     dlq.command("replay")(replay)
     dlq.command("purge")(purge)
+    dlq.command("audit")(audit)
     app.add_typer(dlq, name="dlq")
 
 
@@ -61,6 +63,7 @@ def ls(
     since: SinceOpt = None,
     limit: LimitOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="Counts by stream, type, error and group.")] = False,
+    ids: Annotated[bool, typer.Option("--ids", help="Only the letter ids, one a line (for scripts).")] = False,
     json_: Json = False,
 ) -> None:
     """List dead letters, newest first (the newest 50 unless --limit)."""
@@ -80,6 +83,10 @@ def ls(
         return
     if json_:
         emit_json([lt.summary() for lt in found])
+        return
+    if ids:
+        for letter in found:
+            print(letter.ref)
         return
     id_table(
         f"{plural(len(found), 'dead letter')}, newest first",

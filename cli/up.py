@@ -21,11 +21,14 @@ from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import summarize
 from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.bus.worker import run_service
+from aiwf.cli.env import redis_line
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
 from aiwf.cli.service_path import load_service
+from aiwf.cli.startup import run_worker
 from aiwf.cli.supervise import Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config, redis_url
+from aiwf.cli.uplock import claim
 from aiwf.workers import WORKERS
 
 
@@ -44,8 +47,9 @@ def worker(
         ),
     ],
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Print the traceback of an error as well.")] = False,
 ) -> None:
-    """Run one worker (what each container runs) until SIGTERM/SIGINT."""
+    """Run one worker (what each container runs) until SIGTERM/SIGINT; an error is one line, exit 1."""
 
     _configure_logging()
     try:
@@ -55,7 +59,8 @@ def worker(
     except AiwfError as exc:
         fail(str(exc))
     config = load_config(producer=service.name)
-    run_service(service, config, redis_url(config), health_port)
+    url = redis_url(config)
+    run_worker(service.name, url, config, lambda: run_service(service, config, url, health_port), debug=debug)
 
 
 def up(
@@ -70,12 +75,13 @@ def up(
     if unknown:
         fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
     config = load_config()
+    claim(config.data_dir, names)  # held until this process ends: one `aiwf up` per data dir
     server = None
     url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:
         server = EmbeddedRedis.of(config).start()
         url = server.url
-        console.print(f"embedded Redis at {url} (data in {config.data_dir}/)", style="dim")
+    console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
     ensure_keys()
     supervisor = Supervisor(names, child_env(url))
     # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts

@@ -1,0 +1,49 @@
+"""Worker start-up errors at the CLI edge: one `aiwf:` line naming cause and fix, the traceback only with --debug."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli_checks import Aiwf, assert_one_error
+
+from aiwf.bus.server import free_port
+
+
+def test_worker_without_redis_ends_in_one_line_without_traceback(aiwf: Aiwf) -> None:
+    """No Redis at REDIS_URL: `aiwf worker tts` exits 1 with one line naming the URL and the fix."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    line = assert_one_error(aiwf("worker", "tts", env={"REDIS_URL": url}, timeout=30))
+    assert "cannot reach Redis" in line
+    assert url in line
+    assert "aiwf up" in line
+    assert "REDIS_URL" in line
+
+
+def test_worker_without_redis_shows_the_traceback_with_debug(aiwf: Aiwf) -> None:
+    """`--debug` adds the traceback before the same one line, still exit 1."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = aiwf("worker", "tts", "--debug", env={"REDIS_URL": url}, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("aiwf: worker tts: cannot reach Redis")
+
+
+def test_worker_password_in_redis_url_is_not_printed(aiwf: Aiwf) -> None:
+    """The one line names the URL with its password masked."""
+    url = f"redis://user:hunter2@127.0.0.1:{free_port()}/0"
+    line = assert_one_error(aiwf("worker", "documents", env={"REDIS_URL": url}, timeout=30))
+    assert "hunter2" not in line
+    assert "user:***@" in line
+
+
+def test_worker_without_keys_ends_in_one_line_and_debug_shows_the_traceback(aiwf: Aiwf, tmp_path: Path) -> None:
+    """auth with an empty keys dir: one line naming the keys and `aiwf keys generate`; --debug adds the traceback."""
+    empty = tmp_path / "no-keys"
+    empty.mkdir()
+    line = assert_one_error(aiwf("worker", "auth", env={"AIWF_KEYS_DIR": str(empty)}, timeout=30))
+    assert "aiwf keys generate auth gateway" in line
+    assert str(empty) in line
+    debug = aiwf("worker", "auth", "--debug", env={"AIWF_KEYS_DIR": str(empty)}, timeout=30)
+    assert debug.returncode == 1, debug.stderr
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1] == line
