@@ -11,11 +11,28 @@ from typing import Any
 
 import httpx
 import pytest
+from auth_support import make_keys
 
 from aiwf.bus.config import BusConfig
 from aiwf.gateway import GatewaySettings, create_app
 
 Gateway = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
+PASSWORD = "Correct-Horse-Battery-42"
+
+
+@pytest.fixture(autouse=True)
+def sealing_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Sealing keys for auth and the gateway (passwords sealed for auth, issued tokens for the gateway)."""
+    return make_keys(tmp_path, monkeypatch)
+
+
+async def account(http: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Register `username` and log in through the gateway; the Authorization header of its access token."""
+    created = await http.post("/api/v1/auth/register", json={"username": username, "password": password})
+    assert created.status_code == 201, created.text
+    tokens = await http.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    return {"Authorization": f"Bearer {tokens.json()['access_token']}"}
 
 
 @pytest.fixture
