@@ -49,6 +49,7 @@ class Replies:
         self._watching: dict[str, set[asyncio.Queue[Envelope]]] = {}
         self._last: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         """Follow the reply streams in the background, from their current ends."""
@@ -66,6 +67,8 @@ class Replies:
 
     async def stop(self) -> None:
         """Stop following; waiters still pending are cancelled."""
+        # A flag as well as the cancel: redis-py can swallow a cancel that lands inside a blocked XREAD.
+        self._stopping = True
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -114,7 +117,7 @@ class Replies:
     async def _follow(self) -> None:
         backoff = Backoff(0.05, 2.0)
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 if not self._last:
                     await self._find_ends()
