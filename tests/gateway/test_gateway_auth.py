@@ -63,7 +63,7 @@ async def test_missing_tampered_expired_and_wrong_audience_tokens_are_401(
         good = (await account(http, "ada"))["Authorization"].removeprefix("Bearer ")
         # Tokens the test signs itself with a key it publishes, as the auth service would.
         ring = KeyRing.generate(time.time())
-        published = json.loads(await client.get(keys.AUTH_JWKS))
+        published = json.loads(await client.get(keys.AUTH_JWKS) or b"{}")
         published["keys"] += ring.public_jwks(time.time())["keys"]
         await client.set(keys.AUTH_JWKS, json.dumps(published))
         issuer, audience = published["issuer"], published["audience"]

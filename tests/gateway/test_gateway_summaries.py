@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from http_support import Gateway, account, eventually
-from service_support import serving
+from service_support import envelopes, serving
 
 from aiwf.bus import keys
 from aiwf.bus.config import BusConfig
@@ -50,7 +50,7 @@ def seconds_of(wav: bytes) -> float:
 
 
 async def test_a_document_json_and_multipart_is_processed(gateway: Gateway, bus: BusConfig) -> None:
-    """JSON text and a multipart Markdown file both come back processed; GET /documents/{id} has it for its owner only."""
+    """JSON text and a multipart Markdown file are both processed; GET /documents/{id} shows it to its owner only."""
     async with services(bus, tts=False), gateway() as http:
         me = await account(http, "ada")
         as_json = await http.post("/api/v1/documents", json={"text": ARTICLE, "filename": "a.md"}, headers=me)
@@ -75,9 +75,9 @@ async def test_a_large_file_travels_as_a_blob(gateway: Gateway, bus: BusConfig, 
         me = await account(http, "ada")
         response = await http.post("/api/v1/documents", files={"file": ("big.md", big, "text/markdown")}, headers=me)
     assert response.status_code == 200, response.text
-    uploaded = [f for _, f in await client.xrange(keys.stream("documents")) if b"uploaded" in f.get(b"type", b"")]
+    uploaded = [e for e in await envelopes(client, "documents") if e.type == "documents.document.uploaded"]
     assert uploaded
-    payload = json.loads(uploaded[-1][b"body"])["payload"]
+    payload = uploaded[-1].payload
     assert payload["blob"]["size"] == len(big)
     assert payload["content_base64"] is None
 
@@ -143,7 +143,7 @@ async def sse(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> lis
 
 
 async def test_a_summary_run_completes_with_text_and_audio(gateway: Gateway, bus: BusConfig) -> None:
-    """POST /summaries is 202; its events stream ends with pipeline.summary.completed; the run has a summary and a WAV."""
+    """POST /summaries is 202; its events end with pipeline.summary.completed; the run has a summary and a WAV."""
     async with services(bus), gateway() as http:
         me = await account(http, "ada")
         started = await http.post("/api/v1/summaries", json={"text": ARTICLE, "filename": "a.md"}, headers=me)
