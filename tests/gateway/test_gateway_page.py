@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import httpx
 import pytest
@@ -41,7 +42,14 @@ ARTICLE = (
     "Redis streams keep every event in order. Consumer groups share the work between workers. "
     "A dead letter keeps the error of a poison event. The gateway turns requests into events."
 )
+#: The audio element's duration once its metadata loaded: the browser decoded the WAV.
+LOADED_DURATION = (
+    "a => new Promise(r => a.readyState >= 1 ? r(a.duration)"
+    " : a.addEventListener('loadedmetadata', () => r(a.duration)))"
+)
 playwright = pytest.importorskip("playwright.async_api")
+if TYPE_CHECKING:
+    from playwright.async_api import FilePayload, Page
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)"),
     pytest.mark.timeout(180),
@@ -67,7 +75,7 @@ async def gateway_process(bus: BusConfig) -> AsyncIterator[str]:
     port = free_port()
     env = {**os.environ, "REDIS_URL": bus.redis_url or "", "AIWF_BLOB_DIR": str(bus.blob_path)}
     cmd = [sys.executable, "-m", "aiwf.cli", "gateway", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         # Never block the loop: the workers of this test run on it.
@@ -81,11 +89,11 @@ async def gateway_process(bus: BusConfig) -> AsyncIterator[str]:
         yield url
     finally:
         proc.terminate()
-        await asyncio.to_thread(proc.wait, 20)
+        await asyncio.wait_for(proc.wait(), 20)
 
 
 @contextlib.asynccontextmanager
-async def browser_page(url: str) -> AsyncIterator[object]:
+async def browser_page(url: str) -> AsyncIterator[Page]:
     async with playwright.async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
@@ -122,14 +130,12 @@ async def test_board_upload_audio_and_tts_offline(bus: BusConfig) -> None:
 
         # The upload flow ends with a playable audio element.
         await page.get_by_label("Document (text, Markdown, HTML or PDF)").set_input_files(
-            files=[{"name": "streams.txt", "mimeType": "text/plain", "buffer": ARTICLE.encode()}]
+            files=[cast("FilePayload", {"name": "streams.txt", "mimeType": "text/plain", "buffer": ARTICLE.encode()})]
         )
         await page.get_by_role("button", name="Summarize").click()
         audio = page.locator("#player audio")
         await expect(audio).to_have_count(1, timeout=30_000)
-        duration = await audio.evaluate(
-            "a => new Promise(r => a.readyState >= 1 ? r(a.duration) : a.addEventListener('loadedmetadata', () => r(a.duration)))"
-        )
+        duration = await audio.evaluate(LOADED_DURATION)
         assert duration > 0.5
         await expect(page.locator("#summary")).not_to_have_text("Waiting for the summary…")
         await expect(page.locator('#steps li[data-step="speech"]')).to_have_attribute("data-state", "done")
