@@ -6,19 +6,14 @@ With AIWF_GATEWAY_SCREENSHOT=path the finished page is saved there (docs/gateway
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import httpx
 import pytest
+from http_support import gateway_process
 from service_support import serving
 
 from aiwf.bus.config import BusConfig
@@ -56,40 +51,10 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(autouse=True)
 def extractive(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AIWF_LLM_URL", "AIWF_LLM_FALLBACK_URL"):
         monkeypatch.delenv(name, raising=False)
-
-
-@contextlib.asynccontextmanager
-async def gateway_process(bus: BusConfig) -> AsyncIterator[str]:
-    """`aiwf gateway` on a free port, sharing the test's Redis, keys and blob directory; its URL."""
-    port = free_port()
-    env = {**os.environ, "REDIS_URL": bus.redis_url or "", "AIWF_BLOB_DIR": str(bus.blob_path)}
-    cmd = [sys.executable, "-m", "aiwf.cli", "gateway", "--host", "127.0.0.1", "--port", str(port)]
-    proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        # Never block the loop: the workers of this test run on it.
-        async with httpx.AsyncClient() as http:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"{url}/health", timeout=1)).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 20)
 
 
 @contextlib.asynccontextmanager
