@@ -30,9 +30,7 @@ def sealing_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return make_keys(tmp_path, monkeypatch)
 
 
-async def account(
-    http: httpx.AsyncClient, username: str, password: str = PASSWORD, base: str = ""
-) -> dict[str, str]:
+async def account(http: httpx.AsyncClient, username: str, password: str = PASSWORD, base: str = "") -> dict[str, str]:
     """Register `username` and log in through the gateway; the Authorization header of its access token."""
     body = {"username": username, "password": password}
     created = await http.post(f"{base}/api/v1/auth/register", json=body)
