@@ -14,7 +14,14 @@ from starlette.exceptions import HTTPException
 __all__ = ["install", "problem"]
 
 #: The code of an HTTPException by its status, for errors FastAPI raises itself (404, 405, ...).
-_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+_CODES = {
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 
 
 def problem(status: int, error: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:

@@ -15,6 +15,7 @@ route and where on the reply stream to start looking, and the reply is read from
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -33,10 +34,12 @@ from aiwf.gateway.settings import GatewaySettings
 from aiwf.schemas import Envelope, Event, SchemaError
 from aiwf.schemas.ids import new_id
 
-__all__ = ["Exchange", "Route", "accepted", "prefers_async"]
+__all__ = ["REQUEST_ID", "Exchange", "Route", "accepted", "prefers_async"]
 
 #: Reply-stream entries one GET /api/v1/requests/{id} reads at most, in pages.
 SCAN_LIMIT = 100_000
+#: Request ids are the UUIDv7 event ids the gateway made; anything else names no request.
+REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SCAN_PAGE = 500
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -65,7 +68,7 @@ def prefers_async(prefer: str | None) -> bool:
 
 
 def accepted(request_id: str) -> JSONResponse:
-    """202: the work goes on; its result will be at the request's URL."""
+    """202: the work goes on; its result will be at the request's URL (for its owner)."""
     url = f"/api/v1/requests/{request_id}"
     return JSONResponse({"id": request_id, "status": "pending", "url": url}, status_code=202, headers={"Location": url})
 
@@ -84,8 +87,11 @@ class Exchange:
         self.publisher = Publisher(client, config)
         self.states = ServiceStates(client)
 
-    async def ask(self, route: Route, build: Callable[[str], Event], prefer: str | None) -> Response:
-        """Publish `build(request_id)` and answer with its reply, a 202, or a 503 for an offline service."""
+    async def ask(self, route: Route, build: Callable[[str], Event], prefer: str | None, owner: str = "") -> Response:
+        """Publish `build(request_id)` and answer with its reply, a 202, or a 503 for an offline service.
+
+        `owner` (the caller's user id) alone may read the request later; "" makes it nobody's.
+        """
         queue = prefers_async(prefer)
         if not queue and not await self.states.online(route.service):
             return problem(
@@ -97,7 +103,7 @@ class Exchange:
         request_id = new_id()
         event = build(request_id)
         with self.replies.waiting(request_id) as reply:
-            await self._record(route, request_id)
+            await self._record(route.name, request_id, owner)
             await self.publisher.publish(event, event_id=request_id, correlation_id=request_id)
             if queue:
                 return accepted(request_id)
@@ -107,36 +113,75 @@ class Exchange:
                 return accepted(request_id)
         return await route.render(env)
 
-    async def _record(self, route: Route, request_id: str) -> None:
+    async def start(self, kind: str, build: Callable[[str], Event], owner: str) -> str:
+        """Publish `build(request_id)` for a run followed by its events (no reply awaited); the request id."""
+        request_id = new_id()
+        event = build(request_id)
+        await self._record(kind, request_id, owner)
+        await self.publisher.publish(event, event_id=request_id, correlation_id=request_id)
+        return request_id
+
+    async def _record(self, kind: str, request_id: str, owner: str) -> None:
         key = keys.gateway_request(request_id)
-        fields = {"route": route.name, "after": self.replies.position(route.stream)}
+        # Where every followed stream stood: the request's events all come after these positions.
+        fields = {"route": kind, "owner": owner, **{s: self.replies.position(s) for s in self.replies.streams}}
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # Mapping keys are invariant in redis-py stubs
             pipe.expire(key, self.settings.request_ttl_s)
             await pipe.execute()
 
-    async def lookup(self, request_id: str) -> tuple[Route, Envelope | None] | None:
-        """The request's route and its reply (None while there is none yet); None for an unknown request."""
-        record = cast("dict[bytes, bytes]", await self.client.hgetall(keys.gateway_request(request_id)))
-        route = self.routes.get(record.get(b"route", b"").decode())
-        if route is None:
-            return None
-        return route, await self._find(route, request_id, record.get(b"after", b"0-0").decode())
+    async def record(self, request_id: str, owner: str) -> dict[str, str] | None:
+        """The request's record (its kind under "route", stream positions), if it exists and `owner` made it.
 
-    async def _find(self, route: Route, request_id: str, after: str) -> Envelope | None:
-        low, read = f"({after}", 0
-        wanted = {t.encode() for t in route.replies}
+        Another user's request and an unknown one are alike: None (a 404, never a 403 that tells it exists).
+        """
+        if not REQUEST_ID.fullmatch(request_id):
+            return None
+        raw = cast("dict[bytes, bytes]", await self.client.hgetall(keys.gateway_request(request_id)))
+        record = {k.decode(): v.decode() for k, v in raw.items()}
+        if not record or not owner or record.get("owner") != owner:
+            return None
+        return record
+
+    async def lookup(self, request_id: str, owner: str) -> tuple[Route, Envelope | None] | None:
+        """The request's route and its reply (None while there is none yet); None for an unknown request."""
+        record = await self.record(request_id, owner)
+        route = self.routes.get(record.get("route", "")) if record else None
+        if route is None or record is None:
+            return None
+        found = await self._scan(route.stream, record.get(route.stream, "0-0"), route.replies, request_id, first=True)
+        return route, found[0] if found else None
+
+    async def history(self, request_id: str, record: dict[str, str]) -> list[Envelope]:
+        """Every event of the request's correlation id on the followed streams, in the order they happened."""
+        found: list[Envelope] = []
+        for stream in self.replies.streams:
+            found += await self._scan(stream, record.get(stream, "0-0"), None, request_id, first=False)
+        return sorted(found, key=lambda e: e.id)  # UUIDv7 ids sort by time
+
+    async def _scan(
+        self, stream: str, after: str, types: frozenset[str] | None, request_id: str, *, first: bool
+    ) -> list[Envelope]:
+        """Events after `after` on `stream`: replies caused by the request (`types`) or all of its correlation id."""
+        low, read, out = f"({after}", 0, []
+        wanted = {t.encode() for t in types} if types is not None else None
         while read < SCAN_LIMIT:
-            page = cast("Entries", await self.client.xrange(route.stream, min=low, max="+", count=SCAN_PAGE))
+            page = cast("Entries", await self.client.xrange(stream, min=low, max="+", count=SCAN_PAGE))
             for _, fields in page:
-                env = _decoded(fields, self.config) if fields.get(codec.FIELD_TYPE.encode()) in wanted else None
-                if env is not None and env.causation_id == request_id:
-                    return env
+                if wanted is not None and fields.get(codec.FIELD_TYPE.encode()) not in wanted:
+                    continue
+                env = _decoded(fields, self.config)
+                if env is None:
+                    continue
+                if (env.causation_id if wanted is not None else env.correlation_id) == request_id:
+                    out.append(env)
+                    if first:
+                        return out
             if len(page) < SCAN_PAGE:
-                return None
+                break
             read += len(page)
             low = f"({page[-1][0].decode()}"
-        return None
+        return out
 
 
 def _decoded(fields: dict[bytes, bytes], config: BusConfig) -> Envelope | None:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from aiwf.gateway.bodies import body_of, exchange
 from aiwf.gateway.errors import problem
 from aiwf.gateway.exchange import Exchange, Route
+from aiwf.gateway.security import User
 from aiwf.gateway.settings import GatewaySettings
 from aiwf.schemas import REGISTRY, Envelope
 from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested
@@ -66,9 +67,12 @@ async def render(env: Envelope) -> Response:
 @router.post("/chat", summary="Chat completion")
 async def chat(
     body: ChatBody,
+    user: User,
     gateway: Annotated[Exchange, Depends(exchange)],
     prefer: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Run a chat completion through the llm service; 202 with the request's URL past the route's timeout."""
     fields = body.model_dump()
-    return await gateway.ask(gateway.routes[NAME], lambda rid: ChatRequested(request_id=rid, **fields), prefer)
+    return await gateway.ask(
+        gateway.routes[NAME], lambda rid: ChatRequested(request_id=rid, **fields), prefer, owner=user
+    )

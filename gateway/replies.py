@@ -30,6 +30,8 @@ log = logging.getLogger("aiwf.gateway")
 BLOCK_MS = 500
 #: Entries read per XREAD.
 READ_COUNT = 500
+#: Events one SSE watcher may have unread before further ones are dropped for it.
+WATCH_QUEUE = 1000
 Reply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 
@@ -44,8 +46,10 @@ class Replies:
         self._streams = list(dict.fromkeys(streams))
         self._types = frozenset(t.encode() for t in types)
         self._waiting: dict[str, asyncio.Future[Envelope]] = {}
+        self._watching: dict[str, set[asyncio.Queue[Envelope]]] = {}
         self._last: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         """Follow the reply streams in the background, from their current ends."""
@@ -63,6 +67,8 @@ class Replies:
 
     async def stop(self) -> None:
         """Stop following; waiters still pending are cancelled."""
+        # A flag as well as the cancel: redis-py can swallow a cancel that lands inside a blocked XREAD.
+        self._stopping = True
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -70,6 +76,11 @@ class Replies:
         for future in self._waiting.values():
             future.cancel()
         await self._client.aclose()
+
+    @property
+    def streams(self) -> list[str]:
+        """The streams followed, in a fixed order."""
+        return list(self._streams)
 
     @property
     def in_flight(self) -> int:
@@ -90,10 +101,23 @@ class Replies:
         finally:
             self._waiting.pop(request_id, None)
 
+    @contextlib.contextmanager
+    def watching(self, correlation_id: str) -> Iterator[asyncio.Queue[Envelope]]:
+        """A queue receiving every event of `correlation_id` read from now on, for the block's duration only."""
+        queue: asyncio.Queue[Envelope] = asyncio.Queue(maxsize=WATCH_QUEUE)
+        self._watching.setdefault(correlation_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            queues = self._watching.get(correlation_id, set())
+            queues.discard(queue)
+            if not queues:
+                self._watching.pop(correlation_id, None)
+
     async def _follow(self) -> None:
         backoff = Backoff(0.05, 2.0)
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 if not self._last:
                     await self._find_ends()
@@ -109,17 +133,20 @@ class Replies:
             failures = 0
             for stream, entries in batch or []:
                 self._last[stream.decode()] = entries[-1][0].decode()
-                if self._waiting:
+                if self._waiting or self._watching:
                     self._resolve(fields for _, fields in entries)
 
     def _resolve(self, entries: Iterable[dict[bytes, bytes]]) -> None:
         for fields in entries:
-            if fields.get(codec.FIELD_TYPE.encode()) not in self._types:
+            if not self._watching and fields.get(codec.FIELD_TYPE.encode()) not in self._types:
                 continue
             try:
                 env = codec.decode(fields, self._config.max_event_bytes)
             except SchemaError:
                 continue  # not a reply anyone here can use; the services dead-letter it
-            future = self._waiting.get(env.causation_id or "")
+            for queue in self._watching.get(env.correlation_id or "", ()):
+                with contextlib.suppress(asyncio.QueueFull):  # a stalled watcher loses events, not memory
+                    queue.put_nowait(env)
+            future = self._waiting.get(env.causation_id or "") if env.type.encode() in self._types else None
             if future is not None and not future.done():
                 future.set_result(env)

@@ -37,6 +37,47 @@ class GatewaySettings(Settings):
         validation_alias="AIWF_GATEWAY_TTS_TIMEOUT",
         description="seconds POST /api/v1/tts/synthesize waits for the audio before answering 202",
     )
+    auth_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        validation_alias="AIWF_GATEWAY_AUTH_TIMEOUT",
+        description="seconds the /api/v1/auth routes wait for the auth service before answering 202",
+    )
+    documents_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="AIWF_GATEWAY_DOCUMENTS_TIMEOUT",
+        description="seconds POST /api/v1/documents waits for the document to be processed before answering 202",
+    )
+    calendar_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="AIWF_GATEWAY_CALENDAR_TIMEOUT",
+        description="seconds POST /api/v1/calendar/sync waits for the sync before answering 202",
+    )
+    rate_limit_address: str = Field(
+        "600/minute",
+        pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
+        validation_alias="AIWF_GATEWAY_RATE_LIMIT_ADDRESS",
+        description="requests one client address may make to /api/v1 (`limits` notation: N/second|minute|hour|day)",
+    )
+    rate_limit_user: str = Field(
+        "300/minute",
+        pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
+        validation_alias="AIWF_GATEWAY_RATE_LIMIT_USER",
+        description="requests one signed-in user may make (`limits` notation)",
+    )
+    audience: str | None = Field(
+        None,
+        min_length=1,
+        validation_alias="AIWF_GATEWAY_AUDIENCE",
+        description="audience an access token must name; unset: the one the auth service publishes with its JWKS",
+    )
+    cors_origins: str = Field(
+        "",
+        validation_alias="AIWF_GATEWAY_CORS_ORIGINS",
+        description="comma-separated origins allowed to call the API from a browser; empty (default): none",
+    )
     max_body_bytes: int = Field(
         1_000_000,
         ge=1024,

@@ -12,6 +12,7 @@ from aiwf.bus.blobs import BlobError, BlobStore
 from aiwf.gateway.bodies import body_of, exchange
 from aiwf.gateway.errors import problem
 from aiwf.gateway.exchange import Exchange, Route
+from aiwf.gateway.security import User
 from aiwf.gateway.settings import GatewaySettings
 from aiwf.schemas import REGISTRY, Envelope
 from aiwf.schemas.events.tts import SpeechRejected, SpeechRequested, SpeechSynthesized
@@ -60,9 +61,12 @@ def route(settings: GatewaySettings, blobs: BlobStore) -> Route:
 )
 async def synthesize(
     body: SpeechBody,
+    user: User,
     gateway: Annotated[Exchange, Depends(exchange)],
     prefer: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Speak the text through the tts service; 202 with the request's URL past the route's timeout."""
     fields = body.model_dump()
-    return await gateway.ask(gateway.routes[NAME], lambda rid: SpeechRequested(request_id=rid, **fields), prefer)
+    return await gateway.ask(
+        gateway.routes[NAME], lambda rid: SpeechRequested(request_id=rid, **fields), prefer, owner=user
+    )

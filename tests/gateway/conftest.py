@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
-from http_support import bus, gateway
+from http_support import bus, gateway, sealing_keys
 
-__all__ = ["bus", "gateway"]
+__all__ = ["bus", "gateway", "sealing_keys"]

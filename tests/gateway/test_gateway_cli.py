@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -46,3 +48,37 @@ def test_a_bad_port_variable_is_one_line_and_exit_2() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith("aiwf: AIWF_GATEWAY_PORT must be an integer")
+
+
+def test_openapi_writes_every_route(tmp_path: Path) -> None:
+    """`aiwf gateway openapi --out F` writes the OpenAPI document naming every /api/v1 route and the bearer scheme."""
+    out = tmp_path / "openapi.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "aiwf.cli", "gateway", "openapi", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert {
+        "/api/v1/documents",
+        "/api/v1/documents/{document_id}",
+        "/api/v1/summaries",
+        "/api/v1/summaries/{run_id}",
+        "/api/v1/summaries/{run_id}/audio",
+        "/api/v1/llm/chat",
+        "/api/v1/tts/synthesize",
+        "/api/v1/auth/login",
+        "/api/v1/auth/register",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/requests/{request_id}",
+        "/api/v1/requests/{request_id}/events",
+        "/api/v1/status",
+        "/api/v1/status/events",
+        "/health",
+    } <= set(document["paths"])
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "multipart/form-data" in document["paths"]["/api/v1/summaries"]["post"]["requestBody"]["content"]

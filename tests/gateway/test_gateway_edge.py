@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from http_support import Gateway
+from http_support import Gateway, account
 from service_support import serving
 
 from aiwf.bus import keys
 from aiwf.bus.config import BusConfig
+from aiwf.workers.auth.service import SERVICE as AUTH
 from aiwf.workers.llm.service import SERVICE as LLM
 
 
@@ -29,21 +30,23 @@ async def test_health_is_503_without_redis(gateway: Gateway) -> None:
 
 async def test_status_shows_every_service_from_heartbeats(gateway: Gateway, bus: BusConfig) -> None:
     """With llm running and tts not: llm is online with one instance, tts offline, every service listed."""
-    async with serving(LLM, bus), gateway() as http:
-        response = await http.get("/api/v1/status")
+    async with serving(AUTH, bus), serving(LLM, bus), gateway() as http:
+        response = await http.get("/api/v1/status", headers=await account(http, "ada"))
     assert response.status_code == 200
     rows = {r["service"]: r for r in response.json()["services"]}
     assert {"auth", "calendar", "documents", "llm", "tts", "pipeline"} <= set(rows)
+    assert response.json()["alarms"] == []
     assert (rows["llm"]["state"], rows["llm"]["online"], rows["llm"]["instances"]) == ("running", True, 1)
     assert (rows["tts"]["state"], rows["tts"]["online"]) == ("offline", False)
     assert set(rows["llm"]) >= {"backlog", "pending", "dead_letters", "last_error", "reason", "alarms"}
 
 
-async def test_unknown_and_malformed_request_ids_are_404(gateway: Gateway) -> None:
+async def test_unknown_and_malformed_request_ids_are_404(gateway: Gateway, bus: BusConfig) -> None:
     """An id the gateway never made, or one that is no UUIDv7, is 404 in the error shape."""
-    async with gateway() as http:
-        unknown = await http.get("/api/v1/requests/0190f7e6-8b7a-7cc1-9f00-000000000000")
-        malformed = await http.get("/api/v1/requests/..%2f..%2fetc")
+    async with serving(AUTH, bus), gateway() as http:
+        me = await account(http, "ada")
+        unknown = await http.get("/api/v1/requests/0190f7e6-8b7a-7cc1-9f00-000000000000", headers=me)
+        malformed = await http.get("/api/v1/requests/..%2f..%2fetc", headers=me)
     assert unknown.status_code == 404
     assert unknown.json()["error"] == "not_found"
     assert malformed.status_code == 404

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from http_support import Gateway, eventually
+from http_support import Gateway, account, eventually
 from service_support import serving
 
 from aiwf.bus import keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Call
+from aiwf.workers.auth.service import SERVICE as AUTH
 from aiwf.workers.llm.service import SERVICE as LLM
 
 ARTICLE = (
@@ -35,8 +36,9 @@ def chat(text: str) -> dict[str, Any]:
 
 async def test_chat_answers_with_the_completion_and_any_replica_finds_it(gateway: Gateway, bus: BusConfig) -> None:
     """A chat is an OpenAI-shaped extractive completion; GET /requests/{id} on another replica has it too."""
-    async with serving(LLM, bus), gateway() as one, gateway() as two:
-        response = await one.post("/api/v1/llm/chat", json=chat(ARTICLE))
+    async with serving(AUTH, bus), serving(LLM, bus), gateway() as one, gateway() as two:
+        me = await account(one, "ada")
+        response = await one.post("/api/v1/llm/chat", json=chat(ARTICLE), headers=me)
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["object"] == "chat.completion"
@@ -45,18 +47,21 @@ async def test_chat_answers_with_the_completion_and_any_replica_finds_it(gateway
         assert body["choices"][0]["message"]["role"] == "assistant"
         assert content
         assert content in ARTICLE or all(s.strip(". ") in ARTICLE for s in content.split(". "))
-        again = await two.get(f"/api/v1/requests/{body['id']}")
+        again = await two.get(f"/api/v1/requests/{body['id']}", headers=me)
         assert again.status_code == 200
         assert again.json()["choices"] == body["choices"]
+        other = await account(two, "bob")
+        assert (await two.get(f"/api/v1/requests/{body['id']}", headers=other)).status_code == 404
 
 
 async def test_two_replicas_each_get_their_own_replies(gateway: Gateway, bus: BusConfig) -> None:
     """Concurrent chats on two replicas: every response carries the completion of its own request."""
     texts = [f"Request number {i} speaks of topic{i} alone." for i in range(12)]
-    async with serving(LLM, bus), gateway() as one, gateway() as two:
+    async with serving(AUTH, bus), serving(LLM, bus), gateway() as one, gateway() as two:
         replicas = [one, two]
+        me = await account(one, "ada")
         responses = await asyncio.gather(
-            *(replicas[i % 2].post("/api/v1/llm/chat", json=chat(t)) for i, t in enumerate(texts))
+            *(replicas[i % 2].post("/api/v1/llm/chat", json=chat(t), headers=me) for i, t in enumerate(texts))
         )
     for text, response in zip(texts, responses, strict=True):
         assert response.status_code == 200, response.text
@@ -79,22 +84,25 @@ def slow(seconds: float) -> Any:
 async def test_a_chat_past_its_timeout_is_202_then_its_result(gateway: Gateway, bus: BusConfig) -> None:
     """Past AIWF_GATEWAY_LLM_TIMEOUT the answer is 202 with the request's URL, which later holds the completion."""
     held = dataclasses.replace(LLM, middleware=[*DEFAULT_MIDDLEWARE, slow(1.0)])
-    async with serving(held, bus), gateway(llm_timeout_s=0.2) as http:
-        response = await http.post("/api/v1/llm/chat", json=chat(ARTICLE))
+    async with serving(AUTH, bus), serving(held, bus), gateway(llm_timeout_s=0.2) as http:
+        me = await account(http, "ada")
+        response = await http.post("/api/v1/llm/chat", json=chat(ARTICLE), headers=me)
         assert response.status_code == 202, response.text
         url = response.json()["url"]
         assert response.headers["location"] == url
         assert url == f"/api/v1/requests/{response.json()['id']}"
-        assert (await http.get(url)).status_code == 202  # still running
-        done = await eventually(lambda: http.get(url), 200)
+        assert (await http.get(url, headers=me)).status_code == 202  # still running
+        done = await eventually(lambda: http.get(url, headers=me), 200)
     assert done.status_code == 200
     assert done.json()["backend"] == "extractive"
 
 
-async def test_llm_offline_is_503_and_nothing_is_published(gateway: Gateway, client: aioredis.Redis) -> None:
+async def test_llm_offline_is_503_and_nothing_is_published(
+    gateway: Gateway, bus: BusConfig, client: aioredis.Redis
+) -> None:
     """Without a running llm worker a sync chat is 503 with Retry-After and a readable message; no event is written."""
-    async with gateway(retry_after_s=7) as http:
-        response = await http.post("/api/v1/llm/chat", json=chat(ARTICLE))
+    async with serving(AUTH, bus), gateway(retry_after_s=7) as http:
+        response = await http.post("/api/v1/llm/chat", json=chat(ARTICLE), headers=await account(http, "ada"))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "7"
     assert response.json() == {"error": "llm_offline", "message": "The language model is temporarily offline"}
@@ -115,8 +123,8 @@ async def test_bad_chat_bodies_are_422_naming_the_field(
     gateway: Gateway, bus: BusConfig, client: aioredis.Redis, body: dict[str, Any], field: str
 ) -> None:
     """A body the llm.chat.requested schema refuses is 422 whose message starts with the field; nothing is published."""
-    async with serving(LLM, bus), gateway() as http:
-        response = await http.post("/api/v1/llm/chat", json=body)
+    async with serving(AUTH, bus), serving(LLM, bus), gateway() as http:
+        response = await http.post("/api/v1/llm/chat", json=body, headers=await account(http, "ada"))
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "invalid_request"
     assert response.json()["message"].startswith(f"{field}:")
