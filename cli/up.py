@@ -20,7 +20,7 @@ from aiwf.bus.connection import connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import summarize
 from aiwf.bus.server import EmbeddedRedis, running_embedded_url
-from aiwf.bus.worker import run_service
+from aiwf.bus.worker import EXIT_UNHEALTHY, StayedUnhealthy, run_service
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
 from aiwf.cli.service_path import load_service
@@ -55,7 +55,10 @@ def worker(
     except AiwfError as exc:
         fail(str(exc))
     config = load_config(producer=service.name)
-    run_service(service, config, redis_url(config), health_port)
+    try:
+        run_service(service, config, redis_url(config), health_port)
+    except StayedUnhealthy as exc:  # drained already: exit non-zero so a restart policy replaces the process
+        fail(str(exc), EXIT_UNHEALTHY)
 
 
 def up(
