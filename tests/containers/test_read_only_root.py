@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -101,10 +102,12 @@ async def test_the_summary_chain_completes_with_a_read_only_root(
     )
 
     async def completed() -> bool:
-        entries = await client.xrange(keys.stream("pipeline"))
+        entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", await client.xrange(keys.stream("pipeline")))
         return any(b"pipeline.summary.completed" in fields[b"body"] for _, fields in entries)
 
-    logs = lambda: "\n".join((tmp_path / f"{n}.log").read_text() for n in WORKERS)  # noqa: E731
+    def logs() -> str:
+        return "\n".join((tmp_path / f"{n}.log").read_text() for n in WORKERS)
+
     try:
         await wait_until(completed, 90, "pipeline.summary.completed")
     except AssertionError:
