@@ -107,6 +107,8 @@ def test_every_worker_scales_on_the_lag_of_its_real_streams_and_groups(overlay: 
         assert {(t["metadata"]["stream"], t["metadata"]["consumerGroup"]) for t in lag} == expected, worker
         for trigger in spec["triggers"]:
             assert trigger["type"] == "redis-streams"
+            # KEDA's CRD types trigger metadata as a map of strings: a bare number is refused.
+            assert all(isinstance(v, str) for v in trigger["metadata"].values()), trigger
             assert trigger["metadata"]["address"] == address
             assert trigger["authenticationRef"]["name"] in auths
             assert int(trigger["metadata"].get("lagCount", trigger["metadata"].get("pendingEntriesCount"))) > 0
