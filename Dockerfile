@@ -13,8 +13,9 @@ FROM ${PYTHON_IMAGE} AS build
 ENV VENV=/opt/aiwf PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 # Dependencies first, from the hash-pinned lock (tools/lock), so a code change reuses this layer.
-COPY requirements.lock ./
-RUN python -m venv "$VENV" && "$VENV/bin/pip" install --require-hashes -r requirements.lock
+COPY requirements.lock requirements-build.lock ./
+RUN python -m venv "$VENV" && "$VENV/bin/pip" install --require-hashes -r requirements.lock \
+ && "$VENV/bin/pip" install --require-hashes -r requirements-build.lock
 COPY pyproject.toml README.md ./
 COPY bus bus
 COPY schemas schemas
@@ -22,9 +23,11 @@ COPY workers workers
 COPY dlq dlq
 COPY cli cli
 COPY gateway gateway
-# The project itself without dependencies: everything it needs came from the lock; pip check
-# fails the build if the lock and pyproject.toml disagree.
-RUN "$VENV/bin/pip" install --no-deps . && "$VENV/bin/pip" check
+# The project itself without dependencies or a build environment: everything came from the
+# locks. The build backend then leaves the venv, and pip check fails the build if the lock and
+# pyproject.toml disagree.
+RUN "$VENV/bin/pip" install --no-deps --no-build-isolation . \
+ && "$VENV/bin/pip" uninstall -y setuptools wheel packaging && "$VENV/bin/pip" check
 
 FROM ${RUNTIME_IMAGE} AS runtime
 # A fixed uid/gid so Kubernetes' runAsUser/fsGroup and host-mounted secrets can name them.

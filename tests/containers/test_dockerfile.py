@@ -96,7 +96,8 @@ def test_the_build_installs_only_the_hash_pinned_lock_then_the_project_without_d
     """The dependencies come from requirements.lock with --require-hashes; the project itself with --no-deps."""
     runs = stage("build").all("RUN")
     assert any("--require-hashes -r requirements.lock" in r for r in runs)
-    assert any("install --no-deps ." in r and 'pip" check' in r for r in runs)
+    assert any("--require-hashes -r requirements-build.lock" in r for r in runs)
+    assert any("install --no-deps --no-build-isolation ." in r and 'pip" check' in r for r in runs)
     pins = [line for line in LOCK.read_text().splitlines() if line and not line.startswith((" ", "#"))]
     assert pins
     assert [p for p in pins if "==" not in p] == []
@@ -119,7 +120,14 @@ def test_the_lock_pins_every_runtime_dependency_of_pyproject() -> None:
 def test_the_build_context_has_what_the_dockerfile_copies_and_no_venv_data_or_keys(tmp_path: Path) -> None:
     """Given a .venv, .aiwf/ keys and stray key files, .dockerignore sends none of them but every COPY source."""
     tree = tmp_path / "repo"
-    for rel in [".dockerignore", "Dockerfile", "requirements.lock", "pyproject.toml", "README.md"]:
+    for rel in [
+        ".dockerignore",
+        "Dockerfile",
+        "requirements.lock",
+        "requirements-build.lock",
+        "pyproject.toml",
+        "README.md",
+    ]:
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tree / rel)
     for rel in [
