@@ -45,7 +45,8 @@ def worker(
     ],
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
 ) -> None:
-    """Run one worker (what each container runs) until SIGTERM/SIGINT."""
+    """Run one worker (what each container runs) until SIGTERM/SIGINT, or exit 3 once /health has answered 503
+    for AIWF_EXIT_WHEN_UNHEALTHY_S seconds."""
 
     _configure_logging()
     try:
