@@ -188,6 +188,13 @@ class WorkerSettings(Settings):
         validation_alias="AIWF_HEALTH_PORT",
         description="port of GET /health (unset: no endpoint); `aiwf worker --health-port` wins",
     )
+    exit_when_unhealthy_s: float | None = Field(
+        None,
+        gt=0,
+        validation_alias="AIWF_EXIT_WHEN_UNHEALTHY_S",
+        description="seconds a worker may stay unhealthy (what GET /health answers 503 for) before it "
+        "drains and exits with status 3, so a restart policy starts a fresh one; unset: never",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
         validation_alias="AIWF_LOG_LEVEL",

@@ -216,7 +216,7 @@ class Consumer:
         await self._enqueue(probe)
 
     async def _checked_backend(self) -> str | None:
-        assert self.backend_check is not None
+        assert self.backend_check is not None  # noqa: S101 - type narrowing: only called when a check is set
         try:
             return await self.backend_check()
         except Exception as exc:  # noqa: BLE001 - a failing check is a failed probe

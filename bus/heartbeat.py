@@ -45,13 +45,18 @@ class Heartbeat:
         self.trims: dict[str, retention.TrimReport] = {}
         self._recreations_recorded: dict[int, int] = {}  # id(consumer) -> recreations written
         self._tasks: list[asyncio.Task[None]] = []
+        #: Why the watchdog stopped the worker (AIWF_EXIT_WHEN_UNHEALTHY_S), or None.
+        self.gave_up: str | None = None
 
     def start(self) -> list[asyncio.Task[None]]:
-        """Start the heartbeat and retention loops."""
+        """Start the heartbeat and retention loops (and the watchdog when AIWF_EXIT_WHEN_UNHEALTHY_S is set)."""
         self._tasks = [
             asyncio.create_task(self._beating(), name="heartbeat"),
             asyncio.create_task(self._retention(), name="retention"),
         ]
+        bound = self.worker.config.worker.exit_when_unhealthy_s
+        if bound is not None:
+            self._tasks.append(asyncio.create_task(self._watchdog(bound), name="watchdog"))
         for task in self._tasks:
             task.add_done_callback(_log_death)
         return self._tasks
@@ -83,6 +88,34 @@ class Heartbeat:
         if paused > PAUSED_UNHEALTHY_AFTER_S:
             return f"paused for {paused:.0f}s: {self.reason()}"
         return None
+
+    async def problem(self) -> str | None:
+        """What GET /health answers 503 for: Redis unreachable, or `unhealthy()`; None when healthy."""
+        try:
+            await asyncio.wait_for(self.worker.client.ping(), 1)
+        except Exception:  # noqa: BLE001 - any failure is "Redis not reachable"
+            return "redis unreachable"
+        return self.unhealthy()
+
+    async def _watchdog(self, bound_s: float) -> None:
+        """Stop the worker once it has been unhealthy for `bound_s` without a break.
+
+        Docker's restart policy acts on an exit, not on an `unhealthy` health status: exiting
+        is how a container that stays unhealthy gets replaced (Worker.run then raises StayedUnhealthy)."""
+        since: float | None = None
+        while True:
+            try:
+                why = await self.problem()
+            except Exception as exc:  # noqa: BLE001 - the watchdog itself must not die of a bad check
+                why = f"health check failed: {exc}"
+            now = time.monotonic()
+            since = (since or now) if why else None
+            if why and since is not None and now - since >= bound_s:
+                self.gave_up = f"unhealthy for {now - since:.0f}s (limit {bound_s:g}s): {why}"
+                log.error("worker %s exits: %s", self.worker.service.name, self.gave_up)
+                self.worker.stop()
+                return
+            await asyncio.sleep(min(1.0, bound_s / 4))
 
     def reason(self) -> str:
         """What the state is about."""
@@ -213,13 +246,8 @@ class Heartbeat:
         if path not in (b"/health", b"/ready"):
             return b"404 Not Found", JSON, b'{"error":"not found"}'
         snap = self.snapshot()
-        try:
-            await asyncio.wait_for(self.worker.client.ping(), 1)
-            redis_ok = True
-        except Exception:  # noqa: BLE001 - any failure is "Redis not reachable"
-            redis_ok = False
-        why = None if redis_ok else "redis unreachable"
-        why = why or self.unhealthy()
+        why = await self.problem()
+        redis_ok = why != "redis unreachable"
         if path == b"/ready" and not why and snap["state"] != "running":
             why = f"not taking work: {snap['state']}"
         status = b"503 Service Unavailable" if why else b"200 OK"

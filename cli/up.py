@@ -20,7 +20,7 @@ from aiwf.bus.connection import connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import summarize
 from aiwf.bus.server import EmbeddedRedis, running_embedded_url
-from aiwf.bus.worker import run_service
+from aiwf.bus.worker import EXIT_UNHEALTHY, StayedUnhealthy, run_service
 from aiwf.cli.env import redis_line
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
@@ -49,7 +49,8 @@ def worker(
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Print the traceback of an error as well.")] = False,
 ) -> None:
-    """Run one worker (what each container runs) until SIGTERM/SIGINT; an error is one line, exit 1."""
+    """Run one worker (what each container runs) until SIGTERM/SIGINT; an error is one line, exit 1;
+    exit 3 once /health has answered 503 for AIWF_EXIT_WHEN_UNHEALTHY_S seconds."""
 
     _configure_logging()
     try:
@@ -60,7 +61,10 @@ def worker(
         fail(str(exc))
     config = load_config(producer=service.name)
     url = redis_url(config)
-    run_worker(service.name, url, config, lambda: run_service(service, config, url, health_port), debug=debug)
+    try:
+        run_worker(service.name, url, config, lambda: run_service(service, config, url, health_port), debug=debug)
+    except StayedUnhealthy as exc:  # drained already: exit non-zero so a restart policy replaces the process
+        fail(str(exc), EXIT_UNHEALTHY)
 
 
 def up(

@@ -36,7 +36,7 @@ def field_path(loc: Sequence[Any]) -> str:
 
 
 async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - type narrowing: registered for this type only
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     body = {
@@ -48,7 +48,7 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+    assert isinstance(exc, HTTPException)  # noqa: S101 - type narrowing: registered for this type only
     code = _CODES.get(exc.status_code, "error")
     return problem(exc.status_code, code, str(exc.detail), exc.headers)
 

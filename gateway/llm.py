@@ -44,7 +44,7 @@ async def render(env: Envelope) -> Response:
     reply = REGISTRY.parse(env.type, env.version, env.payload)
     if isinstance(reply, ChatFailed):
         return problem(422, "llm_failed", reply.reason)
-    assert isinstance(reply, ChatCompleted)
+    assert isinstance(reply, ChatCompleted)  # noqa: S101 - type narrowing: the reply union has two members
     message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": reply.refusal}
     if reply.tool_calls:
         message["tool_calls"] = [

@@ -192,7 +192,7 @@ class User(UserState):
         family_expires_at: float,
     ) -> tuple[IssuedTokens, str]:
         """New access + refresh tokens, and the refresh token's hash for the event."""
-        assert self.user_id is not None  # callers checked registration
+        assert self.user_id is not None  # noqa: S101 - type narrowing: callers checked registration
         access = issue_access_token(
             ctx.keys,
             subject=self.user_id,

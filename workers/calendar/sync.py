@@ -107,7 +107,7 @@ def _expanded(event: SyncRequested, window: Window, deps: CalendarDeps) -> tuple
 def _document(event: SyncRequested, deps: CalendarDeps) -> bytes:
     if event.ics is not None:
         return event.ics.encode()
-    assert event.blob is not None  # the model guarantees exactly one source
+    assert event.blob is not None  # noqa: S101 - type narrowing: the model guarantees exactly one source
     limit = deps.settings.max_ics_bytes
     if event.blob.size > limit:
         raise CalendarTooLarge(f"calendar is {event.blob.size} bytes; the limit is {limit}")

@@ -71,7 +71,7 @@ def _content(event: DocumentUploaded, blobs: FileBlobStore) -> bytes:
             return base64.b64decode(event.content_base64, validate=True)
         except binascii.Error as exc:
             raise PermanentError(f"content_base64 is not valid base64: {exc}") from None
-    assert event.blob is not None  # the model guarantees exactly one source
+    assert event.blob is not None  # noqa: S101 - type narrowing: the model guarantees exactly one source
     try:
         return blobs.get(event.blob)
     except BlobError as exc:

@@ -69,7 +69,7 @@ async def summarize(event: DocumentProcessed, ctx: Context) -> Decision:
     if event.chunks is not None:
         chunks = [(c.start, c.text) for c in event.chunks]
     else:
-        assert event.chunks_blob is not None
+        assert event.chunks_blob is not None  # noqa: S101 - type narrowing: the model requires chunks or a blob
         chunks = [(c["start"], c["text"]) for c in orjson.loads(deps.blobs.get(event.chunks_blob))]
     run = await deps.runs.get(event.document_id)
     if run is not None and run.state != "running":
