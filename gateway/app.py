@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from aiwf.bus.blobs import store_for
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import connect
+from aiwf.bus.connection import check_access, connect
 from aiwf.gateway import errors, llm, system, tts
 from aiwf.gateway.exchange import Exchange
 from aiwf.gateway.limits import BodyGuard
@@ -28,6 +28,7 @@ def create_app(config: BusConfig, settings: GatewaySettings, url: str) -> FastAP
         import aiwf.schemas.events  # noqa: F401, PLC0415 - the event models the replies are read with
 
         client = connect(url, config)
+        await check_access(client, url, config)  # wrong credentials stop the gateway at start, naming the user
         replies = Replies(url, config, [r.stream for r in routes], [t for r in routes for t in r.replies])
         await replies.start()
         app.state.exchange = Exchange(client, config, settings, replies, routes)
