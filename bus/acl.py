@@ -216,6 +216,7 @@ def rules(grant: Grant, password: str, *, compat_62: bool = False) -> str:
     head = ["user", grant.user, "reset", "on", _password_rule(password), "resetchannels", "-@all"]
     commands = [c if c.startswith("-") else f"+{c}" for c in grant.commands]
     if compat_62:
+        commands = _for_62(commands)
         extra = [c for c in (["xadd"] if grant.appends else []) + (["evalsha"] if grant.scripts else [])]
         flat = _unique([*grant.owns, *grant.reads, *grant.appends, *grant.scripts])
         return " ".join([*head, *commands, *(f"+{c}" for c in extra), *(f"~{k}" for k in flat)])
@@ -225,6 +226,14 @@ def rules(grant: Grant, password: str, *, compat_62: bool = False) -> str:
     if grant.scripts:
         parts.append("(" + " ".join(["+evalsha", *(f"~{k}" for k in grant.scripts)]) + ")")
     return " ".join(parts)
+
+
+def _for_62(commands: list[str]) -> list[str]:
+    """6.2 cannot remove a subcommand nor name FUNCTION: `-script|flush` becomes `-script` plus what the bus loads."""
+    out = [c for c in commands if not (c.startswith("-") and "|" in c) and c != "-function"]
+    if len(out) != len(commands) and any(c.startswith("-script|") for c in commands):
+        out += ["-script", *(f"+{c}" for c in SCRIPT_COMMANDS)]
+    return out
 
 
 def acl_file(grants: Iterable[tuple[Grant, str]], *, compat_62: bool = False) -> str:

@@ -27,6 +27,9 @@ from aiwf.bus.process import die_with_parent
 URL_FILE = "redis.url"
 #: The certificates of a TLS-only embedded server (`aiwf certs generate` writes them here).
 CERTS_DIR = "certs"
+#: The ACL file an embedded server with AIWF_REDIS_ACL=1 loads, and its users' password files.
+ACL_FILE = "redis.acl"
+PASSWORDS_DIR = "redis-passwords"
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,14 @@ class EmbeddedRedis:
 
     @classmethod
     def of(cls, config: BusConfig) -> EmbeddedRedis:
-        """The embedded server for `config`: data under its data_dir, binary and fsync from `config.server`."""
-        return cls(config.data_dir, binary=config.server.redis_server, appendfsync=config.server.appendfsync)
+        """The embedded server for `config`: data under its data_dir; binary, fsync, ACL, TLS from `config.server`."""
+        return cls(
+            config.data_dir,
+            binary=config.server.redis_server,
+            appendfsync=config.server.appendfsync,
+            aclfile=config.data_dir / ACL_FILE if config.server.acl else None,
+            tls=ServerTls.in_dir(config.data_dir / CERTS_DIR) if config.server.tls else None,
+        )
 
     @property
     def url(self) -> str:
@@ -191,6 +200,25 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def embedded_access(config: BusConfig, identity: str) -> BusConfig:
+    """`config` logging in as `aiwf-<identity>` with the data dir's files, where AIWF_REDIS_ACL / AIWF_REDIS_TLS
+    are on and nothing names a user or certificate already (what `aiwf up` gives each worker)."""
+    access, changes = config.access, dict[str, object]()
+    if config.server.acl and access.username is None and access.password is None and access.password_file is None:
+        user = f"aiwf-{identity}"
+        changes |= {"username": user, "password_file": config.data_dir / PASSWORDS_DIR / user}
+    if config.server.tls and access.tls_ca is None and access.tls_cert is None:
+        certs = config.data_dir / CERTS_DIR
+        changes |= {
+            "tls_ca": certs / "ca.crt",
+            "tls_cert": certs / f"{identity}.crt",
+            "tls_key": certs / f"{identity}.key",
+        }
+    if not changes:
+        return config
+    return config.model_copy(update={"access": access.model_copy(update=changes)})
 
 
 def running_embedded_url(data_dir: Path) -> str | None:

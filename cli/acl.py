@@ -20,6 +20,7 @@ import typer
 from aiwf.bus import keys
 from aiwf.bus.acl import CLI_COMMANDS, OPERATOR_COMMANDS, SCRIPT_COMMANDS, Grant, acl_file, user_name
 from aiwf.bus.errors import ConfigError
+from aiwf.bus.server import ACL_FILE, PASSWORDS_DIR
 from aiwf.cli.support import console, emit_json, emit_table, fail, load_config
 from aiwf.schemas.secretfile import read_secret_file
 from aiwf.workers import WORKERS
@@ -27,8 +28,6 @@ from aiwf.workers.access import grant
 
 __all__ = ["ACL_FILE", "PASSWORDS_DIR", "all_grants", "ensure_acl", "register", "write_acl"]
 
-ACL_FILE: Final = "redis.acl"
-PASSWORDS_DIR: Final = "redis-passwords"
 #: The services the gateway fronts (gateway/app.py's routes): it publishes their requests and reads their replies.
 GATEWAY_SERVICES: Final = ("llm", "tts")
 

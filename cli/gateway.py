@@ -43,7 +43,7 @@ def gateway(
     from aiwf.gateway import create_app  # noqa: PLC0415
 
     settings = _settings(host=host, port=port)
-    config = load_config(producer="gateway")
+    config = load_config("gateway", producer="gateway")
     url = redis_url(config)
     configure_logging("gateway")
     print(f"aiwf gateway on http://{settings.host}:{settings.port}/", flush=True)

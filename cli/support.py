@@ -23,7 +23,7 @@ from aiwf.bus.codec import to_json
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import CONNECTION_ERRORS, Redis, check_access, connect
 from aiwf.bus.errors import AiwfError
-from aiwf.bus.server import running_embedded_url
+from aiwf.bus.server import embedded_access, running_embedded_url
 from aiwf.dlq.errors import BadArgument
 from aiwf.schemas import SchemaError
 
@@ -107,10 +107,15 @@ def run(body: Callable[[Redis, BusConfig], Awaitable[T]]) -> T:
         fail(f"Redis refused the command: {exc}")
 
 
-def load_config(**overrides: object) -> BusConfig:
-    """BusConfig from the environment; a bad setting is one line and exit 2."""
+def load_config(identity: str = "operator", **overrides: object) -> BusConfig:
+    """BusConfig from the environment; a bad setting is one line and exit 2.
+
+    With AIWF_REDIS_ACL / AIWF_REDIS_TLS on and no user or certificate set, the process logs in as
+    `aiwf-<identity>` with the data dir's password and certificate (bus/server.py embedded_access):
+    the operator for CLI commands, each worker as itself.
+    """
     try:
-        return BusConfig.from_env(**overrides)
+        return embedded_access(BusConfig.from_env(**overrides), identity)
     except AiwfError as exc:
         fail(str(exc), EXIT_USAGE)
 

