@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 
 from aiwf.bus.config import Settings
@@ -24,6 +26,11 @@ class LLMSettings(Settings):
     api_key: SecretStr | None = Field(
         None, validation_alias="AIWF_LLM_API_KEY", description="bearer token of the primary"
     )
+    api_key_file: Path | None = Field(
+        None,
+        validation_alias="AIWF_LLM_API_KEY_FILE",
+        description="file holding it (a mounted secret, mode 0400/0440); used when AIWF_LLM_API_KEY is unset",
+    )
     fallback_url: str | None = Field(
         None,
         validation_alias="AIWF_LLM_FALLBACK_URL",
@@ -37,6 +44,11 @@ class LLMSettings(Settings):
     )
     fallback_api_key: SecretStr | None = Field(
         None, validation_alias="AIWF_LLM_FALLBACK_API_KEY", description="bearer token of the fallback"
+    )
+    fallback_api_key_file: Path | None = Field(
+        None,
+        validation_alias="AIWF_LLM_FALLBACK_API_KEY_FILE",
+        description="file holding it; used when AIWF_LLM_FALLBACK_API_KEY is unset",
     )
     timeout_s: float = Field(
         60.0,
