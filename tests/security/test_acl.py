@@ -269,3 +269,21 @@ def test_a_password_file_readable_by_others_is_refused(acl: AclRedis, tmp_path: 
     assert done.stderr.strip().splitlines() == [
         f"aiwf: AIWF_REDIS_PASSWORD_FILE {loose} has mode 0644; a secret file may be at most 0440 (chmod 0400 {loose})"
     ]
+
+
+async def test_retention_and_alarms_run_as_the_service_user(as_user: MakeClient, admin: aioredis.Redis) -> None:
+    """A worker's retention pass (trim.lua) and its alarm record work under aiwf-llm on its own stream."""
+    from aiwf.bus import retention
+    from aiwf.bus.alarms import record_trim
+
+    await admin.acl_log_reset()
+    stream = keys.stream("llm")
+    for i in range(30):
+        await admin.xadd(stream, {"n": str(i)})
+    await admin.xgroup_create(stream, "llm", id="$")
+    llm = as_user("llm")
+    report = await retention.trim(llm, stream, keep=5)
+    assert report.trimmed > 0
+    await record_trim(llm, report)
+    assert await admin.exists(keys.stream_alarms("llm"))
+    assert await denials(admin) == []
