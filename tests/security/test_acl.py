@@ -287,3 +287,18 @@ async def test_retention_and_alarms_run_as_the_service_user(as_user: MakeClient,
     await record_trim(llm, report)
     assert await admin.exists(keys.stream_alarms("llm"))
     assert await denials(admin) == []
+
+
+async def test_a_poison_event_is_dead_lettered_by_the_service_user(
+    acl: AclRedis, admin: aioredis.Redis, tmp_path: Path
+) -> None:
+    """aiwf-tts dead-letters a malformed entry on its stream (the commit script's XADD to its dead letters)."""
+    await admin.acl_log_reset()
+    await admin.xadd(keys.stream("tts"), {"id": "bad", "type": "tts.speech.requested", "body": "{not json"})
+    async with serving(load("tts"), acl.config("tts", blob_dir=tmp_path / "blobs")):
+
+        async def dead() -> bool:
+            return int(await admin.xlen(keys.dead_letters("tts"))) == 1
+
+        await until(admin, dead, 30, "the dead letter")
+    assert await denials(admin) == []
