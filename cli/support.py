@@ -32,6 +32,7 @@ __all__ = [
     "EXIT_USAGE",
     "JsonOpt",
     "age",
+    "check_login",
     "check_url",
     "confirm",
     "console",
@@ -105,6 +106,22 @@ def run(body: Callable[[Redis, BusConfig], Awaitable[T]]) -> T:
         fail(f"Redis at {config.redis_url or 'the embedded server'} is unreachable: {exc}")
     except RedisError as exc:
         fail(f"Redis refused the command: {exc}")
+
+
+def check_login(url: str, config: BusConfig) -> None:
+    """One `aiwf:` line and exit 1 when Redis refuses this process's user or TLS handshake (bus check_access)."""
+
+    async def main() -> None:
+        client = connect(url, config)
+        try:
+            await check_access(client, url, config)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(main())
+    except AiwfError as exc:
+        fail(str(exc))
 
 
 def load_config(identity: str = "operator", **overrides: object) -> BusConfig:

@@ -73,3 +73,17 @@ async def test_the_cli_user_inspects_and_the_operator_publishes_and_purges(
     purged = aiwf(acl, "aiwf-operator", "dlq", "purge", "--all", "--yes")
     assert purged.returncode == 0, purged.stderr
     assert await admin.xlen(keys.dead_letters("llm")) == 0
+
+
+def test_the_gateway_with_a_wrong_password_stops_with_one_line(acl: AclRedis, tmp_path: Path) -> None:
+    """`aiwf gateway` logging in with a wrong password exits 1 naming aiwf-gateway, before serving anything."""
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password")
+    wrong.chmod(0o400)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIWF_", "REDIS_URL"))}
+    env |= {"REDIS_URL": acl.url, "AIWF_REDIS_USERNAME": "aiwf-gateway", "AIWF_REDIS_PASSWORD_FILE": str(wrong)}
+    command = [str(Path(sys.executable).parent / "aiwf"), "gateway", "--port", "18999"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("aiwf: Redis refused user 'aiwf-gateway'")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
