@@ -4,7 +4,8 @@ A `Grant` says, for one Redis user, which keys it reads, which it owns (reads an
 which streams it may append to, and which commands it runs. `rules()` renders it as one
 `user ...` line of an ACL file:
 
-    root          -@all +<the bus's commands> ~<owned keys> %R~<read-only keys>
+    root          -@all +<stream commands> ~<the streams it reads> %R~<read-only keys>
+    (state)       (+get +set +hset ... ~<its markers, alarms, heartbeats, projections, store, records>)
     (appends)     (+xadd ~<streams it emits to> ~<its dead letters> ...)
     (scripts)     (+evalsha ~<every key a bus script declares>)
 
@@ -34,6 +35,8 @@ __all__ = [
     "CLI_COMMANDS",
     "OPERATOR_COMMANDS",
     "SCRIPT_COMMANDS",
+    "STATE_COMMANDS",
+    "STREAM_COMMANDS",
     "WORKER_COMMANDS",
     "Grant",
     "acl_file",
@@ -48,10 +51,9 @@ USER_PREFIX: Final = "aiwf-"
 _CLIENT: Final = ("ping", "echo", "hello", "client|setname", "client|id", "multi", "exec", "discard")
 #: Script loading (no keys); EVALSHA itself is granted in the scripts selector only.
 SCRIPT_COMMANDS: Final = ("script|load", "script|exists")
-#: The bus's commands on its own keys, outside scripts: read, ack, claim, group state, markers, heartbeats.
-WORKER_COMMANDS: Final = (
-    *_CLIENT,
-    *SCRIPT_COMMANDS,
+#: On the streams a service reads: group reads, acks, claims, group state, retention. Nothing here
+#: replaces or deletes a stream (no SET, DEL, EXPIRE on them), so a reader cannot wipe another group's data.
+STREAM_COMMANDS: Final = (
     "xreadgroup",
     "xread",
     "xack",
@@ -68,6 +70,11 @@ WORKER_COMMANDS: Final = (
     "xgroup|create",
     "xgroup|createconsumer",
     "xgroup|delconsumer",
+    "exists",
+    "type",
+)
+#: On a service's own state (markers, alarms, heartbeats, projections, store, records): read and write.
+STATE_COMMANDS: Final = (
     "get",
     "mget",
     "set",
@@ -93,7 +100,12 @@ WORKER_COMMANDS: Final = (
     "zrange",
     "zrevrange",
     "zrangebyscore",
+    "xrange",
+    "xrevrange",
+    "xlen",
 )
+#: Everything a worker runs outside scripts, for the 6.2 flattening and for reading the rules.
+WORKER_COMMANDS: Final = tuple(dict.fromkeys((*_CLIENT, *SCRIPT_COMMANDS, *STREAM_COMMANDS, *STATE_COMMANDS)))
 #: Read-only inspection (`aiwf tail`, `streams`, `health`, `dlq ls|show`): no command that writes.
 CLI_COMMANDS: Final = (
     *_CLIENT,
@@ -140,6 +152,8 @@ class Grant:
     owns: tuple[str, ...] = ()
     #: Keys only read (`%R~` on 7.0).
     reads: tuple[str, ...] = ()
+    #: Its own state keys, with STATE_COMMANDS (a selector of their own on 7.0).
+    state: tuple[str, ...] = ()
     #: Streams this user may XADD to, inside or outside scripts.
     appends: tuple[str, ...] = ()
     #: Keys bus scripts declare for this user (EVALSHA checks its KEYS; the commands inside are checked on their own).
@@ -164,10 +178,11 @@ def service_grant(
     inputs: dict[str, set[str]] = {}
     for sub in subscriptions:
         inputs.setdefault(sub.stream, set()).add(sub.group)
+    streams = [keys.stream(domain) for domain in sorted(inputs)]
     owned: list[str] = []
     dead: list[str] = []
     for domain, groups in sorted(inputs.items()):
-        owned += [keys.stream(domain), keys.stream_alarms(domain)]
+        owned.append(keys.stream_alarms(domain))
         dead.append(keys.dead_letters(domain))
         for group in sorted(groups):
             owned += [
@@ -191,10 +206,11 @@ def service_grant(
     appends = _unique([*outputs, *dead, *store_streams])
     return Grant(
         user=user_name(name),
-        commands=WORKER_COMMANDS,
-        owns=_unique(owned),
+        commands=(*_CLIENT, *SCRIPT_COMMANDS, *STREAM_COMMANDS),
+        owns=tuple(streams),
+        state=_unique(owned),
         appends=appends,
-        scripts=_unique([*owned, *appends]),
+        scripts=_unique([*streams, *owned, *appends]),
         comment=f"service {name}: reads {', '.join(sorted(inputs)) or 'nothing'}; "
         f"emits to {', '.join(keys.stream_domain(s) or s for s in outputs) or 'nothing'}",
     )
@@ -217,10 +233,14 @@ def rules(grant: Grant, password: str, *, compat_62: bool = False) -> str:
     commands = [c if c.startswith("-") else f"+{c}" for c in grant.commands]
     if compat_62:
         commands = _for_62(commands)
-        extra = [c for c in (["xadd"] if grant.appends else []) + (["evalsha"] if grant.scripts else [])]
-        flat = _unique([*grant.owns, *grant.reads, *grant.appends, *grant.scripts])
+        extra = [*(STATE_COMMANDS if grant.state else ()), *(["xadd"] if grant.appends else [])]
+        extra += ["evalsha"] if grant.scripts else []
+        extra = [c for c in dict.fromkeys(extra) if f"+{c}" not in commands]
+        flat = _unique([*grant.owns, *grant.reads, *grant.state, *grant.appends, *grant.scripts])
         return " ".join([*head, *commands, *(f"+{c}" for c in extra), *(f"~{k}" for k in flat)])
     parts = [*head, *commands, *(f"~{k}" for k in grant.owns), *(f"%R~{k}" for k in grant.reads)]
+    if grant.state:
+        parts.append("(" + " ".join([*(f"+{c}" for c in STATE_COMMANDS), *(f"~{k}" for k in grant.state)]) + ")")
     if grant.appends:
         parts.append("(" + " ".join(["+xadd", *(f"~{k}" for k in grant.appends)]) + ")")
     if grant.scripts:

@@ -191,11 +191,16 @@ async def test_a_service_user_is_refused_everything_that_is_not_its_own(
 
 
 async def test_the_pipeline_acks_documents_but_cannot_append_to_them(as_user: MakeClient) -> None:
-    """pipeline acks on `documents` (its group) but does not emit there: XADD, even inside a script, is refused."""
+    """pipeline acks on `documents` (its group) but may not add to it, even inside a script, nor DEL/SET/EXPIRE it."""
     client = as_user("pipeline")
     stream = keys.stream("documents")
     with pytest.raises(NoPermissionError):
         await client.xadd(stream, {"forged": "1"})
+    await refused(
+        lambda: client.delete(stream),  # nor wipe it, replace it or make it expire
+        lambda: client.set(stream, "gone"),
+        lambda: client.expire(stream, 1),
+    )
     forge = client.register_script("return redis.call('XADD', KEYS[1], '*', 'forged', '1')")
     with pytest.raises(ResponseError, match="can't access at least one of the keys"):
         await forge(keys=[stream])
