@@ -1,8 +1,10 @@
 """The Redis Streams bus. Files in the order one event walks through them:
 
     config.py       BusConfig (and every bus setting) from REDIS_URL / AIWF_*
-    server.py       the embedded redis-server when REDIS_URL is unset
-    connection.py   client with timeouts; tenacity retries within a budget
+    server.py       the embedded redis-server when REDIS_URL is unset (ACL file, TLS-only on request)
+    connection.py   client with timeouts; tenacity retries within a budget; ACL login and mutual TLS
+    acl.py          Redis ACL users, least privilege: a service's grant from its subscriptions and outputs
+    certs.py        the CA, server and client certificates for mutual TLS (cryptography)
     keys.py         the whole keyspace, built and parsed: streams, dead letters, markers, store, read models
     codec.py        Envelope <-> entry fields (the only orjson user)
     publish.py      validate -> envelope -> XADD, concurrent publishes in one script call

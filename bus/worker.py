@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import Redis, connect
+from aiwf.bus.connection import Redis, check_access, connect
 from aiwf.bus.consume import Consumer, consumer_name
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.handler import Subscription
@@ -154,6 +154,7 @@ def run_service(service: Service, config: BusConfig, url: str, health_port: int 
     async def main() -> None:
         client = connect(url, config)
         try:
+            await check_access(client, url, config)  # wrong credentials: one line now, not at the first event
             await Worker(service, client, config, health_port, config.worker.drain_timeout_s).run()
         finally:
             await client.aclose()

@@ -7,7 +7,10 @@ package; it is the one place that knows every worker and every command.
     support.py    one Redis connection per command, JSON or table output, one-line errors
     publish.py    publish, tail
     schemas.py    schemas ls | export | check (asyncapi.py: the AsyncAPI document, via faststream)
-    keys.py       keys generate (and the missing keys `aiwf up` creates)
+    keys.py       keys generate | rotate (and the missing keys `aiwf up` creates)
+    acl.py        acl generate: one Redis user per service, gateway, cli, operator; password files
+    certs.py      certs generate: CA, server and client certificates for mutual TLS
+    embedded.py   the embedded Redis of up/demo, its ACL file and certificates made on first use
     health.py     health, from heartbeats
     up.py         worker, up (supervise.py: one process per worker, restarted with backoff;
                   service_path.py: a built-in worker by name, or a user's `module:service`;

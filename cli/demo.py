@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from aiwf.bus.errors import AiwfError
-from aiwf.bus.server import EmbeddedRedis, running_embedded_url
+from aiwf.bus.server import running_embedded_url
+from aiwf.cli.embedded import start_embedded
 from aiwf.cli.supervise import Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config
 from aiwf.workers.pipeline.demo import run_blocking
@@ -27,7 +28,7 @@ def demo(
     server = None
     url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:
-        server = EmbeddedRedis.of(config).start()
+        server = start_embedded(config)
         url = server.url
     supervisor = Supervisor(["documents", "llm", "tts", "pipeline"], child_env(url))
     supervisor.start()

@@ -10,7 +10,7 @@ import typer
 
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.logs import configure_logging
-from aiwf.cli.support import EXIT_USAGE, fail, load_config, redis_url
+from aiwf.cli.support import EXIT_USAGE, check_login, fail, load_config, redis_url
 
 
 def register(app: typer.Typer) -> None:
@@ -43,8 +43,9 @@ def gateway(
     from aiwf.gateway import create_app  # noqa: PLC0415
 
     settings = _settings(host=host, port=port)
-    config = load_config(producer="gateway")
+    config = load_config("gateway", producer="gateway")
     url = redis_url(config)
+    check_login(url, config)  # wrong credentials: one line here, not a traceback from the app's startup
     configure_logging("gateway")
     print(f"aiwf gateway on http://{settings.host}:{settings.port}/", flush=True)
     uvicorn.run(create_app(config, settings, url), host=settings.host, port=settings.port, log_config=None)

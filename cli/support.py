@@ -21,9 +21,9 @@ from rich.table import Table
 
 from aiwf.bus.codec import to_json
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import CONNECTION_ERRORS, Redis, connect
+from aiwf.bus.connection import CONNECTION_ERRORS, Redis, check_access, connect
 from aiwf.bus.errors import AiwfError
-from aiwf.bus.server import running_embedded_url
+from aiwf.bus.server import embedded_access, running_embedded_url
 from aiwf.dlq.errors import BadArgument
 from aiwf.schemas import SchemaError
 
@@ -32,6 +32,7 @@ __all__ = [
     "EXIT_USAGE",
     "JsonOpt",
     "age",
+    "check_login",
     "check_url",
     "confirm",
     "console",
@@ -88,8 +89,10 @@ def run(body: Callable[[Redis, BusConfig], Awaitable[T]]) -> T:
     config = load_config()
 
     async def main() -> T:
-        client = connect(redis_url(config), config)
+        url = redis_url(config)
+        client = connect(url, config)
         try:
+            await check_access(client, url, config)
             await client.ping()
             return await body(client, config)
         finally:
@@ -105,10 +108,31 @@ def run(body: Callable[[Redis, BusConfig], Awaitable[T]]) -> T:
         fail(f"Redis refused the command: {exc}")
 
 
-def load_config(**overrides: object) -> BusConfig:
-    """BusConfig from the environment; a bad setting is one line and exit 2."""
+def check_login(url: str, config: BusConfig) -> None:
+    """One `aiwf:` line and exit 1 when Redis refuses this process's user or TLS handshake (bus check_access)."""
+
+    async def main() -> None:
+        client = connect(url, config)
+        try:
+            await check_access(client, url, config)
+        finally:
+            await client.aclose()
+
     try:
-        return BusConfig.from_env(**overrides)
+        asyncio.run(main())
+    except AiwfError as exc:
+        fail(str(exc))
+
+
+def load_config(identity: str = "operator", **overrides: object) -> BusConfig:
+    """BusConfig from the environment; a bad setting is one line and exit 2.
+
+    With AIWF_REDIS_ACL / AIWF_REDIS_TLS on and no user or certificate set, the process logs in as
+    `aiwf-<identity>` with the data dir's password and certificate (bus/server.py embedded_access):
+    the operator for CLI commands, each worker as itself.
+    """
+    try:
+        return embedded_access(BusConfig.from_env(**overrides), identity)
     except AiwfError as exc:
         fail(str(exc), EXIT_USAGE)
 

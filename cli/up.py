@@ -19,8 +19,9 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import summarize
-from aiwf.bus.server import EmbeddedRedis, running_embedded_url
+from aiwf.bus.server import running_embedded_url
 from aiwf.bus.worker import EXIT_UNHEALTHY, StayedUnhealthy, run_service
+from aiwf.cli.embedded import start_embedded
 from aiwf.cli.env import redis_line
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
@@ -59,7 +60,7 @@ def worker(
         fail(str(exc.args[0]))
     except AiwfError as exc:
         fail(str(exc))
-    config = load_config(producer=service.name)
+    config = load_config(service.name, producer=service.name)
     url = redis_url(config)
     try:
         run_worker(service.name, url, config, lambda: run_service(service, config, url, health_port), debug=debug)
@@ -78,12 +79,12 @@ def up(
     unknown = set(names) - set(WORKERS)
     if unknown:
         fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
-    config = load_config()
+    config = load_config("cli")  # this process only reads heartbeats; each worker logs in as itself
     claim(config.data_dir, names)  # held until this process ends: one `aiwf up` per data dir
     server = None
     url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
     if url is None:
-        server = EmbeddedRedis.of(config).start()
+        server = start_embedded(config)
         url = server.url
     console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
     ensure_keys()

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from redis.exceptions import ResponseError
+from redis.exceptions import NoPermissionError, ResponseError
 
 from aiwf.bus import codec, keys
 from aiwf.bus.connection import Redis
@@ -141,8 +141,18 @@ async def stream_keys(client: Redis) -> list[str]:
 
 
 async def streams(client: Redis) -> list[StreamInfo]:
-    """Every event stream with its groups (consumer details left out: see groups())."""
-    return [await describe(client, key, with_consumers=False) for key in await stream_keys(client)]
+    """Every event stream this Redis user may inspect, with its groups (consumer details left out: see groups()).
+
+    Under per-service ACL users (bus/acl.py) a user sees only its streams: the others answer
+    NOPERM and are left out, rather than failing the whole listing.
+    """
+    found = []
+    for key in await stream_keys(client):
+        try:
+            found.append(await describe(client, key, with_consumers=False))
+        except NoPermissionError:
+            continue
+    return found
 
 
 async def describe(client: Redis, key: str, *, with_consumers: bool = True) -> StreamInfo:

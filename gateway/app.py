@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from aiwf.bus import keys
 from aiwf.bus.blobs import store_for
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import connect
+from aiwf.bus.connection import check_access, connect
 from aiwf.gateway import accounts, documents, errors, llm, page, summaries, system, tts
 from aiwf.gateway.exchange import Exchange
 from aiwf.gateway.headers import EdgeHeaders
@@ -40,6 +40,7 @@ def create_app(config: BusConfig, settings: GatewaySettings, url: str) -> FastAP
         import aiwf.schemas.events  # noqa: F401, PLC0415 - the event models the replies are read with
 
         client = connect(url, config)
+        await check_access(client, url, config)  # wrong credentials stop the gateway at start, naming the user
         types = [t for r in routes for t in r.replies]
         replies = Replies(url, config, [keys.stream(d) for d in FOLLOWED], types)
         await replies.start()

@@ -158,7 +158,7 @@ class Registry:
 
 def _unsealed(model: type[Event], payload: Payload, reader: str) -> Payload:
     try:
-        return unseal_fields(payload, model.event_secret_fields, default_keyring().private_key(reader))
+        return unseal_fields(payload, model.event_secret_fields, default_keyring().opening_keys(reader))
     except SecretUnsealError as exc:
         raise InvalidPayload(f"{model.event_type}: {exc}") from None
 

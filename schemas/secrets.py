@@ -16,7 +16,7 @@ import functools
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Final, Union, cast
 
 from nacl.exceptions import CryptoError
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_PREFIX",
     "ENV_PUBLIC_PREFIX",
+    "ENV_RETIRED_PREFIX",
     "MASK",
     "MAX_SECRET_BYTES",
     "SEALED_PREFIX",
@@ -51,11 +52,13 @@ __all__ = [
     "mask",
     "mask_fields",
     "mask_payload",
+    "rotate",
     "seal",
     "seal_context",
     "secret_field_names",
     "secret_names",
     "unseal",
+    "unseal_any",
     "unseal_fields",
 ]
 
@@ -114,8 +117,14 @@ def seal(plaintext: str, recipient_public_key: PublicKey | bytes) -> str:
     return SEALED_PREFIX + base64.b64encode(box.encrypt(data)).decode("ascii")
 
 
-def unseal(token: str, private_key: PrivateKey | bytes) -> str:
-    """Decrypt a value made by :func:`seal`; raise SecretUnsealError if it is not intact."""
+def unseal(token: str, private_key: PrivateKey | bytes | Sequence[PrivateKey]) -> str:
+    """Decrypt a value made by :func:`seal`; raise SecretUnsealError if it is not intact.
+
+    Given several keys (a service's current key, then the retired ones still in their overlap:
+    schemas/keyring.py), the first that opens it wins.
+    """
+    if isinstance(private_key, Sequence) and not isinstance(private_key, bytes):
+        return unseal_any(token, private_key)[0]
     if not is_sealed(token):
         msg = f"value is not sealed (expected prefix {SEALED_PREFIX!r})"
         raise SecretUnsealError(msg)
@@ -137,6 +146,19 @@ def unseal(token: str, private_key: PrivateKey | bytes) -> str:
     except UnicodeDecodeError as exc:
         msg = "sealed value does not hold UTF-8 text"
         raise SecretUnsealError(msg) from exc
+
+
+def unseal_any(token: str, keys: Sequence[PrivateKey]) -> tuple[str, int]:
+    """The plaintext and the position in `keys` of the key that opened it; SecretUnsealError when none does."""
+    failure: SecretUnsealError | None = None
+    for position, key in enumerate(keys):
+        try:
+            return unseal(token, key), position
+        except SecretUnsealError as exc:
+            failure = exc
+            if "tampered" not in str(exc):  # malformed: no other key will do better
+                raise
+    raise failure or SecretUnsealError("no key to open this sealed value with")
 
 
 def is_sealed(value: object) -> bool:
@@ -213,7 +235,9 @@ def secret_field_names(model_cls: type[BaseModel]) -> set[str]:
     return names
 
 
-def unseal_fields(payload: Mapping[str, Any], names: Iterable[str], private_key: PrivateKey) -> dict[str, Any]:
+def unseal_fields(
+    payload: Mapping[str, Any], names: Iterable[str], private_key: PrivateKey | Sequence[PrivateKey]
+) -> dict[str, Any]:
     """Copy of ``payload`` with the named fields unsealed; a named field in clear text is refused."""
     out = dict(payload)
     for name in names:
@@ -305,9 +329,11 @@ def mask_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
 from aiwf.schemas.keyring import (  # noqa: E402
     ENV_PREFIX,
     ENV_PUBLIC_PREFIX,
+    ENV_RETIRED_PREFIX,
     Keyring,
     KeyringSettings,
     default_keyring,
     generate,
     keys_dir,
+    rotate,
 )

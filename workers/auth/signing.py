@@ -64,6 +64,8 @@ class SigningKeys:
             raise AuthConfigError(msg)
         self._ring: KeyRing | None = None
         self._version = 0
+        #: False when the newest stored ring opened only with a retired sealing key (re-sealed by `current`).
+        self._resealed = True
         self._published: str | None = None
 
     async def current(self, now: float) -> KeyRing:
@@ -72,6 +74,13 @@ class SigningKeys:
             await self._reload()
             ring = self._ring
             if ring is not None and now - ring.active.created_at < self.rotate_every_s:
+                if not self._resealed:  # auth's sealing key was rotated: store the ring under the new one
+                    try:
+                        await self._append(ring, now)
+                    except ConcurrencyError:
+                        continue
+                    self._version, self._resealed = self._version + 1, True
+                    log.info("signing keys re-sealed under the current sealing key")
                 await self._publish(ring, now)
                 return ring
             fresh = KeyRing.generate(now) if ring is None else ring.rotate(now, self.grace_s)
@@ -80,7 +89,7 @@ class SigningKeys:
             except ConcurrencyError:
                 continue  # another worker rotated first: read its ring
             log.info("signing key rotated: active kid %s", fresh.active.kid)
-            self._ring, self._version = fresh, self._version + 1
+            self._ring, self._version, self._resealed = fresh, self._version + 1, True
             await self._publish(fresh, now)
             return fresh
         # Each lost race means a fresh ring exists; losing them all is contention: let the bus retry.
@@ -98,17 +107,21 @@ class SigningKeys:
         await self._reload()
         fresh = KeyRing.generate(now) if self._ring is None else self._ring.rotate(now, self.grace_s)
         await self._append(fresh, now)
-        self._ring, self._version = fresh, self._version + 1
+        self._ring, self._version, self._resealed = fresh, self._version + 1, True
         await self._publish(fresh, now)
         return fresh
 
     async def _reload(self) -> None:
         if await self.store.version(RING_STREAM) == self._version:
             return
+        newest: str | None = None
         for rec in await self.store.read(RING_STREAM, from_version=self._version + 1):
             if isinstance(rec.event, SigningKeysRotated):
-                self._ring = KeyRing.from_json(self._open(rec.event.ring.get_secret_value()))
+                newest = rec.event.ring.get_secret_value()
             self._version = rec.version
+        if newest is not None:  # only the newest ring counts: older ones may be sealed with retired keys
+            self._ring = KeyRing.from_json(self._open(newest))
+            self._resealed = not is_sealed(newest) or default_keyring().opens_with_current(self.owner, newest)
 
     def _open(self, value: str) -> str:
         return default_keyring().unseal_for(self.owner, value) if is_sealed(value) else value

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -27,6 +28,7 @@ from aiwf.bus.breaker import DEFAULT_COOL_DOWN
 from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Event
 from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested, ToolCall, Usage
+from aiwf.schemas.secretfile import read_secret_file
 from aiwf.workers.llm import BackendUnavailable as LLMUnavailable
 from aiwf.workers.llm import (
     ChatBackend,
@@ -44,13 +46,22 @@ from aiwf.workers.llm.settings import LLMSettings
 
 def backend_from(settings: LLMSettings) -> ChatBackend:
     """Primary and fallback from `settings`; the extractive summarizer when none is configured."""
-    primary = _remote("primary", settings.url, settings.api_key, settings.model, settings)
-    fallback = _remote("fallback", settings.fallback_url, settings.fallback_api_key, settings.fallback_model, settings)
+    primary_key = _key(settings.api_key, settings.api_key_file, "AIWF_LLM_API_KEY_FILE")
+    fallback_key = _key(settings.fallback_api_key, settings.fallback_api_key_file, "AIWF_LLM_FALLBACK_API_KEY_FILE")
+    primary = _remote("primary", settings.url, primary_key, settings.model, settings)
+    fallback = _remote("fallback", settings.fallback_url, fallback_key, settings.fallback_model, settings)
     if primary is None:
         return fallback or ExtractiveSummarizer()
     cool_down = Backoff(settings.breaker_reset_s, max(settings.breaker_reset_s, DEFAULT_COOL_DOWN.max_s), jitter="none")
     breaker = CircuitBreaker(settings.breaker_failures, cool_down)
     return FallbackRouter(primary, fallback or ExtractiveSummarizer(), breaker=breaker)
+
+
+def _key(value: SecretStr | None, file: Path | None, variable: str) -> SecretStr | None:
+    """The API key from its variable, else from its secret file (permissions checked), else None."""
+    if value is not None or file is None:
+        return value
+    return SecretStr(read_secret_file(file, variable))
 
 
 def _remote(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
 from aiwf.bus.config import Settings
 from aiwf.workers.llm.backends import MAX_RETRIES_LIMIT
@@ -30,7 +29,7 @@ class LLMSettings(Settings):
     api_key_file: Path | None = Field(
         None,
         validation_alias="AIWF_LLM_API_KEY_FILE",
-        description="file holding the primary's bearer token (a mounted secret); used when AIWF_LLM_API_KEY is unset",
+        description="file holding it (a mounted secret, mode 0400/0440); used when AIWF_LLM_API_KEY is unset",
     )
     fallback_url: str | None = Field(
         None,
@@ -49,7 +48,7 @@ class LLMSettings(Settings):
     fallback_api_key_file: Path | None = Field(
         None,
         validation_alias="AIWF_LLM_FALLBACK_API_KEY_FILE",
-        description="file holding the fallback's bearer token; used when AIWF_LLM_FALLBACK_API_KEY is unset",
+        description="file holding it; used when AIWF_LLM_FALLBACK_API_KEY is unset",
     )
     timeout_s: float = Field(
         60.0,
@@ -76,22 +75,6 @@ class LLMSettings(Settings):
         validation_alias="AIWF_LLM_BREAKER_RESET",
         description="seconds an open breaker waits before trying the primary again",
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys_from_files(cls, values: Any) -> Any:
-        """A token from its *_FILE when the variable itself is unset (compose and Kubernetes mount secrets as files)."""
-        if not isinstance(values, dict):
-            return values
-        out = dict(values)
-        for key, variable in (("api_key", "AIWF_LLM_API_KEY"), ("fallback_api_key", "AIWF_LLM_FALLBACK_API_KEY")):
-            path = out.get(f"{key}_file") or out.get(f"{variable}_FILE")
-            if path and not (out.get(key) or out.get(variable)):
-                try:
-                    out[key] = Path(path).read_text(encoding="utf-8").strip()
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise ValueError(f"{variable}_FILE {path} cannot be read: {exc}") from None
-        return out
 
     @field_validator("url", "fallback_url")
     @classmethod
