@@ -16,20 +16,24 @@ import click
 from redis.exceptions import AuthenticationError, ResponseError
 
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import CONNECTION_ERRORS, connect, retrying
+from aiwf.bus.connection import CONNECTION_ERRORS, check_access, connect, retrying
 from aiwf.bus.errors import AiwfError, RedisUnavailable
+from aiwf.bus.worker import EXIT_UNHEALTHY, StayedUnhealthy
 from aiwf.cli.support import fail
 
 __all__ = ["run_worker", "shown_url"]
 
 
 def run_worker(name: str, url: str, config: BusConfig, run: Callable[[], None], *, debug: bool) -> None:
-    """Check that Redis answers, then `run()`; any exception is one line (after its traceback with `debug`), exit 1."""
+    """Check that Redis answers, then `run()`; any exception is one line (after its traceback with `debug`), exit 1
+    (3 when the worker stopped itself after staying unhealthy)."""
     try:
         asyncio.run(_ping(url, config))
         run()
     except click.exceptions.Exit:
         raise
+    except StayedUnhealthy as exc:  # drained already: exit 3 so a restart policy replaces the process
+        fail(str(exc), EXIT_UNHEALTHY)
     except Exception as exc:  # noqa: BLE001 - the CLI edge: every failure becomes one line
         if debug:
             traceback.print_exc(file=sys.stderr)
@@ -66,6 +70,7 @@ def shown_url(url: str) -> str:
 async def _ping(url: str, config: BusConfig) -> None:
     client = connect(url, config)
     try:
+        await check_access(client, url, config)  # a refused login or TLS handshake: one line naming the user
         await retrying(client.ping, config, f"cannot reach Redis at {shown_url(url)}")
     finally:
         await client.aclose()

@@ -20,7 +20,7 @@ from aiwf.bus.connection import connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import summarize
 from aiwf.bus.server import running_embedded_url
-from aiwf.bus.worker import EXIT_UNHEALTHY, StayedUnhealthy, run_service
+from aiwf.bus.worker import run_service
 from aiwf.cli.embedded import start_embedded
 from aiwf.cli.env import redis_line
 from aiwf.cli.health import heartbeats
@@ -62,10 +62,7 @@ def worker(
         fail(str(exc))
     config = load_config(service.name, producer=service.name)
     url = redis_url(config)
-    try:
-        run_worker(service.name, url, config, lambda: run_service(service, config, url, health_port), debug=debug)
-    except StayedUnhealthy as exc:  # drained already: exit non-zero so a restart policy replaces the process
-        fail(str(exc), EXIT_UNHEALTHY)
+    run_worker(service.name, url, config, lambda: run_service(service, config, url, health_port), debug=debug)
 
 
 def up(
