@@ -209,11 +209,29 @@ class Consumer:
                 self.outage.backend_ok()
             else:
                 self.outage.probe_failed()
+                await self._release(reason)
             return
         probe = await self.reader.probe(self._owned)
         if not probe:
             self.outage.probe_failed()  # nothing to probe with yet: look again later
         await self._enqueue(probe)
+
+    def backend_down(self, reason: str) -> None:
+        """This instance's backend is missing (the service's probe said so): read nothing new."""
+        self.outage.backend_down(reason)
+
+    async def _release(self, reason: str) -> None:
+        """Hand back the entries waiting here for a retry: a healthy instance of the service
+        reclaims them at once, instead of this one holding them while its backend is missing."""
+        waiting = list(self.reader.retry_at)
+        if not waiting:
+            return
+        await hand_back(self.client, self.stream, self.sub.group, self.name, waiting)
+        self.reader.drop(waiting)
+        self._owned.difference_update(waiting)
+        self.stats.released += len(waiting)
+        log.warning("%s: handed back %d entries for a healthy instance (%s)", self.sub.group, len(waiting), reason)
+        self._room.set()
 
     async def _checked_backend(self) -> str | None:
         assert self.backend_check is not None
