@@ -16,6 +16,7 @@ from aiwf.bus.retry import RetryPolicy
 from aiwf.bus.testing import wait_until
 from aiwf.schemas import Event
 from tests.events import ItemCounted, ItemCreated
+from tests.replies import Entries
 
 POLICY = RetryPolicy(backoff_base_s=0.1, backoff_max_s=0.2, probe_max_s=0.2, reclaim_idle_s=0.6)
 
@@ -100,5 +101,5 @@ async def _true(value: bool) -> bool:
 
 
 async def _counted(client: aioredis.Redis, n: int) -> bool:
-    found = await client.xrange(keys.stream("testing"))
+    found = cast("Entries", await client.xrange(keys.stream("testing")))
     return sum(1 for _, f in found if f[b"type"] == b"testing.item.counted") >= n

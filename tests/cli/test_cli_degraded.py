@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -21,10 +22,8 @@ def _tts(aiwf: Aiwf) -> dict[str, object]:
 
 
 def _synthesized(r: redis.Redis, request_id: str) -> bool:
-    return any(
-        f.get("type") == "tts.speech.synthesized" and request_id in f.get("body", "")
-        for _, f in r.xrange("aiwf:ev:{tts}")  # type: ignore[union-attr]
-    )
+    found = cast("list[tuple[str, dict[str, str]]]", r.xrange("aiwf:ev:{tts}"))
+    return any(f.get("type") == "tts.speech.synthesized" and request_id in f.get("body", "") for _, f in found)
 
 
 def test_a_request_read_by_a_degraded_instance_completes_on_the_healthy_one(
