@@ -33,7 +33,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
 from aiwf.bus.dedupe import Dedupe
 from aiwf.bus.dispatch import Dispatcher
-from aiwf.bus.groups import ensure_group, is_missing_group, leave_group, prune_consumers
+from aiwf.bus.groups import ensure_group, is_missing_group, join_group, leave_group, prune_consumers
 from aiwf.bus.handler import Subscription
 from aiwf.bus.metrics import hooks as metrics
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
@@ -173,6 +173,7 @@ class Consumer:
     async def _ensure_group(self) -> None:
         if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
             await self.dedupe.mark_recreated()
+        await join_group(self.client, self.stream, self.sub.group, self.name)
         self._group_ready = True
 
     async def _wait_after(self, failures: int, why: str) -> None:
@@ -280,6 +281,7 @@ class Consumer:
             try:
                 held = self._owned | set(self.reader.retry_at)
                 await renew(self.client, self.stream, self.sub.group, self.name, held)
+                await join_group(self.client, self.stream, self.sub.group, self.name)  # pruned while idle: back
                 pruned = await prune_consumers(self.client, self.stream, self.sub.group, self.name)
                 self.stats.consumers_pruned += pruned
             except Exception as exc:  # noqa: BLE001 - a lease pass failing must not end the loop

@@ -86,6 +86,8 @@ def up(
     try:
         _watch(supervisor, url, config, table)
     except KeyboardInterrupt:
+        if table and not console.is_terminal:
+            console.line()  # rich ends a live table with a newline only on a terminal
         console.print("stopping: draining every worker…", style="dim")
     finally:
         supervisor.stop()
