@@ -281,7 +281,8 @@ class Consumer:
             try:
                 held = self._owned | set(self.reader.retry_at)
                 await renew(self.client, self.stream, self.sub.group, self.name, held)
-                await join_group(self.client, self.stream, self.sub.group, self.name)  # pruned while idle: back
+                if not self._stopping.is_set():  # pruned while idle: back in the list (a stop leaves it)
+                    await join_group(self.client, self.stream, self.sub.group, self.name)
                 pruned = await prune_consumers(self.client, self.stream, self.sub.group, self.name)
                 self.stats.consumers_pruned += pruned
             except Exception as exc:  # noqa: BLE001 - a lease pass failing must not end the loop
