@@ -41,6 +41,8 @@ DEFAULT_MAX_EVENT_BYTES = 1_000_000
 #: Entries idle this long are presumed orphaned by a dead consumer and reclaimed.
 DEFAULT_RECLAIM_IDLE_S = 30.0
 DEFAULT_DRAIN_TIMEOUT_S = 30.0
+#: A worker writes its heartbeat this often; health judges each worker by the interval it reports.
+DEFAULT_HEARTBEAT_S = 2.0
 
 
 class Settings(BaseSettings):
@@ -221,6 +223,14 @@ class WorkerSettings(Settings):
         ge=0,
         validation_alias="AIWF_DRAIN_TIMEOUT",
         description="seconds a stopping worker lets in-flight handlers finish and commit",
+    )
+    heartbeat_s: float = Field(
+        DEFAULT_HEARTBEAT_S,
+        ge=0.1,
+        le=60,
+        validation_alias="AIWF_HEARTBEAT",
+        description="seconds between a worker's heartbeats; `aiwf health` calls a worker whose "
+        "process is gone offline, and one alive but silent for 2 beats unresponsive",
     )
     health_port: int | None = Field(
         None,

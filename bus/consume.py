@@ -33,7 +33,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
 from aiwf.bus.dedupe import Dedupe
 from aiwf.bus.dispatch import Dispatcher
-from aiwf.bus.groups import ensure_group, is_missing_group, leave_group, prune_consumers
+from aiwf.bus.groups import ensure_group, is_missing_group, join_group, leave_group, prune_consumers
 from aiwf.bus.handler import Subscription
 from aiwf.bus.metrics import hooks as metrics
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
@@ -173,6 +173,7 @@ class Consumer:
     async def _ensure_group(self) -> None:
         if await ensure_group(self.client, self.stream, self.sub.group, self.sub.start):
             await self.dedupe.mark_recreated()
+        await join_group(self.client, self.stream, self.sub.group, self.name)
         self._group_ready = True
 
     async def _wait_after(self, failures: int, why: str) -> None:
@@ -209,11 +210,29 @@ class Consumer:
                 self.outage.backend_ok()
             else:
                 self.outage.probe_failed()
+                await self._release(reason)
             return
         probe = await self.reader.probe(self._owned)
         if not probe:
             self.outage.probe_failed()  # nothing to probe with yet: look again later
         await self._enqueue(probe)
+
+    def backend_down(self, reason: str) -> None:
+        """This instance's backend is missing (the service's probe said so): read nothing new."""
+        self.outage.backend_down(reason)
+
+    async def _release(self, reason: str) -> None:
+        """Hand back the entries waiting here for a retry: a healthy instance of the service
+        reclaims them at once, instead of this one holding them while its backend is missing."""
+        waiting = list(self.reader.retry_at)
+        if not waiting:
+            return
+        await hand_back(self.client, self.stream, self.sub.group, self.name, waiting)
+        self.reader.drop(waiting)
+        self._owned.difference_update(waiting)
+        self.stats.released += len(waiting)
+        log.warning("%s: handed back %d entries for a healthy instance (%s)", self.sub.group, len(waiting), reason)
+        self._room.set()
 
     async def _checked_backend(self) -> str | None:
         assert self.backend_check is not None  # noqa: S101 - type narrowing: only called when a check is set
@@ -262,6 +281,8 @@ class Consumer:
             try:
                 held = self._owned | set(self.reader.retry_at)
                 await renew(self.client, self.stream, self.sub.group, self.name, held)
+                if not self._stopping.is_set():  # pruned while idle: back in the list (a stop leaves it)
+                    await join_group(self.client, self.stream, self.sub.group, self.name)
                 pruned = await prune_consumers(self.client, self.stream, self.sub.group, self.name)
                 self.stats.consumers_pruned += pruned
             except Exception as exc:  # noqa: BLE001 - a lease pass failing must not end the loop

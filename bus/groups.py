@@ -63,6 +63,12 @@ async def prune_consumers(client: Redis, stream: str, group: str, keep: str, gon
     return removed
 
 
+async def join_group(client: Redis, stream: str, group: str, consumer: str) -> None:
+    """XGROUP CREATECONSUMER: a consumer is listed by XINFO from its start, not only once it got an entry
+    (an XREADGROUP that blocks on an empty stream creates none, so an idle service showed 0 consumers)."""
+    await client.xgroup_createconsumer(stream, group, consumer)
+
+
 async def leave_group(client: Redis, stream: str, group: str, consumer: str) -> bool:
     """Remove `consumer` from the group if it owns nothing (a clean stop); True when removed."""
     if await client.xpending_range(stream, group, "-", "+", 1, consumername=consumer):

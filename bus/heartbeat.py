@@ -2,6 +2,12 @@
 
 Every background loop here survives any Redis error (it logs and tries again); a loop that
 died anyway makes the worker unhealthy instead of leaving a half-alive process.
+
+The heartbeat goes over its own connection, named by CLIENT SETNAME (keys.heartbeat_client):
+the kernel closes it the moment the process dies (SIGKILL included), so `aiwf health` tells
+a dead worker (offline: its connection is gone) from a frozen one (unresponsive: connected,
+not beating). Each beat also adds what the counters grew by since the last one to the
+service's totals (keys.service_stats), so a restart does not reset them.
 """
 
 from __future__ import annotations
@@ -9,20 +15,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
 from aiwf.bus import alarms, keys, retention
 from aiwf.bus.codec import to_json
+from aiwf.bus.config import DEFAULT_HEARTBEAT_S
 from aiwf.bus.metrics.registry import CONTENT_TYPE, WorkerMetrics
 
 if TYPE_CHECKING:
     from aiwf.bus.worker import Worker
 
 log = logging.getLogger("aiwf.worker")
-HEARTBEAT_EVERY_S = 2.0
+HEARTBEAT_EVERY_S = DEFAULT_HEARTBEAT_S
+#: A heartbeat key outlives this many beats (at least HEARTBEAT_TTL_S): health reads it meanwhile.
 HEARTBEAT_TTL_S = 10
+TTL_BEATS = 5
+#: The counters summed per service across restarts.
+TOTALS = ("processed", "failed", "dead_lettered")
 RETENTION_EVERY_S = 30.0
 #: A subscription paused for an outage longer than this makes /health answer 503.
 PAUSED_UNHEALTHY_AFTER_S = 300.0
@@ -47,6 +63,10 @@ class Heartbeat:
         self._tasks: list[asyncio.Task[None]] = []
         #: Why the watchdog stopped the worker (AIWF_EXIT_WHEN_UNHEALTHY_S), or None.
         self.gave_up: str | None = None
+        self.every_s = worker.config.worker.heartbeat_s
+        self._ttl_s = max(HEARTBEAT_TTL_S, math.ceil(TTL_BEATS * self.every_s))
+        self._reported = dict.fromkeys(TOTALS, 0)  # counters already added to the service's totals
+        self._client = _own_connection(worker.client, keys.heartbeat_client(worker.service.name, worker.name))
 
     def start(self) -> list[asyncio.Task[None]]:
         """Start the heartbeat and retention loops (and the watchdog when AIWF_EXIT_WHEN_UNHEALTHY_S is set)."""
@@ -137,7 +157,7 @@ class Heartbeat:
             if c.stats.groups_recreated
         ]
 
-    def snapshot(self) -> dict[str, str | int | list[str]]:
+    def snapshot(self) -> dict[str, str | int | float | list[str]]:
         """The heartbeat fields: what `aiwf health` and `aiwf up` show."""
         consumers = self.worker.consumers
         stats = [c.stats for c in consumers]
@@ -156,6 +176,9 @@ class Heartbeat:
             "pid": os.getpid(),
             "started_at": int(self.started),
             "beat_at": int(time.time()),
+            "beat_ms": int(time.time() * 1000),
+            "every_s": self.every_s,
+            "client": keys.heartbeat_client(self.worker.service.name, self.worker.name),
         }
 
     async def _beating(self) -> None:
@@ -166,10 +189,13 @@ class Heartbeat:
                     self.degraded = await probe(self.deps)
                 except Exception as exc:  # noqa: BLE001 - a failing probe means degraded, not dead
                     self.degraded = f"probe failed: {exc}"
+            if self.degraded:  # its backend is missing here: take no work, give back what waits
+                for consumer in self.worker.consumers:
+                    consumer.backend_down(self.degraded)
             await self._record_recreations()
             await self.beat()
             await self.metrics.sample_groups()
-            await asyncio.sleep(HEARTBEAT_EVERY_S)
+            await asyncio.sleep(self.every_s)
 
     async def beat(self, state: str | None = None) -> None:
         """Write the heartbeat once; any Redis error is logged, never raised."""
@@ -178,13 +204,25 @@ class Heartbeat:
         if state:
             fields["state"] = state
         key = keys.heartbeat(self.worker.service.name, str(fields["consumer"]))
+        grown = {k: int(str(snap[k])) - self._reported[k] for k in TOTALS}
         try:
-            async with self.worker.client.pipeline(transaction=True) as pipe:
+            async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # Mapping keys are invariant in redis-py stubs
-                pipe.expire(key, HEARTBEAT_TTL_S)
+                pipe.expire(key, self._ttl_s)
+                for name, by in grown.items():
+                    if by:
+                        pipe.hincrby(keys.service_stats(self.worker.service.name), name, by)
                 await pipe.execute()
         except Exception as exc:  # noqa: BLE001 - an error reply (OOM, say) must not end the heartbeat
             log.warning("heartbeat failed: %s", exc)
+            return
+        for name, by in grown.items():
+            self._reported[name] += by
+
+    async def close(self) -> None:
+        """Close the heartbeat's connection (after the last beat)."""
+        with contextlib.suppress(Exception):
+            await self._client.aclose()
 
     async def _record_recreations(self) -> None:
         """Count in the stream's alarms each group recreation not written yet."""
@@ -252,6 +290,15 @@ class Heartbeat:
             why = f"not taking work: {snap['state']}"
         status = b"503 Service Unavailable" if why else b"200 OK"
         return status, JSON, to_json({**snap, "redis": redis_ok, "unhealthy": why or ""})
+
+
+def _own_connection(client: aioredis.Redis, name: str) -> aioredis.Redis:
+    """A client like `client` whose connections carry CLIENT SETNAME `name`, retrying once on a
+    dropped connection, so a Redis restart costs no beat (only a drop between EXEC and its reply
+    could add one beat's growth twice to the totals)."""
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "client_name": name, "retry": Retry(NoBackoff(), 1)}
+    return aioredis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
 
 
 def _why_ended(task: asyncio.Task[None]) -> str:

@@ -50,6 +50,16 @@ def heartbeat(service: str, consumer: str) -> str:
     return f"{PREFIX}:hb:{service}:{consumer}"
 
 
+def service_stats(service: str) -> str:
+    """A service's counters summed over every instance it ever ran (HINCRBY per heartbeat): restarts keep them."""
+    return f"{PREFIX}:stats:{service}"
+
+
+def heartbeat_client(service: str, consumer: str) -> str:
+    """The CLIENT SETNAME of a worker's heartbeat connection: gone from CLIENT LIST once its process is."""
+    return f"aiwf-hb:{service}:{consumer}"
+
+
 HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
 STREAM_PATTERN = f"{PREFIX}:ev:*"
 DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"

@@ -10,7 +10,9 @@ of replays; retrying one poison event forever must not stall everything behind i
                about their event and never count.
     paused     no new reads, nothing dead-lettered; a probe on a schedule: the service's own
                backend check when it has one, else one due retry, chosen in turn so that a
-               single failing event cannot be the only probe.
+               single failing event cannot be the only probe. A failed backend check is about
+               this instance: it hands back what it holds so a healthy instance takes it.
+    degraded   the service's probe failing on a heartbeat pauses too, before any event fails.
     probe      its delay starts at `backoff_base_s` and doubles only when a probe fails, up to
                `probe_max_s`; failures of other events while paused do not move it.
     commits    an outage reply to a commit (OOM, READONLY, ... bus/replies.py) pauses as well, and
@@ -66,6 +68,13 @@ class OutageDetector:
             self._streak += 1
         if not self.paused and (isinstance(exc, BackendUnavailable) or self._streak >= self.policy.outage_after):
             self.paused, self.reason, self.paused_since = True, sig, time.monotonic()
+            self._failed_probes = 0
+            self._probe_at = time.monotonic() + self._probe_delay()
+
+    def backend_down(self, reason: str) -> None:
+        """The service's own backend check failed outside any handler: pause before taking work."""
+        if not self.paused:
+            self.paused, self.reason, self.paused_since = True, reason, time.monotonic()
             self._failed_probes = 0
             self._probe_at = time.monotonic() + self._probe_delay()
 

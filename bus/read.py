@@ -49,6 +49,12 @@ class Reader:
         self.retry_at.clear()
         self._probed.clear()
 
+    def drop(self, entry_ids: list[str]) -> None:
+        """Take entries off the schedule (they were handed back: no longer ours)."""
+        for eid in entry_ids:
+            self.retry_at.pop(eid, None)
+            self._probed.pop(eid, None)
+
     def retry_due(self) -> bool:
         """True when one of our entries is due for its retry."""
         now = time.monotonic()

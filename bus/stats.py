@@ -19,4 +19,6 @@ class Stats:
     timeouts: int = 0
     groups_recreated: int = 0
     consumers_pruned: int = 0
+    #: Entries handed back for a healthy instance while this one's backend was missing.
+    released: int = 0
     last_error: str = ""

@@ -140,6 +140,7 @@ class Worker:
             if server:
                 server.close()
             await self.heartbeat.beat("stopped")
+            await self.heartbeat.close()
         crashed = [t.exception() for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
         if crashed:
             raise crashed[0]  # type: ignore[misc]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from aiwf.cli.auth_login import login, logout, register_user
 from aiwf.cli.support import emit_json, emit_table, fail, run
 from aiwf.workers.auth.errors import TokenInvalid
 from aiwf.workers.auth.tokens import MAX_TOKEN_CHARS
@@ -60,7 +61,13 @@ def _shown(name: str, value: Any) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `aiwf auth verify TOKEN [--json] [--jwks FILE] [--issuer I] [--audience A]` to `app`."""
-    auth = typer.Typer(help="Auth tokens: verify offline from the published public keys.", no_args_is_help=True)
+    """Add `aiwf auth register|login|logout` (through the auth service) and `aiwf auth verify TOKEN` to `app`."""
+    auth = typer.Typer(
+        help="Accounts and tokens: register, log in and out through the auth service; verify a token offline.",
+        no_args_is_help=True,
+    )
+    auth.command("register")(register_user)
+    auth.command("login")(login)
+    auth.command("logout")(logout)
     auth.command("verify")(verify_command)
     app.add_typer(auth, name="auth")

@@ -14,6 +14,7 @@ import typer
 
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
+from aiwf.cli.known import require_calendar
 from aiwf.cli.support import emit_json, emit_table, fail, run
 from aiwf.workers.calendar.agenda import MAX_LIMIT, AgendaItem, agenda
 from aiwf.workers.calendar.errors import CalendarError
@@ -48,10 +49,13 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="Most occurrences shown.")] = 1000,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
     ) -> None:
-        """Occurrences overlapping [--from, --to), by start time, from the agenda projection."""
+        """Occurrences overlapping [--from, --to), by start time, from the agenda projection.
+
+        An unknown calendar is an error naming the closest known ones."""
         lo, hi = parse_instant(start, "--from"), parse_instant(end, "--to")
 
         async def body(client: Redis, config: BusConfig) -> list[AgendaItem]:
+            await require_calendar(client, calendar_id, config.max_event_bytes)
             try:
                 return await agenda(client, calendar_id, lo, hi, limit=limit)
             except CalendarError as exc:
@@ -79,6 +83,7 @@ def register(app: typer.Typer) -> None:
         """How the calendar's recent syncs ended, with every VEVENT they skipped or flagged and why."""
 
         async def body(client: Redis, config: BusConfig) -> list[SyncOutcome]:
+            await require_calendar(client, calendar_id, config.max_event_bytes)
             return await recent_syncs(client, config, calendar_id, limit=limit)
 
         outcomes = run(body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,7 +24,10 @@ def register(app: typer.Typer) -> None:
 def demo(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the whole pipeline.")] = 120.0,
 ) -> None:
-    """Run documents -> llm -> tts on the sample article and narrate each event as it happens."""
+    """Run documents -> llm -> tts on the sample article and narrate each event as it happens.
+
+    While it waits it says for what, and names any service that is degraded or offline, with
+    the reason. The spoken summary is written to ./summary.wav (the path is printed)."""
 
     config = load_config()
     server = None
@@ -45,4 +50,9 @@ def demo(
         server.stop()
     console.print("\n[bold]Summary[/bold] (extractive unless AIWF_LLM_URL names a model server):")
     console.print(summary, highlight=False)
-    console.print(f"\n[bold]Spoken summary:[/bold] {wav}")
+    out = Path.cwd() / "summary.wav"
+    try:
+        shutil.copyfile(wav, out)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}; the speech stays at {wav}")
+    console.print(f"\n[bold]Spoken summary:[/bold] {out}", highlight=False)

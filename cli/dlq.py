@@ -192,4 +192,4 @@ def purge(
     if json_:
         emit_json({"dry_run": False, "purged": removed, "selected": len(chosen), "ids": [lt.ref for lt in chosen]})
     else:
-        console.print(f"purged {removed} of {len(chosen)} selected dead letters")
+        console.print(f"purged {removed} of {plural(len(chosen), 'selected dead letter')}")

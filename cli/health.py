@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.markup import escape
 
-from aiwf.bus.health import heartbeats, summarize
+from aiwf.bus.connection import Redis
+from aiwf.bus.health import describe, heartbeats, summarize, totals
 from aiwf.cli.support import JsonOpt, emit_json, emit_table, run
 from aiwf.workers import known_services as services
 
@@ -17,18 +20,27 @@ def register(app: typer.Typer) -> None:
     app.command()(health)
 
 
+async def _rows(client: Redis) -> list[dict[str, Any]]:
+    beats = await heartbeats(client)
+    names = services(beats)
+    return summarize(beats, names, service_totals=await totals(client, names))
+
+
 def health(as_json: JsonOpt = False) -> None:
-    """Which services are up, degraded or offline, and their alarms, from their heartbeats.
+    """Which services are up, degraded, unresponsive or offline, and their alarms, from their heartbeats.
 
-    Exit 1 if any service is not running."""
+    offline: no live instance (a killed worker within 2 heartbeats); unresponsive: alive but
+    not beating. Counters are the service's totals, kept across restarts. Exit 1 if any
+    service is not running."""
 
-    beats = run(lambda client, _config: heartbeats(client))
-    rows = summarize(beats, services(beats))
+    rows = run(lambda client, _config: _rows(client))
     if as_json:
         emit_json(rows)
     else:
         columns = ["service", "state", "instances", "processed", "failed", "dead_lettered", "pending", "reason"]
-        table = [[*(r[c] for c in columns), escape("\n".join(r["alarms"]))] for r in rows]
+        table = [
+            [r["service"], describe(r), *(r[c] for c in columns[2:]), escape("\n".join(r["alarms"]))] for r in rows
+        ]
         emit_table("services", [*columns, "alarms"], table)
     if any(r["state"] != "running" for r in rows):
         raise typer.Exit(1)

@@ -10,8 +10,9 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar, cast
 
 from aiwf.bus import keys
+from aiwf.bus.codec import loads
 from aiwf.bus.connection import Redis
-from aiwf.cli.support import fail, load_events, suggest
+from aiwf.cli.support import fail, load_events, nearest, suggest
 from aiwf.dlq.errors import UnknownStream
 from aiwf.dlq.letters import parse_ref
 from aiwf.schemas import REGISTRY
@@ -19,6 +20,8 @@ from aiwf.schemas import REGISTRY
 T = TypeVar("T")
 #: How many dead letters of a domain are compared with a mistyped id (the newest ones).
 LETTERS_COMPARED = 1000
+#: How many of the newest calendar events are read for the calendar ids they name.
+CALENDARS_SCANNED = 2000
 
 
 def require_type(event_type: str) -> None:
@@ -44,15 +47,15 @@ async def require_stream(client: Redis, name: str, key: str) -> None:
         return
     known = await streams(client)
     if name not in known:
-        hint = _closest_stream(key, known) or "; `aiwf streams` lists the streams"
+        hint = _closest_stream(key, known)
         raise UnknownStream(f"no stream {name!r}{hint}")
 
 
 def _closest_stream(key: str, domains: list[str]) -> str:
     """Domains are compared, not keys: every key shares the `aiwf:ev:{` prefix that would make all of them close."""
     if (domain := keys.stream_domain(key)) is not None:
-        return suggest(domain, domains)
-    return suggest(key, [keys.stream(d) for d in domains])
+        return nearest(domain, domains, "streams")
+    return suggest(key, [keys.stream(d) for d in domains]) or nearest(key, domains, "streams")
 
 
 async def stream_hint(client: Redis, key: str, group: str | None) -> str:
@@ -75,6 +78,34 @@ async def letter_hint(client: Redis, ref: str) -> str:
     found = [keys.dead_letter_domain(k.decode()) async for k in client.scan_iter(match=keys.DEAD_LETTER_PATTERN)]
     domains = [d for d in found if d is not None]
     return suggest(domain, domains)
+
+
+async def calendars(client: Redis, max_event_bytes: int) -> set[str]:
+    """Calendars with an agenda, and those named by the newest CALENDARS_SCANNED calendar events."""
+    from aiwf.workers.calendar.agenda import AGENDA  # noqa: PLC0415 - the calendar worker only for `calendar`
+
+    prefix = AGENDA.key("start", "")
+    found = {k.decode()[len(prefix) :] async for k in client.scan_iter(match=f"{prefix}*", count=500)}
+    recent = cast(
+        "list[tuple[bytes, dict[bytes, bytes]]]",
+        await client.xrevrange(keys.stream("calendar"), count=CALENDARS_SCANNED),
+    )
+    for _, fields in recent:
+        try:
+            calendar_id = loads(fields[b"body"], max_event_bytes).payload.get("calendar_id")
+        except Exception:  # noqa: BLE001, S112 - an unreadable entry names no calendar
+            continue
+        if isinstance(calendar_id, str):
+            found.add(calendar_id)
+    return found
+
+
+async def require_calendar(client: Redis, calendar_id: str, max_event_bytes: int) -> None:
+    """Exit 1 naming the closest known calendars unless `calendar_id` has an agenda or calendar events."""
+    known = await calendars(client, max_event_bytes)
+    if calendar_id not in known:
+        hint = nearest(calendar_id, known, "calendars") or "; no calendar has been synced yet"
+        fail(f"unknown calendar {calendar_id!r}{hint}")
 
 
 async def hinted(client: Redis, call: Awaitable[T], key: str, group: str | None = None) -> T:

@@ -37,7 +37,7 @@ from aiwf.cli.support import EXIT_USAGE
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="aiwf: AI workflow services on Redis Streams.")
 for group in (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway, acl, certs):
     group.register(app)
 for group in (env_commands, blobs_commands):  # env, status; blobs

@@ -101,7 +101,8 @@ def tail(
     as_json: JsonOpt = False,
 ) -> None:
     """The newest events of a stream (the schema's secret fields and sealed values shown as ***);
-    an unknown stream is an error."""
+    an unknown stream is an error. With --follow, one line per event (entry, type, event id,
+    correlation, payload) as each arrives, until Ctrl-C."""
     key = stream if stream.startswith(f"{keys.PREFIX}:") else keys.stream(stream)
 
     def show(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
@@ -109,6 +110,10 @@ def tail(
         if as_json:
             for row in rows:
                 emit_json(row)
+        elif follow:  # one line per event as it comes: a table cannot grow
+            for r in rows:
+                line = "  ".join([r["entry"], r["type"], r["id"], r.get("correlation_id") or "-", _short(r["payload"])])
+                print(line, flush=True)
         elif rows:
             emit_table(
                 key,

@@ -140,7 +140,7 @@ def _report_replay(results: list[Result], *, dry_run: bool, group: str | None, j
         shown = results if len(results) <= TABLE_ROWS else bad
         verb = "would replay" if dry_run else "replayed"
         id_table(
-            f"{verb} {replayed} of {len(results)} dead letters",
+            f"{verb} {replayed} of {plural(len(results), 'dead letter')}",
             ["id", "event id", "type", "status", "detail"],
             [(r.ref, r.event_id, escape(r.event_type), r.status.value, escape(r.detail)) for r in shown],
         )
@@ -148,4 +148,4 @@ def _report_replay(results: list[Result], *, dry_run: bool, group: str | None, j
         kinds = ", ".join(
             f"{sum(1 for r in bad if r.status is s)} {s.value}" for s in Status if any(r.status is s for r in bad)
         )
-        fail(f"{len(bad)} of {len(results)} dead letters were not replayed ({kinds}); see the table")
+        fail(f"{len(bad)} of {plural(len(results), 'dead letter')} not replayed ({kinds}); see the table")

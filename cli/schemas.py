@@ -1,4 +1,5 @@
-"""`aiwf schemas ls | export | check`: the registered event types, their JSON Schemas, breaking changes."""
+"""`aiwf schemas ls | show | export | check`: the registered event types, one type for producers, their
+JSON Schemas, breaking changes."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.markup import escape
 
 import aiwf.schemas
 from aiwf.bus import codec
-from aiwf.cli.support import JsonOpt, emit_json, emit_table, fail, load_events
+from aiwf.cli.known import require_type
+from aiwf.cli.support import JsonOpt, console, emit_json, emit_table, fail, load_events
 from aiwf.schemas import REGISTRY
 from aiwf.schemas.compat import check
+from aiwf.schemas.describe import describe
 from aiwf.schemas.export import export
 from aiwf.workers import WORKERS, load
 
@@ -27,6 +31,7 @@ def register(app: typer.Typer) -> None:
     schemas_app.command("ls")(schemas_ls)
     schemas_app.command("export")(schemas_export)
     schemas_app.command("check")(schemas_check)
+    schemas_app.command("show")(schemas_show)
     app.add_typer(schemas_app, name="schemas")
 
 
@@ -81,6 +86,56 @@ def schemas_check(
         print(f"snapshot written: {snapshot}")
     else:
         print(f"ok: {len(current['events'])} event types compatible with {snapshot.name}")
+
+
+def schemas_show(
+    event_type: Annotated[str, typer.Argument(metavar="TYPE", help="An event type, e.g. documents.document.uploaded.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One event type for producers: its fields with their types and constraints, one valid example
+    payload (ready for `aiwf publish TYPE --data`), and every version with the upcaster that lifts it."""
+    require_type(event_type)
+    info = describe(event_type)
+    if as_json:
+        emit_json(info)
+        return
+    console.print(f"{event_type} v{info['version']} ({info['compat']})", highlight=False)
+    if info["description"]:
+        console.print(info["description"], highlight=False)
+    emit_table(
+        "fields",
+        ["field", "type", "required", "constraints", "secret", "description"],
+        [
+            [
+                f["name"],
+                f["type"],
+                "yes" if f["required"] else "no",
+                escape(", ".join(f"{k}={_constraint(v)}" for k, v in f["constraints"].items())),
+                "sealed" if f["secret"] else "",
+                escape(f["description"]),
+            ]
+            for f in info["fields"]
+        ],
+    )
+    example = info["example"]
+    console.print("example payload:", highlight=False)
+    console.print(
+        codec.to_json(example).decode() if example is not None else "(none could be built)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    emit_table(
+        "versions",
+        ["version", "model", "upcast to the next by"],
+        [
+            [v["version"], v["model"], v["upcaster"] or ("-" if v["version"] == info["version"] else "none")]
+            for v in info["versions"]
+        ],
+    )
+
+
+def _constraint(value: Any) -> str:
+    return codec.to_json(value).decode() if not isinstance(value, str) else value
 
 
 def _read_snapshot(path: Path) -> Any:

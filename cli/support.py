@@ -184,6 +184,17 @@ def suggest(wanted: str, known: Iterable[str], limit: int = 3) -> str:
     return f"; did you mean {', '.join(close)}?" if close else ""
 
 
+def nearest(wanted: str, known: Iterable[str], what: str, shown: int = 8) -> str:
+    """`suggest`, or when nothing is close `; known WHAT: a, b, c` (the first `shown`), or `` when none is known."""
+    names = sorted(set(known))
+    if close := suggest(wanted, names):
+        return close
+    if not names:
+        return ""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"; known {what}: {', '.join(names[:shown])}{more}"
+
+
 def interactive() -> bool:
     """True when there is a person at stdin to answer a question."""
     return sys.stdin.isatty()

@@ -18,7 +18,7 @@ from rich.table import Table
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
 from aiwf.bus.errors import AiwfError
-from aiwf.bus.health import summarize
+from aiwf.bus.health import describe, summarize
 from aiwf.bus.server import running_embedded_url
 from aiwf.bus.worker import run_service
 from aiwf.cli.embedded import start_embedded
@@ -94,6 +94,8 @@ def up(
     try:
         _watch(supervisor, url, config, table)
     except KeyboardInterrupt:
+        if table and not console.is_terminal:
+            console.line()  # rich ends a live table with a newline only on a terminal
         console.print("stopping: draining every worker…", style="dim")
     finally:
         supervisor.stop()
@@ -131,7 +133,7 @@ def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
         table.add_column(column)
     for name, child in supervisor.children.items():
         row = rows[name]
-        state = row["state"] if row["state"] != "offline" else ("starting" if child.process else "restarting")
+        state = describe(row) if row["state"] != "offline" else ("starting" if child.process else "restarting")
         table.add_row(
             name,
             str(child.process.pid if child.process else "-"),

@@ -12,6 +12,7 @@ validates there, so a handler only ever sees the newest model.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -114,7 +115,9 @@ class Registry:
         """The newest model of a type; UnknownEventType when there is none."""
         newest = self.newest.get(type_)
         if newest is None:
-            raise UnknownEventType(f"unknown event type {type_!r}; known types: {', '.join(self.types()) or 'none'}")
+            close = difflib.get_close_matches(type_, self.types(), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else f"{len(self.types())} types are registered"
+            raise UnknownEventType(f"unknown event type {type_!r}; {hint} (see `aiwf schemas ls`)")
         return newest[1]
 
     def upcast(self, type_: str, version: int, payload: Payload) -> tuple[int, Payload]:

@@ -104,7 +104,9 @@ async def test_metrics_is_prometheus_text_and_other_paths_keep_their_answers(con
         assert health is not None
         assert health[0] == 200
         assert health[1]["service"] == "paths"
+        assert (await asyncio.to_thread(_status, port, "/ready"))[0] == 200
         assert await asyncio.to_thread(_status, port, "/nope") == (404, b'{"error":"not found"}')
+        assert (await asyncio.to_thread(_status, port, "/"))[0] == 404
         assert (await asyncio.to_thread(_status, port, "/metrics/x"))[0] == 404
 
 

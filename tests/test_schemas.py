@@ -71,6 +71,20 @@ def test_v1_payload_is_upcast_to_v2_before_validation() -> None:
     assert event == ItemCreated(title="old", quantity=1)
 
 
+def test_an_unknown_type_names_at_most_the_three_closest_not_the_registry() -> None:
+    """A typo is answered with up to three close types; a name close to nothing with how many exist, never all."""
+    with pytest.raises(UnknownEventType) as typo:
+        REGISTRY.latest("testing.item.craeted")
+    assert "did you mean testing.item.created" in str(typo.value)
+    assert str(typo.value).count(", ") <= 2
+    with pytest.raises(UnknownEventType) as far:
+        REGISTRY.latest("zzz")
+    assert (
+        str(far.value)
+        == f"unknown event type 'zzz'; {len(REGISTRY.types())} types are registered (see `aiwf schemas ls`)"
+    )
+
+
 def test_unknown_type_and_version_are_refused_with_typed_errors() -> None:
     """Unknown type -> UnknownEventType; a version newer than known -> UnsupportedVersion; both say what to do."""
     with pytest.raises(UnknownEventType, match=r"unknown event type 'testing\.nothing\.happened'"):

@@ -198,7 +198,7 @@ async def test_letters_replayed_too_often_are_refused(
     (result,) = doc["results"]
     assert result["status"] == "refused"
     assert "already replayed 1 time(s) (--max-replays 1)" in result["detail"]
-    assert stderr.strip() == "aiwf: 1 of 1 dead letters were not replayed (1 refused); see the table"
+    assert stderr.strip() == "aiwf: 1 of 1 dead letter not replayed (1 refused); see the table"
     assert await dead_ids(client, "testdlq") == [ref]
     code, doc, _ = await replay_json(cli, ref, "--max-replays", "2")
     assert code == 0

@@ -16,6 +16,7 @@ from aiwf.bus.connection import Redis
 from aiwf.schemas import Envelope, new_id
 from aiwf.schemas.blobref import BlobRef
 from aiwf.schemas.events.documents import DocumentUploaded
+from aiwf.workers.pipeline.demo_watch import Watch
 
 SAMPLE = Path(__file__).resolve().parent.parent / "documents" / "samples" / "sample.md"
 DOMAINS = ("documents", "llm", "tts", "pipeline")
@@ -24,7 +25,8 @@ DOMAINS = ("documents", "llm", "tts", "pipeline")
 async def run_demo(
     client: Redis, config: BusConfig, say: Callable[[str], None], timeout_s: float = 120.0, source: Path = SAMPLE
 ) -> tuple[str, Path]:
-    """Publish the sample, print each correlated event as it lands; returns (summary, WAV path)."""
+    """Publish the sample, print each correlated event as it lands, and while it waits, what for and which
+    service is not up and why; returns (summary, WAV path). TimeoutError names the step and the services."""
     streams = {keys.stream(d): await _last_id(client, keys.stream(d)) for d in DOMAINS}
     correlation = new_id()
     document_id = f"demo-{correlation[-12:]}"
@@ -33,8 +35,10 @@ async def run_demo(
     await Publisher(client, config).publish(uploaded, correlation_id=correlation)
     say(f"published documents.document.uploaded ({source.name}, {len(uploaded.text or '')} chars)")
     summary = ""
+    watch = Watch(client, say)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        await watch.tick()
         reply = cast(
             "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]",
             await client.xread(streams, block=500, count=100),  # type: ignore[arg-type]
@@ -46,6 +50,7 @@ async def run_demo(
                 if env.correlation_id != correlation:
                     continue
                 say(_describe(env))
+                watch.saw(env.type)
                 if env.type == "llm.chat.completed":
                     summary = str(env.payload["text"])
                 if env.type in {"documents.document.rejected", "llm.chat.failed", "tts.speech.rejected"}:
@@ -53,7 +58,7 @@ async def run_demo(
                 if env.type == "pipeline.summary.completed":
                     audio = BlobRef.model_validate(env.payload["audio"])
                     return summary, store_from_env(config.data_dir).path_of(audio)
-    raise TimeoutError(f"no pipeline.summary.completed within {timeout_s:.0f}s; see `aiwf health`")
+    raise TimeoutError(await watch.diagnosis(timeout_s))
 
 
 def _describe(env: Envelope) -> str:

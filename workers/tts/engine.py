@@ -98,11 +98,20 @@ class SpeechEngine:
 
     def available(self) -> bool:
         """True when libespeak-ng and its data load and initialize on this host."""
+        return self.unavailable() is None
+
+    def unavailable(self) -> str | None:
+        """None when libespeak-ng and its data load and initialize on this host, else why not."""
         try:
             self._engine()
-        except EngineUnavailable:
-            return False
-        return True
+        except EngineUnavailable as exc:
+            return str(exc)
+        return None
+
+    @property
+    def library_path(self) -> Path | None:
+        """The libespeak-ng this engine was pinned to (None: the wheel's, else the system's)."""
+        return self._library_path
 
     def version(self) -> str:
         """The espeak-ng version string, e.g. "1.52.0"."""

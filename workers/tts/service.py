@@ -18,6 +18,7 @@ from aiwf.bus.worker import Service, Startup
 from aiwf.schemas import Event
 from aiwf.schemas.events.tts import SpeechRejected, SpeechRequested, SpeechSynthesized
 from aiwf.workers.tts import EngineUnavailable, InvalidSpeechRequest, SpeechEngine
+from aiwf.workers.tts.errors import INSTALL_HINT
 from aiwf.workers.tts.settings import TTSSettings
 
 
@@ -55,10 +56,15 @@ async def on_speech_requested(event: SpeechRequested, ctx: Context) -> list[Even
 
 
 async def probe(deps: Deps) -> str | None:
-    """Degraded when espeak-ng cannot load."""
-    if deps.engine.available():
+    """Degraded when espeak-ng cannot load, saying why: AIWF_ESPEAK_LIBRARY when it is set, else the loader."""
+    why = deps.engine.unavailable()
+    if why is None:
         return None
-    return "espeak-ng unavailable: pip install espeakng-loader or apt install espeak-ng"
+    pinned = deps.engine.library_path
+    if pinned is not None:  # installing the wheel would not help: the variable wins over it
+        why = why.replace(f"; {INSTALL_HINT}", "")
+        return f"espeak-ng unavailable: AIWF_ESPEAK_LIBRARY={pinned} does not load ({why}); fix or unset it"
+    return f"espeak-ng unavailable: {why}"
 
 
 @contextlib.asynccontextmanager
