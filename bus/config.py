@@ -189,6 +189,31 @@ class WorkerSettings(Settings):
         return value.upper() if isinstance(value, str) else value
 
 
+class AlertSettings(Settings):
+    """The windows of `aiwf alerts` (the thresholds are deploy/prometheus/alerts.yml's, fixed)."""
+
+    window_s: float = Field(
+        300.0,
+        ge=1,
+        validation_alias="AIWF_ALERT_WINDOW",
+        description="seconds of handler calls the error-rate and latency alerts look at (alerts.yml: 5m); "
+        "workers keep their figures over it",
+    )
+    for_s: float = Field(
+        300.0,
+        ge=0,
+        validation_alias="AIWF_ALERT_FOR",
+        description="seconds the latency and memory conditions must hold before their alert fires (alerts.yml: 5m)",
+    )
+    offline_after_s: float = Field(
+        60.0,
+        ge=0,
+        validation_alias="AIWF_ALERT_OFFLINE_AFTER",
+        description="seconds after its last heartbeat that a service with no live worker is alerted offline "
+        "(alerts.yml: 1m)",
+    )
+
+
 class BusConfig(Settings):
     """Everything the bus needs to connect, publish and consume; validated on construction."""
 
@@ -247,6 +272,7 @@ class BusConfig(Settings):
     )
     server: ServerSettings = Field(default_factory=ServerSettings, description="the embedded Redis")
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="worker processes")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="alerts without Prometheus")
 
     @property
     def blob_path(self) -> Path:

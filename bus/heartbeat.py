@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiwf.bus import alarms, keys, retention
 from aiwf.bus.codec import to_json
 from aiwf.bus.metrics.registry import CONTENT_TYPE, WorkerMetrics
+from aiwf.bus.metrics.window import Window
 
 if TYPE_CHECKING:
     from aiwf.bus.worker import Worker
@@ -38,6 +39,7 @@ class Heartbeat:
         self.degraded: str | None = None
         self.started = time.time()
         self.metrics = WorkerMetrics(worker)
+        self.window = Window(self.metrics.registry, worker.config.alerts.window_s)
         self.retention_every_s = RETENTION_EVERY_S
         self.retention_keep = retention.DEFAULT_KEEP
         self.backlog_alarm_at = retention.DEFAULT_BACKLOG_ALARM
@@ -123,6 +125,7 @@ class Heartbeat:
             "pid": os.getpid(),
             "started_at": int(self.started),
             "beat_at": int(time.time()),
+            **self.window.fields(),
         }
 
     async def _beating(self) -> None:
@@ -134,6 +137,7 @@ class Heartbeat:
                 except Exception as exc:  # noqa: BLE001 - a failing probe means degraded, not dead
                     self.degraded = f"probe failed: {exc}"
             await self._record_recreations()
+            self.window.sample()
             await self.beat()
             await self.metrics.sample_groups()
             await asyncio.sleep(HEARTBEAT_EVERY_S)
@@ -149,6 +153,10 @@ class Heartbeat:
             async with self.worker.client.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # Mapping keys are invariant in redis-py stubs
                 pipe.expire(key, HEARTBEAT_TTL_S)
+                if state == "stopped":  # a planned stop is not an outage (bus/alerts.py)
+                    pipe.hdel(keys.SERVICES_SEEN, self.worker.service.name)
+                else:
+                    pipe.hset(keys.SERVICES_SEEN, self.worker.service.name, str(fields["beat_at"]))
                 await pipe.execute()
         except Exception as exc:  # noqa: BLE001 - an error reply (OOM, say) must not end the heartbeat
             log.warning("heartbeat failed: %s", exc)

@@ -15,6 +15,7 @@ import typer
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.logs import configure_logging
 from aiwf.cli import (
+    alerts,
     auth,
     calendar,
     config,
@@ -35,7 +36,23 @@ from aiwf.cli.support import EXIT_USAGE
 __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
-for group in (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway, incidents):
+for group in (
+    publish,
+    schemas,
+    keys,
+    health,
+    alerts,
+    config,
+    up,
+    demo,
+    dlq,
+    streams,
+    auth,
+    calendar,
+    tts,
+    gateway,
+    incidents,
+):
     group.register(app)
 
 

@@ -1,0 +1,89 @@
+"""`aiwf alerts` without Prometheus: alerts.yml's error-rate rule evaluated from the workers' heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from aiwf.bus import Context, PermanentError, Publisher, RetryPolicy, Service, Subscription, heartbeat
+from aiwf.bus.alerts import Alert, evaluate
+from aiwf.bus.config import AlertSettings, BusConfig
+from aiwf.schemas import Event
+from tests.contract.harness import drain
+from tests.events import ItemCreated
+from tests.worker_support import new_worker, running_worker
+
+WINDOW_S = 3.0
+ONE_SHOT = RetryPolicy(max_deliveries=1, backoff_base_s=0.01, backoff_max_s=0.02, outage_after=1000)
+
+
+def failing_service() -> tuple[Service, Subscription]:
+    """`shaky` on `testing`: events titled `bad-*` raise, the others succeed."""
+    sub = Subscription(stream="testing", group="shaky", retry=ONE_SHOT, batch=50)
+
+    @sub.handler
+    async def handle(event: ItemCreated, ctx: Context) -> list[Event]:
+        if event.title.startswith("bad"):
+            raise PermanentError(f"cannot take {event.title}")
+        return []
+
+    return Service("shaky", [sub]), sub
+
+
+async def publish(client: aioredis.Redis, config: BusConfig, good: int, bad: int) -> None:
+    pub = Publisher(client, config)
+    for n in range(good + bad):
+        await pub.publish(ItemCreated(title=f"{'bad' if n < bad else 'good'}-{n}-{time.time()}"))
+
+
+async def error_rate(client: aioredis.Redis, settings: AlertSettings) -> Alert | None:
+    found = [a for a in await evaluate(client, settings) if a.name == "AiwfErrorRateHigh" and a.service == "shaky"]
+    return found[0] if found else None
+
+
+async def wait_for_alert(client: aioredis.Redis, settings: AlertSettings, present: bool, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (await error_rate(client, settings) is not None) == present:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"AiwfErrorRateHigh {'never fired' if present else 'never cleared'} in {timeout_s}s")
+
+
+@pytest.mark.slow
+async def test_error_rate_fires_above_five_percent_and_clears(
+    client: aioredis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 % failing stays quiet; 10 % failing over the window fires, critical, with figures; a quiet window clears it."""
+    monkeypatch.setattr(heartbeat, "HEARTBEAT_EVERY_S", 0.2)
+    settings = AlertSettings(window_s=WINDOW_S)
+    config = BusConfig(redis_url=redis_url, producer="tests", marker_ttl_s=3600, alerts=settings)
+    service, sub = failing_service()
+    worker = new_worker(service, config)
+    async with running_worker(worker):
+        await publish(client, config, good=96, bad=4)
+        await drain(client, sub)
+        await asyncio.sleep(0.6)  # a few beats carry the figures
+        assert await error_rate(client, settings) is None, "4 % failed: below the 5 % threshold"
+        await asyncio.sleep(WINDOW_S + 0.5)  # those calls leave the window
+
+        started = time.time()
+        await publish(client, config, good=90, bad=10)
+        await drain(client, sub)
+        await wait_for_alert(client, settings, present=True, timeout_s=3)
+        alert = await error_rate(client, settings)
+        assert alert is not None
+        assert alert.firing
+        assert alert.severity == "critical"
+        assert "10 of 100 handler calls failed (10.0%)" in alert.why
+        assert started - 1 <= alert.since <= time.time()
+        first_since = alert.since
+        again = await error_rate(client, settings)
+        assert again is not None
+        assert again.since == first_since, "since when is kept between evaluations"
+
+        await wait_for_alert(client, settings, present=False, timeout_s=WINDOW_S + 3)
+        assert await client.hlen("aiwf:alerts") == 0
