@@ -13,14 +13,17 @@ letters.MAX_SELECTION): a scan of 1,000 letters takes milliseconds.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from aiwf.bus.alerts import Alert
 from aiwf.bus.connection import Redis
 from aiwf.dlq import letters as letters_
 from aiwf.dlq.errors import BadArgument, UnknownLetter
 from aiwf.dlq.filters import Filter
-from aiwf.dlq.fingerprint import ID_PATTERN, Fingerprint, of_letter
+from aiwf.dlq.fingerprint import ID_LENGTH, ID_PATTERN, Fingerprint, of_letter
 from aiwf.dlq.letters import Letter
 from aiwf.schemas.secrets import mask_sealed_text as mask_text
 
@@ -66,6 +69,7 @@ class Incident:
         """The row `aiwf incidents --json` prints."""
         return {
             "id": self.id,
+            "kind": "dead_letters",
             "service": self.fingerprint.service,
             "error_type": self.fingerprint.error_type,
             "frame": self.fingerprint.frame,
@@ -77,6 +81,31 @@ class Incident:
             "error": mask_text(self.sample.error),
             "sample": self.sample.ref,
         }
+
+
+def alert_id(alert: Alert) -> str:
+    """The incident id of a firing alert: 12 hex digits over its alert name, service and worker."""
+    return hashlib.sha256(f"alert\x1f{alert.id}".encode()).hexdigest()[:ID_LENGTH]
+
+
+def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+    """The `aiwf incidents --json` row of a firing alert (one incident per alert and service, count 1)."""
+    now = now or datetime.now(UTC)
+    return {
+        "id": alert_id(alert),
+        "kind": "alert",
+        "service": alert.service,
+        "error_type": alert.name,
+        "frame": "",
+        "count": 1,
+        "first_seen": datetime.fromtimestamp(alert.since, UTC).isoformat(),
+        "last_seen": now.isoformat(),
+        "event_types": [],
+        "streams": [],
+        "error": alert.why,
+        "sample": None,
+        "severity": alert.severity,
+    }
 
 
 def group(found: list[Letter]) -> list[Incident]:

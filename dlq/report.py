@@ -6,10 +6,12 @@ and payload with `Secret` fields masked, sealed tokens masked in the message and
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from aiwf.bus.alerts import Alert
 from aiwf.dlq.incidents import Incident
 from aiwf.dlq.show import describe
 
@@ -63,6 +65,36 @@ def markdown(incident: Incident, times_replayed: int, max_bytes: int) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def alert_markdown(alert: Alert, incident_id: str) -> str:
+    """The report of a firing alert: what fires, since when, why, and where to look."""
+    since = datetime.fromtimestamp(alert.since, UTC).isoformat()
+    where = f"`{alert.service}`" + (f" (worker `{alert.instance}`)" if alert.instance else "")
+    return "\n".join(
+        [
+            f"# {alert.name} firing for {where}",
+            "",
+            f"Incident `{incident_id}`: alert `{alert.id}`, severity {alert.severity}, firing since {since}.",
+            "",
+            "## Why",
+            "",
+            _fence(alert.why),
+            "",
+            "## Where to look",
+            "",
+            _fence(
+                ".venv/bin/aiwf health\n"
+                ".venv/bin/aiwf alerts\n"
+                f".venv/bin/aiwf logs --service {alert.service or 'SERVICE'} --level warning --since 15m\n"
+                ".venv/bin/aiwf incidents",
+                "sh",
+            ),
+            "",
+            "The incident resolves when the alert stops firing (see `aiwf alerts` for the rule).",
+            "",
+        ]
+    )
 
 
 def _envelope(doc: dict[str, Any]) -> str:

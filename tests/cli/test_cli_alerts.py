@@ -59,6 +59,13 @@ def test_a_sigkilled_worker_raises_offline_after_the_window_and_clears_when_back
     table = aiwf("alerts", env=short)
     assert "AiwfServiceOffline" in table.stdout
     assert "1 firing" in table.stdout
+    rows = json.loads(aiwf("incidents", "--json", env=short).stdout)
+    assert [(i["kind"], i["error_type"], i["service"], i["count"]) for i in rows] == [
+        ("alert", "AiwfServiceOffline", "documents", 1)
+    ]
+    report = aiwf("incidents", "show", rows[0]["id"], env=short)
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.startswith("# AiwfServiceOffline firing for `documents`")
 
     spawn("worker", "documents")
     wait_for(lambda: _offline(aiwf, short) is None, 20, "the offline alert to clear")
