@@ -214,6 +214,24 @@ class AlertSettings(Settings):
     )
 
 
+class LogFileSettings(Settings):
+    """The files `aiwf up` collects its workers' output in (`<AIWF_DATA_DIR>/logs/<service>.log`)."""
+
+    file_bytes: int = Field(
+        10_000_000,
+        ge=10_000,
+        validation_alias="AIWF_LOG_FILE_BYTES",
+        description="bytes a service's log file may reach before it is rotated",
+    )
+    file_backups: int = Field(
+        5,
+        ge=1,
+        le=100,
+        validation_alias="AIWF_LOG_FILE_BACKUPS",
+        description="rotated files kept per service (<service>.log.1 ...): at most (backups + 1) x bytes each",
+    )
+
+
 class BusConfig(Settings):
     """Everything the bus needs to connect, publish and consume; validated on construction."""
 
@@ -273,6 +291,7 @@ class BusConfig(Settings):
     server: ServerSettings = Field(default_factory=ServerSettings, description="the embedded Redis")
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="worker processes")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="alerts without Prometheus")
+    logs: LogFileSettings = Field(default_factory=LogFileSettings, description="collected log files")
 
     @property
     def blob_path(self) -> Path:

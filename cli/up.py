@@ -23,6 +23,7 @@ from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.bus.worker import run_service
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
+from aiwf.cli.logsink import LogCollector, log_dir
 from aiwf.cli.service_path import load_service
 from aiwf.cli.supervise import Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config, redis_url
@@ -77,7 +78,9 @@ def up(
         url = server.url
         console.print(f"embedded Redis at {url} (data in {config.data_dir}/)", style="dim")
     ensure_keys()
-    supervisor = Supervisor(names, child_env(url))
+    logs = LogCollector(log_dir(config.data_dir), config.logs.file_bytes, config.logs.file_backups)
+    console.print(f"logs in {log_dir(config.data_dir)}/ (`aiwf logs --follow`)", style="dim")
+    supervisor = Supervisor(names, child_env(url), logs=logs)
     # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts
     # background jobs with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -89,6 +92,7 @@ def up(
         console.print("stopping: draining every worker…", style="dim")
     finally:
         supervisor.stop()
+        logs.close()
         if server:
             server.stop()
 
