@@ -29,6 +29,7 @@ from aiwf.cli import (
     publish,
     schemas,
     streams,
+    trace,
     tts,
     up,
 )
@@ -54,6 +55,7 @@ for group in (
     tts,
     gateway,
     incidents,
+    trace,
 ):
     group.register(app)
 
