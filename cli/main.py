@@ -25,6 +25,7 @@ from aiwf.cli import (
     health,
     incidents,
     keys,
+    lag,
     logs,
     publish,
     schemas,
@@ -56,6 +57,7 @@ for group in (
     gateway,
     incidents,
     trace,
+    lag,
 ):
     group.register(app)
 
