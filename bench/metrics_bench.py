@@ -71,28 +71,33 @@ async def consumer(url: str, config: BusConfig, middleware: Sequence[Middleware]
         await client.aclose()
 
 
-async def consume(r: aioredis.Redis, url: str, config: BusConfig, d: Data, middleware: Sequence[Middleware]) -> float:
-    """Events/s from the consumer's start until every pre-filled input is committed."""
+async def consume(
+    r: aioredis.Redis, url: str, config: BusConfig, d: Data, middleware: Sequence[Middleware]
+) -> tuple[float, float]:
+    """Events/s from the consumer's start until every pre-filled input is committed, and this process's
+    CPU microseconds per event meanwhile (steadier than wall time on a loaded machine)."""
     await r.flushdb()
     await prefill(r, IN_STREAM, d.inputs)
     await r.xgroup_create(IN_STREAM, GROUP, id="0")
     n = len(d.inputs)
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     async with consumer(url, config, middleware) as running:
         await wait_processed(running, n)
         elapsed = time.perf_counter() - start
+        cpu_us = (time.process_time() - cpu) / n * 1e6
     if await r.xlen(OUT_STREAM) != n or running.stats.failed:
         raise RuntimeError(f"consume: outputs={await r.xlen(OUT_STREAM)} failed={running.stats.failed}")
     if (running.metrics is None) == (middleware is WITH):
         raise RuntimeError("the metrics middleware did not decide whether figures were recorded")
-    return n / elapsed
+    return n / elapsed, cpu_us
 
 
 async def run(events: int, rounds: int, log_file: Path | None, log_level: str) -> None:
     d = prepare(events)
     on: list[float] = []
     off: list[float] = []
+    cpu: dict[bool, list[float]] = {True: [], False: []}
     what = "metrics+logging" if log_file is not None else "metrics"
     without_ = BARE if log_file is not None else WITHOUT
     with redis_url() as (url, source):
@@ -104,11 +109,11 @@ async def run(events: int, rounds: int, log_file: Path | None, log_level: str) -
                 first, second = (WITH, without_) if n % 2 else (without_, WITH)
                 for middleware in (first, second):
                     with _logging(log_file if middleware is WITH else None, log_level):
-                        rate = await consume(r, url, config, d, middleware)
+                        rate, cpu_us = await consume(r, url, config, d, middleware)
                     (on if middleware is WITH else off).append(rate)
-                    print(
-                        f"  round {n} {what} {'on ' if middleware is WITH else 'off'} {rate:>10,.0f} ev/s", flush=True
-                    )
+                    cpu[middleware is WITH].append(cpu_us)
+                    state = "on " if middleware is WITH else "off"
+                    print(f"  round {n} {what} {state} {rate:>10,.0f} ev/s {cpu_us:7.1f} us cpu/ev", flush=True)
             await r.flushdb()
         finally:
             await r.aclose()
@@ -117,6 +122,8 @@ async def run(events: int, rounds: int, log_file: Path | None, log_level: str) -
     print(f"consume, {what} off: {without:>10,.0f} ev/s (median of {rounds})")
     paired = statistics.median(a / b for a, b in zip(on, off, strict=True))
     print(f"ratio on/off        : {with_ / without:.3f} (medians); {paired:.3f} (median of each round's pair)")
+    cpu_on, cpu_off = statistics.median(cpu[True]), statistics.median(cpu[False])
+    print(f"CPU per event       : on {cpu_on:.1f} us, off {cpu_off:.1f} us (medians); off/on {cpu_off / cpu_on:.3f}")
 
 
 @contextlib.contextmanager
