@@ -67,7 +67,7 @@ def incidents(ctx: typer.Context, json_: JsonOpt = False) -> None:
             f"{plural(len(firing), 'firing alert')} (each one incident)",
             ["id", "alert", "service", "severity", "since", "why"],
             [
-                (row["id"], row["error_type"], escape(a.id), a.severity, row["first_seen"][:19], escape(a.why))
+                (row["id"], row["error_type"], escape(a.service), a.severity, row["first_seen"][:19], escape(a.why))
                 for a in firing
                 for row in (incidents_.alert_summary(a),)
             ],
