@@ -54,7 +54,8 @@ from aiwf.bus.middleware.logging import logging_middleware
 WITH = DEFAULT_MIDDLEWARE
 WITHOUT = tuple(m for m in DEFAULT_MIDDLEWARE if m is not metrics)
 #: DEFAULT_MIDDLEWARE less the observability middleware (the logging one is a closure made once).
-BARE = tuple(m for m in DEFAULT_MIDDLEWARE if m is not metrics and m.__qualname__ != logging_middleware().__qualname__)
+_LOGGING = getattr(logging_middleware(), "__qualname__", "")
+BARE = tuple(m for m in DEFAULT_MIDDLEWARE if m is not metrics and getattr(m, "__qualname__", "") != _LOGGING)
 
 
 @contextlib.asynccontextmanager

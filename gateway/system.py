@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
+from aiwf.bus.alerts import evaluate
+from aiwf.dlq.incidents import alert_summary, open_incidents
 from aiwf.gateway.bodies import exchange
 from aiwf.gateway.errors import problem
 from aiwf.gateway.exchange import Exchange, accepted
@@ -37,8 +39,15 @@ async def health(gateway: Annotated[Exchange, Depends(exchange)]) -> JSONRespons
 
 @router.get("/api/v1/status", tags=["system"], summary="Every service's state")
 async def service_status(gateway: Annotated[Exchange, Depends(exchange)]) -> dict[str, Any]:
-    """Each service: state, online, instances, backlog, pending, dead letters, last error, alarms."""
-    return {"services": await status(gateway.client)}
+    """Each service: state, online, instances, backlog, pending, dead letters, last error, alarms; then the
+    alerts that hold now (`aiwf alerts`) and the open incidents (`aiwf incidents`)."""
+    alerts = await evaluate(gateway.client, gateway.config.alerts)
+    found = await open_incidents(gateway.client)
+    return {
+        "services": await status(gateway.client),
+        "alerts": [a.as_json() for a in alerts],
+        "incidents": [alert_summary(a) for a in alerts if a.firing] + [i.summary() for i in found],
+    }
 
 
 @router.get("/api/v1/requests/{request_id}", tags=["requests"], summary="A request's result")
