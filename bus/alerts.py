@@ -11,6 +11,7 @@ planned stop is not an outage). Thresholds are alerts.yml's:
     AiwfServiceOffline   critical  no live worker for AIWF_ALERT_OFFLINE_AFTER after the last heartbeat
     AiwfServicesOffline  critical  two or more services offline
     AiwfMemoryHigh       warning   a worker's resident memory > 90 % of its bound, for AIWF_ALERT_FOR
+    AiwfBacklogPastBound warning   a stream's last retention pass found a group past its backlog bound
 
 Since when: an offline service since its last heartbeat; any other condition since the first
 evaluation that found it holding, kept in `aiwf:alerts` (HSETNX, so concurrent evaluators agree;
@@ -27,7 +28,7 @@ from typing import Any, cast
 
 import orjson
 
-from aiwf.bus import keys
+from aiwf.bus import alarms, keys
 from aiwf.bus.config import AlertSettings
 from aiwf.bus.connection import Redis
 from aiwf.bus.health import STALE_AFTER_S, heartbeats, summarize
@@ -92,7 +93,7 @@ async def evaluate(client: Redis, settings: AlertSettings, now: float | None = N
     seen = {
         k.decode(): float(v) for k, v in cast("dict[bytes, bytes]", await client.hgetall(keys.SERVICES_SEEN)).items()
     }
-    holding = rate_conditions(beats, settings, now)
+    holding = rate_conditions(beats, settings, now) + await backlog_conditions(client)
     stored = {k.decode(): v for k, v in cast("dict[bytes, bytes]", await client.hgetall(keys.ALERTS)).items()}
     pipe = client.pipeline(transaction=False)
     for cond in holding:
@@ -142,6 +143,18 @@ def rate_conditions(beats: list[dict[str, str]], settings: AlertSettings, now: f
                 )
                 out.append(_Holds("AiwfMemoryHigh", service, "warning", why, settings.for_s, beat.get("consumer", "")))
     return out
+
+
+async def backlog_conditions(client: Redis) -> list[_Holds]:
+    """AiwfBacklogPastBound per stream whose last retention pass found a group past the bound (bus/alarms.py)."""
+    out = []
+    async for raw in client.scan_iter(match=keys.STREAM_PATTERN, count=1000, _type="stream"):
+        stream = raw.decode() if isinstance(raw, bytes) else str(raw)
+        found = await alarms.read(client, stream)
+        if found.backlog_alarm:
+            why = alarms.backlog_line(keys.stream_domain(stream) or stream, found.backlog, found.backlog_bound)
+            out.append(_Holds("AiwfBacklogPastBound", "", "warning", why, 0.0, keys.stream_domain(stream) or stream))
+    return sorted(out, key=lambda h: h.id)
 
 
 def offline_alerts(

@@ -35,8 +35,9 @@ def failing_service() -> tuple[Service, Subscription]:
 
 async def publish(client: aioredis.Redis, config: BusConfig, good: int, bad: int) -> None:
     pub = Publisher(client, config)
+    every = (good + bad) // bad
     for n in range(good + bad):
-        await pub.publish(ItemCreated(title=f"{'bad' if n < bad else 'good'}-{n}-{time.time()}"))
+        await pub.publish(ItemCreated(title=f"{'bad' if n % every == 0 else 'good'}-{n}-{time.time()}"))
 
 
 async def error_rate(client: aioredis.Redis, settings: AlertSettings) -> Alert | None:
@@ -74,6 +75,7 @@ async def test_error_rate_fires_above_five_percent_and_clears(
         await publish(client, config, good=90, bad=10)
         await drain(client, sub)
         await wait_for_alert(client, settings, present=True, timeout_s=3)
+        await asyncio.sleep(0.6)  # the beats after the last call carry all 100
         alert = await error_rate(client, settings)
         assert alert is not None
         assert alert.firing
@@ -87,3 +89,35 @@ async def test_error_rate_fires_above_five_percent_and_clears(
 
         await wait_for_alert(client, settings, present=False, timeout_s=WINDOW_S + 3)
         assert await client.hlen("aiwf:alerts") == 0
+
+
+async def test_backlog_past_its_bound_warns_until_a_pass_finds_it_within(
+    client: aioredis.Redis, config: BusConfig
+) -> None:
+    """A retention pass that found a backlog past its bound raises AiwfBacklogPastBound for that stream (and the
+    worker's /metrics says so); the next pass within the bound clears it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from aiwf.bus import alarms, keys
+    from aiwf.bus.retention import TrimReport
+
+    stream = keys.stream("testing")
+    await client.xadd(stream, {"n": "1"})
+    past = TrimReport(stream=stream, trimmed=0, safe_min_id=None, backlog=5000, alarm=True, alarm_at=1000)
+    await alarms.record_trim(client, past)
+    [alert] = [a for a in await evaluate(client, config.alerts) if a.name == "AiwfBacklogPastBound"]
+    assert (alert.instance, alert.severity, alert.firing) == ("testing", "warning", True)
+    assert "backlog of 5000+ unacknowledged entries is past its bound 1000" in alert.why
+
+    service, _ = failing_service()
+    worker = new_worker(service, config)
+    worker.heartbeat.trims[stream] = past
+    text = worker.heartbeat.metrics.exposition().decode()
+    await worker.client.aclose()
+    got = {(s.name, s.labels.get("stream")): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert got[("aiwf_retention_backlog_alarm", "testing")] == 1
+    assert got[("aiwf_retention_backlog", "testing")] == 5000
+
+    within = TrimReport(stream=stream, trimmed=3, safe_min_id="0-1", backlog=10, alarm=False, alarm_at=1000)
+    await alarms.record_trim(client, within)
+    assert not [a for a in await evaluate(client, config.alerts) if a.name == "AiwfBacklogPastBound"]
