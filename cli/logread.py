@@ -92,22 +92,30 @@ def parse(text: str, service: str) -> Line | None:
     return Line(at if at.tzinfo else at.replace(tzinfo=UTC), service, text.rstrip("\n"), fields)
 
 
-def _read_service(directory: Path, service: str) -> Iterator[Line]:
+def _read_service(directory: Path, service: str, live_upto: int | None) -> Iterator[Line]:
+    live = directory / f"{service}.log"
     for path in files_of(directory, service):
         try:
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                for text in handle:
-                    line = parse(text, service)
+            with path.open("rb") as handle:
+                if path == live and live_upto is not None:
+                    data = handle.read(live_upto)
+                    texts: Iterator[bytes] = iter(data.splitlines())
+                else:
+                    texts = iter(handle)
+                for raw in texts:
+                    line = parse(raw.decode("utf-8", errors="replace"), service)
                     if line is not None:
                         yield line
         except FileNotFoundError:  # rotated away while we read: its lines are in the next file
             continue
 
 
-def history(directory: Path, flt: LogFilter) -> Iterator[Line]:
-    """Every line passing `flt`, all services merged in time order."""
+def history(directory: Path, flt: LogFilter, upto: dict[str, int] | None = None) -> Iterator[Line]:
+    """Every line passing `flt`, all services merged in time order; `upto` stops each live file at a
+    byte offset (where a Follower started), so a follow neither repeats nor loses a line."""
     services = [s for s in services_in(directory) if flt.services is None or s in flt.services]
-    merged = heapq.merge(*(_read_service(directory, s) for s in services), key=lambda line: line.at)
+    readers = (_read_service(directory, s, (upto or {}).get(s)) for s in services)
+    merged = heapq.merge(*readers, key=lambda line: line.at)
     return (line for line in merged if flt.matches(line))
 
 
@@ -118,13 +126,14 @@ class Follower:
         self.directory = directory
         self._at: dict[str, tuple[int, int]] = {}  # service -> (inode, offset) read up to
 
-    def skip_to_end(self) -> None:
-        """Start after what is there now (what `history` printed)."""
+    def skip_to_end(self) -> dict[str, int]:
+        """Start after what is there now; returns each live file's size (for `history(upto=...)`)."""
         for service in services_in(self.directory):
             path = self.directory / f"{service}.log"
             if path.exists():
                 stat = path.stat()
-                self._at[service] = (stat.st_ino, stat.st_size)
+                self._at[service] = (stat.st_ino, _line_end(path, stat.st_size))
+        return {service: offset for service, (_, offset) in self._at.items()}
 
     def poll(self) -> list[Line]:
         """Lines written since the last poll, in time order."""
@@ -154,6 +163,15 @@ class Follower:
         while True:
             yield from (line for line in self.poll() if flt.matches(line))
             time.sleep(FOLLOW_EVERY_S)
+
+
+def _line_end(path: Path, size: int) -> int:
+    """The offset just after the last complete line within `size` bytes (a line being written waits)."""
+    start = max(0, size - 65_536)
+    with path.open("rb") as handle:
+        handle.seek(start)
+        tail = handle.read(size - start)
+    return start + tail.rfind(b"\n") + 1 if b"\n" in tail else start
 
 
 def human(line: Line) -> str:

@@ -51,11 +51,11 @@ def logs(
         if missing:
             fail(f"no logs of {', '.join(missing)} in {directory}/; there are: {', '.join(sorted(known))}", EXIT_USAGE)
     try:
-        for line in history(directory, flt):
+        follower = Follower(directory) if follow else None
+        upto = follower.skip_to_end() if follower is not None else None
+        for line in history(directory, flt, upto):
             _print(line, json_)
-        if follow:
-            follower = Follower(directory)
-            follower.skip_to_end()
+        if follower is not None:
             for line in follower.follow(flt):
                 _print(line, json_)
     except KeyboardInterrupt:  # how a follow ends

@@ -117,3 +117,44 @@ def test_logs_without_collected_logs_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"aiwf: no logs in {tmp_path / 'none' / 'logs'}/: `aiwf up` collects its workers' output there (AIWF_DATA_DIR)"
     ]
+
+
+def test_logs_follow_prints_history_then_each_new_line_once(tmp_path: Path) -> None:
+    """`aiwf logs --follow --json`: the lines there are, then a line written later, each once; Ctrl-C exits 0."""
+    import signal
+    import time
+
+    directory = log_dir(tmp_path)
+    logs = LogCollector(directory, max_bytes=1_000_000, backups=2)
+    now = datetime.now(UTC)
+    first = [_line(now, "llm", n="1"), _line(now + timedelta(seconds=1), "tts", n="2")]
+    logs.write("llm", first[0])
+    logs.write("tts", first[1])
+    out = tmp_path / "follow.out"
+    env = {**os.environ, "AIWF_DATA_DIR": str(tmp_path)}
+    with out.open("wb") as sink:
+        follower = subprocess.Popen(
+            [str(Path(sys.executable).parent / "aiwf"), "logs", "--follow", "--json"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+
+        def printed() -> list[str]:
+            return out.read_text().splitlines()
+
+        deadline = time.monotonic() + 20
+        while len(printed()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        later = _line(now + timedelta(seconds=2), "llm", n="3")
+        logs.write("llm", later)
+        while len(printed()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.6)  # two more polls: nothing is printed twice
+        assert printed() == [*first, later]
+    finally:
+        os.killpg(follower.pid, signal.SIGINT)
+        assert follower.wait(10) == 0
+        logs.close()
