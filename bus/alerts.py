@@ -16,17 +16,20 @@ planned stop is not an outage). Thresholds are alerts.yml's:
 Since when: an offline service since its last heartbeat; any other condition since the first
 evaluation that found it holding, kept in `aiwf:alerts` (HSETNX, so concurrent evaluators agree;
 deleted when the condition stops holding). Evaluations happen on every `aiwf alerts`,
-`aiwf alerts --watch` tick and `aiwf health`.
+`aiwf alerts --watch` tick, `aiwf health` and GET /api/v1/status; one whose write is refused (a
+read-only user or replica) still reports, with since-when the moment of that evaluation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
+from redis.exceptions import ResponseError
 
 from aiwf.bus import alarms, keys
 from aiwf.bus.config import AlertSettings
@@ -102,7 +105,8 @@ async def evaluate(client: Redis, settings: AlertSettings, now: float | None = N
     gone = [aid for aid in stored if aid not in {c.id for c in holding}]
     if gone:
         pipe.hdel(keys.ALERTS, *gone)
-    await pipe.execute()
+    with contextlib.suppress(ResponseError):  # a read-only user or replica (NOPERM, READONLY): report, not remember
+        await pipe.execute()
     alerts = [_since(c, stored.get(c.id), now) for c in holding]
     alerts += offline_alerts(beats, seen, settings, now)
     return sorted(alerts, key=lambda a: (not a.firing, a.severity != "critical", a.since, a.id))

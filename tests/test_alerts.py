@@ -121,3 +121,22 @@ async def test_backlog_past_its_bound_warns_until_a_pass_finds_it_within(
     within = TrimReport(stream=stream, trimmed=3, safe_min_id="0-1", backlog=10, alarm=False, alarm_at=1000)
     await alarms.record_trim(client, within)
     assert not [a for a in await evaluate(client, config.alerts) if a.name == "AiwfBacklogPastBound"]
+
+
+async def test_a_read_only_user_still_sees_the_alerts(
+    client: aioredis.Redis, redis_url: str, config: BusConfig
+) -> None:
+    """A user allowed to read only (NOPERM on HSETNX) gets the alerts all the same, just not remembered."""
+    from aiwf.bus import keys
+
+    await client.hset(keys.SERVICES_SEEN, "llm", str(int(time.time()) - 120))
+    await client.hset(keys.SERVICES_SEEN, "tts", str(int(time.time()) - 120))
+    await client.execute_command("ACL", "SETUSER", "reader", "on", ">reader-pass", "~*", "&*", "+@read", "+ping")
+    try:
+        reader = aioredis.Redis.from_url(redis_url, username="reader", password="reader-pass")
+        found = {a.id: a for a in await evaluate(reader, config.alerts)}
+        await reader.aclose()
+        assert found["AiwfServiceOffline/llm"].firing
+        assert found["AiwfServicesOffline"].firing
+    finally:
+        await client.execute_command("ACL", "DELUSER", "reader")
