@@ -131,7 +131,9 @@ async def test_a_read_only_user_still_sees_the_alerts(
 
     await client.hset(keys.SERVICES_SEEN, "llm", str(int(time.time()) - 120))
     await client.hset(keys.SERVICES_SEEN, "tts", str(int(time.time()) - 120))
-    await client.execute_command("ACL", "SETUSER", "reader", "on", ">reader-pass", "~*", "&*", "+@read", "+ping")
+    await client.acl_setuser(
+        "reader", enabled=True, passwords=["+reader-pass"], keys=["*"], channels=["*"], commands=["+@read", "+ping"]
+    )
     try:
         reader = aioredis.Redis.from_url(redis_url, username="reader", password="reader-pass")
         found = {a.id: a for a in await evaluate(reader, config.alerts)}
@@ -139,4 +141,4 @@ async def test_a_read_only_user_still_sees_the_alerts(
         assert found["AiwfServiceOffline/llm"].firing
         assert found["AiwfServicesOffline"].firing
     finally:
-        await client.execute_command("ACL", "DELUSER", "reader")
+        await client.acl_deluser("reader")
