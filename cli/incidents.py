@@ -21,7 +21,9 @@ FRAME_CHARS = 60
 
 def register(app: typer.Typer) -> None:
     """Add `incidents` and `incidents show` to `app`."""
-    group = typer.Typer(help="Incidents: dead letters grouped into one row per distinct failure.")
+    group = typer.Typer(
+        help="Incidents: one row per distinct failure (dead letters by fingerprint) and per firing alert."
+    )
     group.callback(invoke_without_command=True)(incidents)
     group.command("show")(show)
     app.add_typer(group, name="incidents")

@@ -63,7 +63,8 @@ def up(
     only: Annotated[str | None, typer.Option("--only", help="Comma-separated workers (default: all).")] = None,
     table: Annotated[bool, typer.Option("--table/--no-table", help="Live status table.")] = True,
 ) -> None:
-    """Embedded Redis if REDIS_URL is unset, plus every worker, supervised and restarted on crash."""
+    """Embedded Redis if REDIS_URL is unset, plus every worker, supervised and restarted on crash; each
+    worker's output goes to <AIWF_DATA_DIR>/logs/<service>.log (`aiwf logs`)."""
 
     _configure_logging()
     names = only.split(",") if only else list(WORKERS)
