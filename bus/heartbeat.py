@@ -153,11 +153,12 @@ class Heartbeat:
             async with self.worker.client.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # Mapping keys are invariant in redis-py stubs
                 pipe.expire(key, HEARTBEAT_TTL_S)
-                if state == "stopped":  # a planned stop is not an outage (bus/alerts.py)
-                    pipe.hdel(keys.SERVICES_SEEN, self.worker.service.name)
-                else:
-                    pipe.hset(keys.SERVICES_SEEN, self.worker.service.name, str(fields["beat_at"]))
                 await pipe.execute()
+            # Apart from the transaction: another key, so another slot on Redis Cluster.
+            if state == "stopped":  # a planned stop is not an outage (bus/alerts.py)
+                await self.worker.client.hdel(keys.SERVICES_SEEN, self.worker.service.name)
+            else:
+                await self.worker.client.hset(keys.SERVICES_SEEN, self.worker.service.name, str(fields["beat_at"]))
         except Exception as exc:  # noqa: BLE001 - an error reply (OOM, say) must not end the heartbeat
             log.warning("heartbeat failed: %s", exc)
 
