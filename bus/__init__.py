@@ -28,12 +28,15 @@
     reclaim.py        XCLAIM / XAUTOCLAIM, lease renewal, hand-back on stop
     retention.py    trim only what every group has acknowledged
     telemetry.py    OpenTelemetry spans, trace context carried in the envelope
+    otlp.py         the SDK + OTLP/HTTP exporter, from the OTEL_* environment (nothing when unset)
 
 Around the path:
 
     worker.py       a service's process: lifespan, consumers, signals
     heartbeat.py    heartbeat, GET /health, /ready and /metrics, retention loop
-    metrics/        Prometheus figures per consumer, one registry per Worker (GET /metrics)
+    metrics/        Prometheus figures per consumer, one registry per Worker (GET /metrics),
+                    and window.py: the heartbeat's alert figures over AIWF_ALERT_WINDOW
+    alerts.py       alerts.yml's rules evaluated from heartbeats and alarms (`aiwf alerts`)
     alarms.py       retention backlog alarms and recreated groups, per stream, for streams/health
     scripts.py      the loader of lua/*.lua
     logs.py         structlog: JSON or console lines, bound to the event, secrets masked

@@ -258,6 +258,49 @@ class WorkerSettings(Settings):
         return value.upper() if isinstance(value, str) else value
 
 
+class AlertSettings(Settings):
+    """The windows of `aiwf alerts` (the thresholds are deploy/prometheus/alerts.yml's, fixed)."""
+
+    window_s: float = Field(
+        300.0,
+        ge=1,
+        validation_alias="AIWF_ALERT_WINDOW",
+        description="seconds of handler calls the error-rate and latency alerts look at (alerts.yml: 5m); "
+        "workers keep their figures over it",
+    )
+    for_s: float = Field(
+        300.0,
+        ge=0,
+        validation_alias="AIWF_ALERT_FOR",
+        description="seconds the latency and memory conditions must hold before their alert fires (alerts.yml: 5m)",
+    )
+    offline_after_s: float = Field(
+        60.0,
+        ge=0,
+        validation_alias="AIWF_ALERT_OFFLINE_AFTER",
+        description="seconds after its last heartbeat that a service with no live worker is alerted offline "
+        "(alerts.yml: 1m)",
+    )
+
+
+class LogFileSettings(Settings):
+    """The files `aiwf up` collects its workers' output in (`<AIWF_DATA_DIR>/logs/<service>.log`)."""
+
+    file_bytes: int = Field(
+        10_000_000,
+        ge=10_000,
+        validation_alias="AIWF_LOG_FILE_BYTES",
+        description="bytes a service's log file may reach before it is rotated",
+    )
+    file_backups: int = Field(
+        5,
+        ge=1,
+        le=100,
+        validation_alias="AIWF_LOG_FILE_BACKUPS",
+        description="rotated files kept per service (<service>.log.1 ...): at most (backups + 1) x bytes each",
+    )
+
+
 class BusConfig(Settings):
     """Everything the bus needs to connect, publish and consume; validated on construction."""
 
@@ -317,6 +360,8 @@ class BusConfig(Settings):
     server: ServerSettings = Field(default_factory=ServerSettings, description="the embedded Redis")
     access: RedisAccess = Field(default_factory=RedisAccess, description="Redis user and TLS files")
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="worker processes")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="alerts without Prometheus")
+    logs: LogFileSettings = Field(default_factory=LogFileSettings, description="collected log files")
 
     @property
     def blob_path(self) -> Path:

@@ -28,6 +28,7 @@ from aiwf.bus import alarms, keys, retention
 from aiwf.bus.codec import to_json
 from aiwf.bus.config import DEFAULT_HEARTBEAT_S
 from aiwf.bus.metrics.registry import CONTENT_TYPE, WorkerMetrics
+from aiwf.bus.metrics.window import Window
 
 if TYPE_CHECKING:
     from aiwf.bus.worker import Worker
@@ -54,6 +55,7 @@ class Heartbeat:
         self.degraded: str | None = None
         self.started = time.time()
         self.metrics = WorkerMetrics(worker)
+        self.window = Window(self.metrics.registry, worker.config.alerts.window_s)
         self.retention_every_s = RETENTION_EVERY_S
         self.retention_keep = retention.DEFAULT_KEEP
         self.backlog_alarm_at = retention.DEFAULT_BACKLOG_ALARM
@@ -179,6 +181,7 @@ class Heartbeat:
             "beat_ms": int(time.time() * 1000),
             "every_s": self.every_s,
             "client": keys.heartbeat_client(self.worker.service.name, self.worker.name),
+            **self.window.fields(),
         }
 
     async def _beating(self) -> None:
@@ -193,6 +196,7 @@ class Heartbeat:
                 for consumer in self.worker.consumers:
                     consumer.backend_down(self.degraded)
             await self._record_recreations()
+            self.window.sample()
             await self.beat()
             await self.metrics.sample_groups()
             await asyncio.sleep(self.every_s)
@@ -213,6 +217,11 @@ class Heartbeat:
                     if by:
                         pipe.hincrby(keys.service_stats(self.worker.service.name), name, by)
                 await pipe.execute()
+            # Apart from the transaction: another key, so another slot on Redis Cluster.
+            if state == "stopped":  # a planned stop is not an outage (bus/alerts.py)
+                await self.worker.client.hdel(keys.SERVICES_SEEN, self.worker.service.name)
+            else:
+                await self.worker.client.hset(keys.SERVICES_SEEN, self.worker.service.name, str(fields["beat_at"]))
         except Exception as exc:  # noqa: BLE001 - an error reply (OOM, say) must not end the heartbeat
             log.warning("heartbeat failed: %s", exc)
             return

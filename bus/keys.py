@@ -61,6 +61,10 @@ def heartbeat_client(service: str, consumer: str) -> str:
 
 
 HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
+#: Hash: service -> epoch seconds of its last heartbeat (outlives the heartbeats; a graceful stop removes it).
+SERVICES_SEEN = f"{PREFIX}:seen"
+#: Hash: alert id (`<alert>/<service>`) -> JSON of since when its condition holds (`aiwf alerts`).
+ALERTS = f"{PREFIX}:alerts"
 STREAM_PATTERN = f"{PREFIX}:ev:*"
 DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"
 

@@ -27,6 +27,7 @@ from aiwf.bus.handler import Subscription
 from aiwf.bus.heartbeat import Heartbeat
 from aiwf.bus.logs import configure_logging
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
+from aiwf.bus.otlp import configure_tracing
 from aiwf.bus.store import EventStore
 
 log = logging.getLogger("aiwf.worker")
@@ -151,6 +152,7 @@ class Worker:
 def run_service(service: Service, config: BusConfig, url: str, health_port: int | None) -> None:
     """Blocking entry point used by `aiwf worker NAME`."""
     configure_logging(service.name)
+    tracing = configure_tracing(service.name)  # None unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
     async def main() -> None:
         client = connect(url, config)
@@ -160,4 +162,8 @@ def run_service(service: Service, config: BusConfig, url: str, health_port: int 
         finally:
             await client.aclose()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # flushes the spans still batched

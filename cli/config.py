@@ -18,7 +18,17 @@ import typer
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource
 
-from aiwf.bus.config import BusConfig, RedisAccess, ServerSettings, Settings, WorkerSettings, is_secret, variable
+from aiwf.bus.config import (
+    AlertSettings,
+    BusConfig,
+    LogFileSettings,
+    RedisAccess,
+    ServerSettings,
+    Settings,
+    WorkerSettings,
+    is_secret,
+    variable,
+)
 from aiwf.bus.errors import ConfigError
 from aiwf.cli.support import EXIT_USAGE, emit_json, emit_table, fail
 from aiwf.schemas.secrets import ENV_PREFIX, ENV_PUBLIC_PREFIX, MASK, KeyringSettings
@@ -29,6 +39,8 @@ PARTS: dict[str, type[BaseSettings] | str] = {
     "bus.server": ServerSettings,
     "bus.worker": WorkerSettings,
     "bus.access": RedisAccess,
+    "bus.alerts": AlertSettings,
+    "bus.logs": LogFileSettings,
     "secrets": KeyringSettings,
     "auth": "aiwf.workers.auth.settings:AuthServiceSettings",
     "calendar": "aiwf.workers.calendar.settings:CalendarSettings",
@@ -38,7 +50,7 @@ PARTS: dict[str, type[BaseSettings] | str] = {
     "pipeline": "aiwf.workers.pipeline.settings:PipelineSettings",
     "gateway": "aiwf.gateway.settings:GatewaySettings",
 }
-SHARED = ("bus", "bus.server", "bus.worker", "bus.access", "secrets")
+SHARED = ("bus", "bus.server", "bus.worker", "bus.access", "bus.alerts", "bus.logs", "secrets")
 
 
 def model_of(part: str) -> type[BaseSettings]:

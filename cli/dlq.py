@@ -21,6 +21,7 @@ from aiwf.cli.letters import (
     ErrorOpt,
     GroupOpt,
     IdsArg,
+    IncidentOpt,
     Json,
     LimitOpt,
     SinceOpt,
@@ -160,6 +161,7 @@ def purge(
     older_than: Annotated[
         str | None, typer.Option("--older-than", help="Dead-lettered longer ago than this (7d, 12h).")
     ] = None,
+    incident: IncidentOpt = None,
     limit: LimitOpt = None,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
@@ -168,7 +170,15 @@ def purge(
     """Delete dead letters for good (asks first unless --yes; --dry-run lists them)."""
     refs = ids or []
     flt = selection(
-        refs, all_, stream=stream, type_=type_, error=error, group=group, since=since, older_than=older_than
+        refs,
+        all_,
+        stream=stream,
+        type_=type_,
+        error=error,
+        group=group,
+        since=since,
+        older_than=older_than,
+        incident=incident,
     )
     count = usage(lambda: parse_count(limit, "--limit", MAX_SELECTION))
 

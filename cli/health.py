@@ -7,6 +7,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from aiwf.bus.alerts import evaluate, firing_by_service
+from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
 from aiwf.bus.health import describe, heartbeats, summarize, totals
 from aiwf.cli.support import JsonOpt, emit_json, emit_table, run
@@ -20,27 +22,36 @@ def register(app: typer.Typer) -> None:
     app.command()(health)
 
 
-async def _rows(client: Redis) -> list[dict[str, Any]]:
+async def _rows(client: Redis, config: BusConfig) -> list[dict[str, Any]]:
     beats = await heartbeats(client)
     names = services(beats)
-    return summarize(beats, names, service_totals=await totals(client, names))
+    firing = firing_by_service(await evaluate(client, config.alerts))
+    rows = summarize(beats, names, service_totals=await totals(client, names))
+    return [{**r, "alerts": firing.get(r["service"], [])} for r in rows]
 
 
 def health(as_json: JsonOpt = False) -> None:
-    """Which services are up, degraded, unresponsive or offline, and their alarms, from their heartbeats.
+    """Which services are up, degraded, unresponsive or offline, their alarms and firing alerts (from heartbeats).
 
     offline: no live instance (a killed worker within 2 heartbeats); unresponsive: alive but
     not beating. Counters are the service's totals, kept across restarts. Exit 1 if any
     service is not running."""
 
-    rows = run(lambda client, _config: _rows(client))
+    rows = run(_rows)
     if as_json:
         emit_json(rows)
     else:
         columns = ["service", "state", "instances", "processed", "failed", "dead_lettered", "pending", "reason"]
         table = [
-            [r["service"], describe(r), *(r[c] for c in columns[2:]), escape("\n".join(r["alarms"]))] for r in rows
+            [
+                r["service"],
+                describe(r),
+                *(r[c] for c in columns[2:]),
+                escape("\n".join(r["alarms"])),
+                "\n".join(r["alerts"]),
+            ]
+            for r in rows
         ]
-        emit_table("services", [*columns, "alarms"], table)
+        emit_table("services", [*columns, "alarms", "alerts"], table)
     if any(r["state"] != "running" for r in rows):
         raise typer.Exit(1)

@@ -23,6 +23,9 @@ GroupOpt = Annotated[str | None, typer.Option("--group", help="Consumer group th
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="Dead-lettered since: a duration (2h, 7d) or an ISO time (local).")
 ]
+IncidentOpt = Annotated[
+    str | None, typer.Option("--incident", help="Only the letters of this incident (an id from `aiwf incidents`).")
+]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most this many letters.")]
 IdsArg = Annotated[list[str] | None, typer.Argument(help="Dead-letter ids as `aiwf dlq ls` shows them.")]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every letter passing the filters (all of them without filters).")]

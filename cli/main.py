@@ -16,6 +16,7 @@ from aiwf.bus.errors import AiwfError
 from aiwf.bus.logs import configure_logging
 from aiwf.cli import (
     acl,
+    alerts,
     auth,
     calendar,
     certs,
@@ -24,10 +25,14 @@ from aiwf.cli import (
     dlq,
     gateway,
     health,
+    incidents,
     keys,
+    lag,
+    logs,
     publish,
     schemas,
     streams,
+    trace,
     tts,
     up,
 )
@@ -38,9 +43,30 @@ from aiwf.cli.support import EXIT_USAGE
 __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="aiwf: AI workflow services on Redis Streams.")
-for group in (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway, acl, certs):
-    group.register(app)
-for group in (env_commands, blobs_commands):  # env, status; blobs
+for group in (
+    publish,
+    schemas,
+    keys,
+    logs,
+    health,
+    alerts,
+    config,
+    up,
+    demo,
+    dlq,
+    streams,
+    auth,
+    calendar,
+    tts,
+    gateway,
+    incidents,
+    trace,
+    lag,
+    acl,
+    certs,
+    env_commands,  # env, status
+    blobs_commands,
+):
     group.register(app)
 
 

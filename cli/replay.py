@@ -18,6 +18,7 @@ from aiwf.cli.letters import (
     DryRunOpt,
     ErrorOpt,
     IdsArg,
+    IncidentOpt,
     Json,
     LimitOpt,
     SinceOpt,
@@ -48,6 +49,7 @@ def replay(
     type_: TypeOpt = None,
     error: ErrorOpt = None,
     since: SinceOpt = None,
+    incident: IncidentOpt = None,
     limit: LimitOpt = None,
     group: Annotated[
         str | None, typer.Option("--group", help="Only this group's letters, delivered to this group only.")
@@ -68,7 +70,9 @@ def replay(
     load_events()
     refs = ids or []
     select_all = all_ or (group is not None and not refs)  # `--group G` alone: all of G's letters
-    flt = selection(refs, select_all, stream=stream, type_=type_, error=error, group=None, since=since)
+    flt = selection(
+        refs, select_all, stream=stream, type_=type_, error=error, group=None, since=since, incident=incident
+    )
     if group is not None and not refs:
         flt = replace(flt, group=group)
     count = usage(lambda: parse_count(limit, "--limit", MAX_SELECTION))

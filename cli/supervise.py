@@ -13,8 +13,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiwf.bus.process import die_with_parent
+
+if TYPE_CHECKING:
+    from aiwf.cli.logsink import LogCollector
 
 #: Restart delays grow 0.5 s, 1 s, 2 s ... up to this, and reset after a minute of uptime.
 MAX_RESTART_DELAY_S = 30.0
@@ -41,6 +45,8 @@ class Supervisor:
     names: list[str]
     env: dict[str, str]
     children: dict[str, Child] = field(default_factory=dict)
+    #: Where the children's stdout and stderr go (cli/logsink.py); None: inherited, as without `aiwf up`.
+    logs: LogCollector | None = None
 
     def start(self) -> None:
         """Spawn every worker."""
@@ -51,12 +57,17 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         command = [sys.executable, "-m", "aiwf.cli", "worker", child.name]
         # Own session: Ctrl-C goes to the supervisor alone, which then drains workers in order.
+        piped = self.logs is not None
         child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command,
             env=self.env,
+            stdout=subprocess.PIPE if piped else None,
+            stderr=subprocess.STDOUT if piped else None,
             start_new_session=True,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call, resolved before the fork
         )
+        if self.logs is not None and child.process.stdout is not None:
+            self.logs.collect(child.name, child.process.stdout)
         child.started_at = time.monotonic()
 
     def tick(self, on_restart: Callable[[Child, int], None] | None = None) -> None:

@@ -25,6 +25,7 @@ from aiwf.cli.embedded import start_embedded
 from aiwf.cli.env import redis_line
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
+from aiwf.cli.logsink import LogCollector, log_dir
 from aiwf.cli.service_path import load_service
 from aiwf.cli.startup import run_worker
 from aiwf.cli.supervise import Supervisor, child_env
@@ -69,7 +70,8 @@ def up(
     only: Annotated[str | None, typer.Option("--only", help="Comma-separated workers (default: all).")] = None,
     table: Annotated[bool, typer.Option("--table/--no-table", help="Live status table.")] = True,
 ) -> None:
-    """Embedded Redis if REDIS_URL is unset, plus every worker, supervised and restarted on crash."""
+    """Embedded Redis if REDIS_URL is unset, plus every worker, supervised and restarted on crash; each
+    worker's output goes to <AIWF_DATA_DIR>/logs/<service>.log (`aiwf logs`)."""
 
     _configure_logging()
     names = only.split(",") if only else list(WORKERS)
@@ -85,7 +87,9 @@ def up(
         url = server.url
     console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
     ensure_keys()
-    supervisor = Supervisor(names, child_env(url))
+    logs = LogCollector(log_dir(config.data_dir), config.logs.file_bytes, config.logs.file_backups)
+    console.print(f"logs in {log_dir(config.data_dir)}/ (`aiwf logs --follow`)", style="dim")
+    supervisor = Supervisor(names, child_env(url), logs=logs)
     # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts
     # background jobs with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -99,6 +103,7 @@ def up(
         console.print("stopping: draining every worker…", style="dim")
     finally:
         supervisor.stop()
+        logs.close()
         if server:
             server.stop()
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiwf.bus import keys
 from aiwf.dlq.errors import BadArgument
+from aiwf.dlq.fingerprint import ID_PATTERN, of_letter
 
 if TYPE_CHECKING:
     from aiwf.dlq.letters import Letter
@@ -101,6 +102,8 @@ class Filter:
     group: str | None = None
     since_ms: int | None = None
     before_ms: int | None = None
+    #: An incident id (`aiwf incidents`): only letters with that fingerprint.
+    incident: str | None = None
 
     @classmethod
     def build(
@@ -112,6 +115,7 @@ class Filter:
         group: str | None = None,
         since: str | None = None,
         older_than: str | None = None,
+        incident: str | None = None,
         now: datetime | None = None,
     ) -> Filter:
         """Parse command-line filter options; BadArgument on anything malformed."""
@@ -119,6 +123,8 @@ class Filter:
         for option, value in (("--type", type_), ("--error", error), ("--group", group)):
             if value is not None and not 0 < len(value) <= MAX_TEXT:
                 raise BadArgument(f"bad {option}: must be 1..{MAX_TEXT} characters")
+        if incident is not None and not ID_PATTERN.match(incident):
+            raise BadArgument(f"bad --incident {incident[:40]!r}: expected 12 hex digits (`aiwf incidents`)")
         return cls(
             domain=domain_arg(stream) if stream is not None else None,
             type_glob=type_,
@@ -126,6 +132,7 @@ class Filter:
             group=group,
             since_ms=to_ms(parse_since(since, now)) if since is not None else None,
             before_ms=to_ms(now - parse_duration(older_than, "--older-than")) if older_than is not None else None,
+            incident=incident,
         )
 
     @property
@@ -144,5 +151,7 @@ class Filter:
         if self.group is not None and letter.group != self.group:
             return False
         if self.since_ms is not None and letter.failed_ms < self.since_ms:
+            return False
+        if self.incident is not None and of_letter(letter).id != self.incident:
             return False
         return self.before_ms is None or letter.failed_ms < self.before_ms

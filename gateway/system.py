@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
+from aiwf.bus.alerts import Alert, evaluate
+from aiwf.dlq.incidents import alert_summary, open_incidents
 from aiwf.gateway.bodies import exchange
 from aiwf.gateway.errors import problem
 from aiwf.gateway.exchange import Exchange, accepted
@@ -47,10 +49,12 @@ async def health(gateway: Annotated[Exchange, Depends(exchange)]) -> JSONRespons
     return JSONResponse({"status": "ok", "redis": True, "in_flight": gateway.replies.in_flight})
 
 
-async def _status(gateway: Exchange) -> dict[str, Any]:
+async def _status(gateway: Exchange) -> tuple[dict[str, Any], list[Alert]]:
+    """The board the page shows live: services, alarms, alerts (incidents, which read every letter, are not)."""
     rows = await status(gateway.client)
     alarms = [f"{r['service']}: {a}" for r in rows for a in r["alarms"]]
-    return {"services": rows, "alarms": alarms}
+    alerts = await evaluate(gateway.client, gateway.config.alerts)
+    return {"services": rows, "alarms": alarms, "alerts": [a.as_json() for a in alerts]}, alerts
 
 
 @router.get(
@@ -60,8 +64,12 @@ async def _status(gateway: Exchange) -> dict[str, Any]:
     dependencies=[Depends(limit_address), Depends(current_user)],
 )
 async def service_status(gateway: Annotated[Exchange, Depends(exchange)]) -> dict[str, Any]:
-    """Each service: state, online, instances, backlog, pending, dead letters, last error, alarms; all alarms."""
-    return await _status(gateway)
+    """Each service: state, online, instances, backlog, pending, dead letters, last error, alarms; all alarms;
+    then the alerts that hold now (`aiwf alerts`) and the open incidents (`aiwf incidents`)."""
+    board, alerts = await _status(gateway)
+    found = await open_incidents(gateway.client)
+    firing = [a for a in alerts if a.firing]
+    return board | {"incidents": [alert_summary(a) for a in firing] + [i.summary() for i in found]}
 
 
 def _sse(event: str, data: Any, event_id: str | None = None) -> str:
@@ -85,7 +93,7 @@ async def status_feed(gateway: Annotated[Exchange, Depends(exchange)]) -> Stream
         quiet = 0.0
         while True:
             try:
-                board = await _status(gateway)
+                board = (await _status(gateway))[0]
             except (RedisError, OSError) as exc:
                 board = {"services": [], "alarms": [f"gateway: redis unreachable ({type(exc).__name__})"]}
             if board != last:

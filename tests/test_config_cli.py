@@ -83,7 +83,16 @@ def test_service_shows_the_bus_parts_and_that_service_only(tmp_path: Path) -> No
     """--service llm lists the shared bus parts and llm's, no other service's; an unknown name exits 2."""
     result = config("--json", "--service", "llm", env={}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert list(json.loads(result.stdout)) == ["bus", "bus.server", "bus.worker", "bus.access", "secrets", "llm"]
+    assert list(json.loads(result.stdout)) == [
+        "bus",
+        "bus.server",
+        "bus.worker",
+        "bus.access",
+        "bus.alerts",
+        "bus.logs",
+        "secrets",
+        "llm",
+    ]
     unknown = config("--service", "nope", env={}, cwd=tmp_path)
     assert unknown.returncode == 2
     assert unknown.stderr.startswith("aiwf: unknown service 'nope'; known: auth, calendar")

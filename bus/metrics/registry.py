@@ -46,6 +46,7 @@ class WorkerMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self.registry.register(_Consumers(worker))
+        self.registry.register(_Backlogs(worker))
         started = time.time()
         uptime = Gauge("aiwf_uptime_seconds", "Seconds since the worker started", registry=self.registry)
         uptime.set_function(lambda: time.time() - started)
@@ -113,6 +114,29 @@ class _Consumers(Collector):
                 into.samples.extend(family.samples)
         yield from merged.values()
         yield paused
+
+
+class _Backlogs(Collector):
+    """aiwf_retention_backlog{,_bound,_alarm}: what the worker's last retention pass found on each stream."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["service", "stream"]
+        backlog = GaugeMetricFamily(
+            "aiwf_retention_backlog", "Unacknowledged entries retention found (a lower bound)", labels=labels
+        )
+        bound = GaugeMetricFamily("aiwf_retention_backlog_bound", "The backlog retention alarms past", labels=labels)
+        alarm = GaugeMetricFamily(
+            "aiwf_retention_backlog_alarm", "1 while the backlog is past its bound (nothing trimmed)", labels=labels
+        )
+        for stream, report in getattr(self.worker.heartbeat, "trims", {}).items():
+            key = [self.worker.service.name, keys.stream_domain(stream) or stream]
+            backlog.add_metric(key, report.backlog)
+            bound.add_metric(key, report.alarm_at)
+            alarm.add_metric(key, float(report.alarm))
+        yield from (backlog, bound, alarm)
 
 
 def memory_limit_bytes() -> float:
