@@ -19,7 +19,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import describe, summarize
-from aiwf.bus.server import running_embedded_url
+from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.bus.worker import run_service
 from aiwf.cli.embedded import start_embedded
 from aiwf.cli.env import redis_line
@@ -80,30 +80,35 @@ def up(
         fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
     config = load_config("cli")  # this process only reads heartbeats; each worker logs in as itself
     claim(config.data_dir, names)  # held until this process ends: one `aiwf up` per data dir
-    server = None
-    url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
-    if url is None:
-        server = start_embedded(config)
-        url = server.url
-    console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
-    ensure_keys()
-    logs = LogCollector(log_dir(config.data_dir), config.logs.file_bytes, config.logs.file_backups)
-    console.print(f"logs in {log_dir(config.data_dir)}/ (`aiwf logs --follow`)", style="dim")
-    supervisor = Supervisor(names, child_env(url), logs=logs)
-    # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts
-    # background jobs with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
+    # SIGTERM and SIGINT both mean "drain and stop", from the first moment on (a Ctrl-C while Redis
+    # starts included). Set SIGINT explicitly too: a shell starts background jobs with SIGINT
+    # ignored, and Python would then never raise KeyboardInterrupt.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    supervisor.start()
+    server: EmbeddedRedis | None = None
+    supervisor: Supervisor | None = None
+    logs: LogCollector | None = None
     try:
+        url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
+        if url is None:
+            server = start_embedded(config)
+            url = server.url
+        console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
+        ensure_keys()
+        logs = LogCollector(log_dir(config.data_dir), config.logs.file_bytes, config.logs.file_backups)
+        console.print(f"logs in {log_dir(config.data_dir)}/ (`aiwf logs --follow`)", style="dim")
+        supervisor = Supervisor(names, child_env(url), logs=logs)
+        supervisor.start()
         _watch(supervisor, url, config, table)
     except KeyboardInterrupt:
         if table and not console.is_terminal:
             console.line()  # rich ends a live table with a newline only on a terminal
         console.print("stopping: draining every worker…", style="dim")
     finally:
-        supervisor.stop()
-        logs.close()
+        if supervisor:
+            supervisor.stop()
+        if logs:
+            logs.close()
         if server:
             server.stop()
 
