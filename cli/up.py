@@ -102,7 +102,7 @@ def up(
 def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> None:
 
     def restarted(child: Any, code: int) -> None:
-        console.print(f"{child.name} exited with {code}; restarting in {child.delay_s / 2:.1f}s", style="yellow")
+        console.print(f"{child.name} exited with {code}; restarting in {child.restart_in_s:.1f}s", style="yellow")
 
     async def loop() -> None:
         client = connect(url, config)
