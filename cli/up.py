@@ -74,6 +74,7 @@ def up(
     unknown = set(names) - set(WORKERS)
     if unknown:
         fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
+    stop = _StopSignal()
     config = load_config()
     claim(config.data_dir, names)  # held until this process ends: one `aiwf up` per data dir
     server = None
@@ -84,14 +85,9 @@ def up(
     console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
     ensure_keys()
     supervisor = Supervisor(names, child_env(url))
-    # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts
-    # background jobs with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     supervisor.start()
     try:
-        _watch(supervisor, url, config, table)
-    except KeyboardInterrupt:
+        _watch(supervisor, url, config, table, stop)
         console.print("stopping: draining every worker…", style="dim")
     finally:
         supervisor.stop()
@@ -99,7 +95,24 @@ def up(
             server.stop()
 
 
-def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> None:
+class _StopSignal:
+    """SIGTERM and SIGINT both mean "drain and stop", recorded as a flag the watch loop reads.
+
+    Never raised as KeyboardInterrupt: one raised inside Popen's fork callbacks (a worker being
+    started) is swallowed by Python, and the stop would be lost. Set for SIGINT too, since a
+    shell starts background jobs with SIGINT ignored. A signal during start-up stops right after.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        signal.signal(signal.SIGTERM, self._record)
+        signal.signal(signal.SIGINT, self._record)
+
+    def _record(self, _signum: int, _frame: object) -> None:
+        self.received = True
+
+
+def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool, stop: _StopSignal) -> None:
 
     def restarted(child: Any, code: int) -> None:
         console.print(f"{child.name} exited with {code}; restarting in {child.restart_in_s:.1f}s", style="yellow")
@@ -108,7 +121,7 @@ def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> 
         client = connect(url, config)
         live = Live(console=console, refresh_per_second=2) if table else None
         with live or contextlib.nullcontext():
-            while True:
+            while not stop.received:
                 supervisor.tick(restarted)
                 if live:
                     try:
