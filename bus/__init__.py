@@ -2,6 +2,8 @@
 
     config.py       BusConfig (and every bus setting) from REDIS_URL / AIWF_*
     server.py       the embedded redis-server when REDIS_URL is unset (ACL file, TLS-only on request)
+    redis_binary.py   which redis-server it runs (never by PATH order)
+    redis_data.py     which server a data dir holds; an older one is refused
     connection.py   client with timeouts; tenacity retries within a budget; ACL login and mutual TLS
     acl.py          Redis ACL users, least privilege: a service's grant from its subscriptions and outputs
     certs.py        the CA, server and client certificates for mutual TLS (cryptography)
@@ -44,7 +46,7 @@ Around the path:
     stats.py        a consumer's counters
     process.py      child processes that die with their parent
     health.py       service state from heartbeats
-    blobs.py        claim-check blob store for large payloads
+    blobs.py        claim-check blob store for large payloads; blob_gc.py: remove the unreferenced
     store/          the event-sourced store: append, read, aggregates, projections
     testing.py      a real Redis for tests, and waiting on conditions
 """

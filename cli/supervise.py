@@ -15,13 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from aiwf.bus.backoff import Backoff
 from aiwf.bus.process import die_with_parent
 
 if TYPE_CHECKING:
     from aiwf.cli.logsink import LogCollector
 
-#: Restart delays grow 0.5 s, 1 s, 2 s ... up to this, and reset after a minute of uptime.
-MAX_RESTART_DELAY_S = 30.0
+#: Restart delays after consecutive crashes: 0.5 s, 1 s, 2 s ... up to 30 s (no jitter: one supervisor).
+RESTART_BACKOFF = Backoff(base_s=0.5, max_s=30.0, jitter="none")
+#: A child up this long has recovered: its next crash counts as the first again.
 STABLE_AFTER_S = 60.0
 
 
@@ -34,7 +36,10 @@ class Child:
     restarts: int = 0
     started_at: float = 0.0
     next_start: float = 0.0
-    delay_s: float = 0.5
+    #: Crashes since it last ran for STABLE_AFTER_S; the restart delay grows with them.
+    failures: int = 0
+    #: Seconds the pending restart waits (set when it exits).
+    restart_in_s: float = 0.0
     exit_codes: list[int] = field(default_factory=list)
 
 
@@ -81,13 +86,14 @@ class Supervisor:
             code = child.process.poll()
             if code is None:
                 if now - child.started_at > STABLE_AFTER_S:
-                    child.delay_s = 0.5
+                    child.failures = 0
                 continue
             child.exit_codes.append(code)
             child.restarts += 1
             child.process = None
-            child.next_start = now + child.delay_s
-            child.delay_s = min(MAX_RESTART_DELAY_S, child.delay_s * 2)
+            child.failures += 1
+            child.restart_in_s = RESTART_BACKOFF.delay(child.failures)
+            child.next_start = now + child.restart_in_s
             if on_restart:
                 on_restart(child, code)
 

@@ -19,7 +19,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import describe, summarize
-from aiwf.bus.server import EmbeddedRedis, running_embedded_url
+from aiwf.bus.server import running_embedded_url
 from aiwf.bus.worker import run_service
 from aiwf.cli.embedded import start_embedded
 from aiwf.cli.env import redis_line
@@ -78,51 +78,59 @@ def up(
     unknown = set(names) - set(WORKERS)
     if unknown:
         fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
+    stop = _StopSignal()
     config = load_config("cli")  # this process only reads heartbeats; each worker logs in as itself
     claim(config.data_dir, names)  # held until this process ends: one `aiwf up` per data dir
-    # SIGTERM and SIGINT both mean "drain and stop", from the first moment on (a Ctrl-C while Redis
-    # starts included). Set SIGINT explicitly too: a shell starts background jobs with SIGINT
-    # ignored, and Python would then never raise KeyboardInterrupt.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    server: EmbeddedRedis | None = None
-    supervisor: Supervisor | None = None
-    logs: LogCollector | None = None
+    server = None
+    url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
+    if url is None:
+        server = start_embedded(config)
+        url = server.url
+    console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
+    ensure_keys()
+    logs = LogCollector(log_dir(config.data_dir), config.logs.file_bytes, config.logs.file_backups)
+    console.print(f"logs in {log_dir(config.data_dir)}/ (`aiwf logs --follow`)", style="dim")
+    supervisor = Supervisor(names, child_env(url), logs=logs)
+    supervisor.start()
     try:
-        url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
-        if url is None:
-            server = start_embedded(config)
-            url = server.url
-        console.print(redis_line(config, url, server), style="dim", soft_wrap=True, highlight=False)
-        ensure_keys()
-        logs = LogCollector(log_dir(config.data_dir), config.logs.file_bytes, config.logs.file_backups)
-        console.print(f"logs in {log_dir(config.data_dir)}/ (`aiwf logs --follow`)", style="dim")
-        supervisor = Supervisor(names, child_env(url), logs=logs)
-        supervisor.start()
-        _watch(supervisor, url, config, table)
-    except KeyboardInterrupt:
+        _watch(supervisor, url, config, table, stop)
         if table and not console.is_terminal:
             console.line()  # rich ends a live table with a newline only on a terminal
         console.print("stopping: draining every worker…", style="dim")
     finally:
-        if supervisor:
-            supervisor.stop()
-        if logs:
-            logs.close()
+        supervisor.stop()
+        logs.close()
         if server:
             server.stop()
 
 
-def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> None:
+class _StopSignal:
+    """SIGTERM and SIGINT both mean "drain and stop", recorded as a flag the watch loop reads.
+
+    Never raised as KeyboardInterrupt: one raised inside Popen's fork callbacks (a worker being
+    started) is swallowed by Python, and the stop would be lost. Set for SIGINT too, since a
+    shell starts background jobs with SIGINT ignored. A signal during start-up stops right after.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        signal.signal(signal.SIGTERM, self._record)
+        signal.signal(signal.SIGINT, self._record)
+
+    def _record(self, _signum: int, _frame: object) -> None:
+        self.received = True
+
+
+def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool, stop: _StopSignal) -> None:
 
     def restarted(child: Any, code: int) -> None:
-        console.print(f"{child.name} exited with {code}; restarting in {child.delay_s / 2:.1f}s", style="yellow")
+        console.print(f"{child.name} exited with {code}; restarting in {child.restart_in_s:.1f}s", style="yellow")
 
     async def loop() -> None:
         client = connect(url, config)
         live = Live(console=console, refresh_per_second=2) if table else None
         with live or contextlib.nullcontext():
-            while True:
+            while not stop.received:
                 supervisor.tick(restarted)
                 if live:
                     try:

@@ -16,7 +16,7 @@ import redis
 from cli_checks import Aiwf, Env, Spawn, assert_one_error, wait_for
 
 from aiwf.bus.config import DEFAULT_EMBEDDED_PORT
-from aiwf.bus.server import free_port
+from aiwf.bus.server import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -150,3 +150,12 @@ def test_status_wait_without_up_ends_in_one_line(aiwf: Aiwf) -> None:
     result = aiwf("status", "--wait", "1", env={"REDIS_URL": None}, timeout=30)
     assert result.returncode == 1
     assert result.stderr.strip() == "aiwf: waited 1s: no Redis answers yet (is `aiwf up` starting?)"
+
+
+def test_a_stale_redis_url_naming_another_data_dirs_server_is_not_used(aiwf: Aiwf, env: Env, tmp_path: Path) -> None:
+    """redis.url left by a killed `aiwf up` whose port another data dir's server now holds: no Redis, not that one."""
+    with EmbeddedRedis(tmp_path / "other-dir") as other:
+        (Path(env["AIWF_DATA_DIR"]) / "redis.url").write_text(other.url)
+        line = assert_one_error(aiwf("env", env={"REDIS_URL": None}))
+        assert "aiwf up" in line
+        assert json.loads(aiwf("status", "--json", env={"REDIS_URL": None}).stdout)["redis_url"] is None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import signal
 from pathlib import Path
 
-from cli_checks import Aiwf, assert_one_error
+import pytest
+from cli_checks import Aiwf, Env, Spawn, assert_one_error, wait_for
 
 from aiwf.bus.server import free_port
 
@@ -47,3 +50,18 @@ def test_worker_without_keys_ends_in_one_line_and_debug_shows_the_traceback(aiwf
     assert debug.returncode == 1, debug.stderr
     assert "Traceback (most recent call last)" in debug.stderr
     assert debug.stderr.strip().splitlines()[-1] == line
+
+
+@pytest.mark.slow
+def test_up_restarts_a_worker_that_cannot_start_with_growing_delays(spawn: Spawn, env: Env, tmp_path: Path) -> None:
+    """Under `aiwf up`, a worker whose setting is bad exits 1 with its one line, and is restarted after 0.5 s,
+    1 s, then 2 s (the restart backoff doubling per consecutive crash), no traceback in between."""
+    up = spawn("up", "--no-table", "--only", "llm", env={**env, "AIWF_LLM_URL": "notaurl"})
+    log = tmp_path / "up-0.log"
+    wait_for(lambda: log.read_text().count("restarting in") >= 3, 30, "three restarts of llm")
+    up.send_signal(signal.SIGINT)
+    assert up.wait(40) == 0
+    text = log.read_text()
+    assert re.findall(r"llm exited with 1; restarting in ([\d.]+)s", text)[:3] == ["0.5", "1.0", "2.0"]
+    assert "aiwf: AIWF_LLM_URL" in text
+    assert "Traceback" not in text

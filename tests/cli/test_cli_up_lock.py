@@ -9,6 +9,8 @@ import pytest
 import redis
 from cli_checks import Aiwf, Env, Spawn, assert_one_error, beats, wait_for
 
+from aiwf.bus.server import free_port
+
 pytestmark = pytest.mark.slow
 
 
@@ -67,3 +69,16 @@ def _supervisors(r: redis.Redis) -> set[int]:
             continue
         parents.add(int(stat.rsplit(")", 1)[1].split()[1]))
     return parents
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_sigint_while_up_is_starting_still_stops_it(spawn: Spawn, env: Env, tmp_path: Path, attempt: int) -> None:
+    """SIGINT the moment the embedded Redis answers (workers still being started) ends `aiwf up` with exit 0:
+    the stop is not lost in the middle of starting a worker process."""
+    own = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    up = spawn("up", "--no-table", "--only", "documents,llm", env={**own, "AIWF_REDIS_PORT": str(free_port())})
+    url_file = Path(env["AIWF_DATA_DIR"]) / "redis.url"
+    wait_for(url_file.exists, 30, "the embedded Redis to answer")
+    up.send_signal(signal.SIGINT)
+    assert up.wait(40) == 0, (tmp_path / "up-0.log").read_text()
+    assert "Traceback" not in (tmp_path / "up-0.log").read_text()
