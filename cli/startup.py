@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-import click
+import typer
 from redis.exceptions import AuthenticationError, ResponseError
 
 from aiwf.bus.config import BusConfig
@@ -23,6 +23,8 @@ from aiwf.cli.support import fail
 
 __all__ = ["run_worker", "shown_url"]
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 
 def run_worker(name: str, url: str, config: BusConfig, run: Callable[[], None], *, debug: bool) -> None:
     """Check that Redis answers, then `run()`; any exception is one line (after its traceback with `debug`), exit 1
@@ -30,10 +32,12 @@ def run_worker(name: str, url: str, config: BusConfig, run: Callable[[], None], 
     try:
         asyncio.run(_ping(url, config))
         run()
-    except click.exceptions.Exit:
+    except typer.Exit:  # a one-line error already printed
         raise
     except StayedUnhealthy as exc:  # drained already: exit 3 so a restart policy replaces the process
         fail(str(exc), EXIT_UNHEALTHY)
+    except KeyboardInterrupt:  # Ctrl-C before the worker's own signal handlers were in place
+        fail(f"worker {name}: interrupted while starting", EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the CLI edge: every failure becomes one line
         if debug:
             traceback.print_exc(file=sys.stderr)
