@@ -12,7 +12,7 @@ from aiwf.bus import keys
 from aiwf.bus.blobs import store_for
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
-from aiwf.gateway import accounts, documents, errors, llm, page, summaries, system, tts
+from aiwf.gateway import accounts, calendars, documents, errors, llm, page, summaries, system, tts
 from aiwf.gateway.exchange import Exchange
 from aiwf.gateway.headers import EdgeHeaders
 from aiwf.gateway.limits import BodyGuard
@@ -33,7 +33,13 @@ Errors are `{"error": code, "message": text}`."""
 def create_app(config: BusConfig, settings: GatewaySettings, url: str) -> FastAPI:
     """The gateway on Redis at `url`; connections are made when the app starts, closed when it stops."""
     blobs = store_for(config)
-    routes = [llm.route(settings), tts.route(settings, blobs), documents.route(settings), *accounts.routes(settings)]
+    routes = [
+        llm.route(settings),
+        tts.route(settings, blobs),
+        documents.route(settings),
+        calendars.route(settings),
+        *accounts.routes(settings),
+    ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +67,7 @@ def create_app(config: BusConfig, settings: GatewaySettings, url: str) -> FastAP
     app.add_middleware(EdgeHeaders)
     errors.install(app)
     app.include_router(system.router)
-    for module in (llm, tts, documents, summaries, accounts):
+    for module in (llm, tts, documents, summaries, calendars, accounts):
         app.include_router(module.router, dependencies=[Depends(limit_address)])
     app.include_router(page.router)
     app.mount("/static", page.static_files(), name="static")
