@@ -20,7 +20,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
 
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from aiwf.bus import codec, keys
@@ -92,6 +94,8 @@ class Exchange:
 
         `owner` (the caller's user id) alone may read the request later; "" makes it nobody's.
         """
+        request_id = new_id()
+        event = built(build, request_id)  # a 422 before anything else, offline service or not
         queue = prefers_async(prefer)
         if not queue and not await self.states.online(route.service):
             return problem(
@@ -100,8 +104,6 @@ class Exchange:
                 route.offline_message,
                 {"Retry-After": str(self.settings.retry_after_s)},
             )
-        request_id = new_id()
-        event = build(request_id)
         with self.replies.waiting(request_id) as reply:
             await self._record(route.name, request_id, owner)
             await self.publisher.publish(event, event_id=request_id, correlation_id=request_id)
@@ -116,7 +118,7 @@ class Exchange:
     async def start(self, kind: str, build: Callable[[str], Event], owner: str) -> str:
         """Publish `build(request_id)` for a run followed by its events (no reply awaited); the request id."""
         request_id = new_id()
-        event = build(request_id)
+        event = built(build, request_id)
         await self._record(kind, request_id, owner)
         await self.publisher.publish(event, event_id=request_id, correlation_id=request_id)
         return request_id
@@ -182,6 +184,14 @@ class Exchange:
             read += len(page)
             low = f"({page[-1][0].decode()}"
         return out
+
+
+def built(build: Callable[[str], Event], request_id: str) -> Event:
+    """The request event; a body the event model refuses as a whole (exactly one of two fields...) is a 422."""
+    try:
+        return build(request_id)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
 def _decoded(fields: dict[bytes, bytes], config: BusConfig) -> Envelope | None:

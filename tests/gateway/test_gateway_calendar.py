@@ -37,6 +37,7 @@ async def test_sync_then_agenda_for_its_owner_only(gateway: Gateway, bus: BusCon
             "/api/v1/calendar/work/agenda", params={"from": "2025-03-01T00:00:00", "to": AGENDA["to"]}, headers=me
         )
         broken = await http.post("/api/v1/calendar/sync", json={"calendar_id": "work", "ics": "not ics"}, headers=me)
+        no_source = await http.post("/api/v1/calendar/sync", json={"calendar_id": "work", "ics": None}, headers=me)
         colon = await http.post("/api/v1/calendar/sync", json={"calendar_id": "a:b", "ics": SAMPLE}, headers=me)
     items = mine.json()["items"]
     assert mine.status_code == 200
@@ -48,5 +49,7 @@ async def test_sync_then_agenda_for_its_owner_only(gateway: Gateway, bus: BusCon
     assert naive.status_code == 422
     assert broken.status_code == 422
     assert broken.json()["error"] == "calendar_rejected"
+    assert no_source.status_code == 422
+    assert no_source.json()["error"] == "invalid_request"
     assert colon.status_code == 422
     assert colon.json()["message"].startswith("calendar_id:")
