@@ -19,6 +19,8 @@ from aiwf.bus.process import die_with_parent
 #: Restart delays grow 0.5 s, 1 s, 2 s ... up to this, and reset after a minute of uptime.
 MAX_RESTART_DELAY_S = 30.0
 STABLE_AFTER_S = 60.0
+#: The child name that runs `aiwf gateway` instead of `aiwf worker NAME`.
+GATEWAY = "gateway"
 
 
 @dataclass
@@ -49,7 +51,9 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child) -> None:
-        command = [sys.executable, "-m", "aiwf.cli", "worker", child.name]
+        # The gateway is a service like the workers, but an HTTP server: `aiwf gateway`.
+        verb = ["gateway"] if child.name == GATEWAY else ["worker", child.name]
+        command = [sys.executable, "-m", "aiwf.cli", *verb]
         # Own session: Ctrl-C goes to the supervisor alone, which then drains workers in order.
         child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command,

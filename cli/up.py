@@ -24,7 +24,7 @@ from aiwf.bus.worker import run_service
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
 from aiwf.cli.service_path import load_service
-from aiwf.cli.supervise import Supervisor, child_env
+from aiwf.cli.supervise import GATEWAY, Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config, redis_url
 from aiwf.workers import WORKERS
 
@@ -59,16 +59,19 @@ def worker(
 
 
 def up(
-    only: Annotated[str | None, typer.Option("--only", help="Comma-separated workers (default: all).")] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Comma-separated workers, `gateway` among them (default: all).")
+    ] = None,
     table: Annotated[bool, typer.Option("--table/--no-table", help="Live status table.")] = True,
 ) -> None:
-    """Embedded Redis if REDIS_URL is unset, plus every worker, supervised and restarted on crash."""
+    """Embedded Redis if REDIS_URL is unset, plus every worker and the gateway, supervised and restarted on crash."""
 
     _configure_logging()
-    names = only.split(",") if only else list(WORKERS)
-    unknown = set(names) - set(WORKERS)
+    names = only.split(",") if only else [*WORKERS, GATEWAY]
+    unknown = set(names) - {*WORKERS, GATEWAY}
     if unknown:
-        fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
+        fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join([*WORKERS, GATEWAY])}", 2)
+    page = _gateway_url() if GATEWAY in names else None
     config = load_config()
     server = None
     url = check_url(config.redis_url) if config.redis_url else running_embedded_url(config.data_dir)
@@ -83,6 +86,8 @@ def up(
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     supervisor.start()
+    if page:
+        console.print(f"aiwf page: {page}", style="bold")
     try:
         _watch(supervisor, url, config, table)
     except KeyboardInterrupt:
@@ -91,6 +96,17 @@ def up(
         supervisor.stop()
         if server:
             server.stop()
+
+
+def _gateway_url() -> str:
+    """Where the supervised gateway will listen (AIWF_GATEWAY_HOST / _PORT); a bad setting is a usage error."""
+    from aiwf.gateway.settings import GatewaySettings  # noqa: PLC0415 - FastAPI loads only when the gateway runs
+
+    try:
+        settings = GatewaySettings.from_env()
+    except AiwfError as exc:
+        fail(str(exc), 2)
+    return f"http://{settings.host}:{settings.port}/"
 
 
 def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> None:
