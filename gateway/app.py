@@ -20,11 +20,12 @@ from aiwf.gateway.ratelimit import RateLimits, limit_address
 from aiwf.gateway.replies import Replies
 from aiwf.gateway.security import Jwks
 from aiwf.gateway.settings import GatewaySettings
+from aiwf.schemas.events.llm import DELTA_STREAM
 
 __all__ = ["create_app"]
 
 #: Every domain stream the gateway follows: replies come from some, a run's events from all.
-FOLLOWED = ("auth", "calendar", "documents", "llm", "tts", "pipeline")
+FOLLOWED = ("auth", "calendar", "documents", "llm", "tts", "pipeline", DELTA_STREAM)
 DESCRIPTION = """HTTP in front of the aiwf event bus: every route publishes a request event and answers
 with its reply event. Sign in with POST /api/v1/auth/login and send `Authorization: Bearer <access_token>`.
 Errors are `{"error": code, "message": text}`."""
