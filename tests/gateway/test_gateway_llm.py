@@ -172,3 +172,17 @@ async def test_stream_true_with_the_extractive_backend_sends_the_whole_text_once
     assert json.loads(chunks[-2])["choices"][0]["finish_reason"] == "stop"
     assert _text(chunks)
     assert _text(chunks) in ARTICLE or all(s.strip(". ") in ARTICLE for s in _text(chunks).split(". "))
+
+
+async def test_request_events_stream_ends_with_the_reply(gateway: Gateway, bus: BusConfig) -> None:
+    """GET /requests/{id}/events of a queued chat: the request, then its completion, then the stream ends."""
+    async with serving(AUTH, bus), serving(LLM, bus), gateway() as http:
+        me = await account(http, "ada")
+        queued = await http.post("/api/v1/llm/chat", json=chat(ARTICLE), headers={**me, "Prefer": "respond-async"})
+        assert queued.status_code == 202
+        kinds = []
+        async with http.stream("GET", f"{queued.json()['url']}/events", headers=me) as response:
+            kinds = [
+                line.removeprefix("event: ") async for line in response.aiter_lines() if line.startswith("event: ")
+            ]
+    assert kinds == ["llm.chat.requested", "llm.chat.completed"]
