@@ -161,10 +161,8 @@ async def test_stream_true_sends_the_backends_deltas_then_done(
     assert _text(chunks) == words
 
 
-async def test_stream_true_with_the_extractive_backend_sends_the_whole_text_once(
-    gateway: Gateway, bus: BusConfig
-) -> None:
-    """A backend that does not stream: one chunk with the completed text and its finish reason, then [DONE]."""
+async def test_stream_true_with_the_extractive_backend(gateway: Gateway, bus: BusConfig) -> None:
+    """The extractive backend's text arrives as chunks that join to its summary, a finish reason, then [DONE]."""
     async with serving(AUTH, bus), serving(LLM, bus), gateway() as http:
         me = await account(http, "ada")
         chunks = await _chunks(http, {**chat(ARTICLE), "stream": True}, me)
