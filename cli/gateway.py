@@ -35,7 +35,7 @@ def gateway(
     host: Annotated[str | None, typer.Option("--host", help="Listen address (AIWF_GATEWAY_HOST).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Listen port (AIWF_GATEWAY_PORT).")] = None,
 ) -> None:
-    """Serve the gateway until SIGTERM/SIGINT: /health, /api/v1/status, /api/v1/llm/chat, /api/v1/tts/synthesize."""
+    """Serve the gateway and its page at / until SIGTERM/SIGINT (routes: `aiwf gateway openapi`, README)."""
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn  # noqa: PLC0415 - the server loads only for this command

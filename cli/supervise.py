@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 RESTART_BACKOFF = Backoff(base_s=0.5, max_s=30.0, jitter="none")
 #: A child up this long has recovered: its next crash counts as the first again.
 STABLE_AFTER_S = 60.0
+#: The child name that runs `aiwf gateway` instead of `aiwf worker NAME`.
+GATEWAY = "gateway"
 
 
 @dataclass
@@ -60,7 +62,9 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child) -> None:
-        command = [sys.executable, "-m", "aiwf.cli", "worker", child.name]
+        # The gateway is a service like the workers, but an HTTP server: `aiwf gateway`.
+        verb = ["gateway"] if child.name == GATEWAY else ["worker", child.name]
+        command = [sys.executable, "-m", "aiwf.cli", *verb]
         # Own session: Ctrl-C goes to the supervisor alone, which then drains workers in order.
         piped = self.logs is not None
         child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module

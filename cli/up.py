@@ -28,7 +28,7 @@ from aiwf.cli.keys import ensure_keys
 from aiwf.cli.logsink import LogCollector, log_dir
 from aiwf.cli.service_path import load_service
 from aiwf.cli.startup import run_worker
-from aiwf.cli.supervise import Supervisor, child_env
+from aiwf.cli.supervise import GATEWAY, Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config, redis_url
 from aiwf.cli.uplock import claim
 from aiwf.workers import WORKERS
@@ -67,17 +67,20 @@ def worker(
 
 
 def up(
-    only: Annotated[str | None, typer.Option("--only", help="Comma-separated workers (default: all).")] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Comma-separated workers, `gateway` among them (default: all).")
+    ] = None,
     table: Annotated[bool, typer.Option("--table/--no-table", help="Live status table.")] = True,
 ) -> None:
-    """Embedded Redis if REDIS_URL is unset, plus every worker, supervised and restarted on crash; each
-    worker's output goes to <AIWF_DATA_DIR>/logs/<service>.log (`aiwf logs`)."""
+    """Embedded Redis if REDIS_URL is unset, plus every worker and the gateway, supervised and restarted on crash;
+    each one's output goes to <AIWF_DATA_DIR>/logs/<name>.log (`aiwf logs`)."""
 
     _configure_logging()
-    names = only.split(",") if only else list(WORKERS)
-    unknown = set(names) - set(WORKERS)
+    names = only.split(",") if only else [*WORKERS, GATEWAY]
+    unknown = set(names) - {*WORKERS, GATEWAY}
     if unknown:
-        fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join(WORKERS)}", 2)
+        fail(f"unknown worker(s): {', '.join(sorted(unknown))}; known: {', '.join([*WORKERS, GATEWAY])}", 2)
+    page = _gateway_url() if GATEWAY in names else None
     stop = _StopSignal()
     config = load_config("cli")  # this process only reads heartbeats; each worker logs in as itself
     claim(config.data_dir, names)  # held until this process ends: one `aiwf up` per data dir
@@ -92,6 +95,8 @@ def up(
     console.print(f"logs in {log_dir(config.data_dir)}/ (`aiwf logs --follow`)", style="dim")
     supervisor = Supervisor(names, child_env(url), logs=logs)
     supervisor.start()
+    if page:
+        console.print(f"aiwf page: {page}", style="bold")
     try:
         _watch(supervisor, url, config, table, stop)
         if table and not console.is_terminal:
@@ -119,6 +124,17 @@ class _StopSignal:
 
     def _record(self, _signum: int, _frame: object) -> None:
         self.received = True
+
+
+def _gateway_url() -> str:
+    """Where the supervised gateway will listen (AIWF_GATEWAY_HOST / _PORT); a bad setting is a usage error."""
+    from aiwf.gateway.settings import GatewaySettings  # noqa: PLC0415 - FastAPI loads only when the gateway runs
+
+    try:
+        settings = GatewaySettings.from_env()
+    except AiwfError as exc:
+        fail(str(exc), 2)
+    return f"http://{settings.host}:{settings.port}/"
 
 
 def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool, stop: _StopSignal) -> None:

@@ -12,7 +12,7 @@ from aiwf.bus import keys
 from aiwf.bus.blobs import store_for
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import check_access, connect
-from aiwf.gateway import accounts, documents, errors, llm, page, summaries, system, tts
+from aiwf.gateway import accounts, calendars, documents, errors, llm, page, summaries, system, tts
 from aiwf.gateway.exchange import Exchange
 from aiwf.gateway.headers import EdgeHeaders
 from aiwf.gateway.limits import BodyGuard
@@ -20,11 +20,12 @@ from aiwf.gateway.ratelimit import RateLimits, limit_address
 from aiwf.gateway.replies import Replies
 from aiwf.gateway.security import Jwks
 from aiwf.gateway.settings import GatewaySettings
+from aiwf.schemas.events.llm import DELTA_STREAM
 
 __all__ = ["create_app"]
 
 #: Every domain stream the gateway follows: replies come from some, a run's events from all.
-FOLLOWED = ("auth", "calendar", "documents", "llm", "tts", "pipeline")
+FOLLOWED = ("auth", "calendar", "documents", "llm", "tts", "pipeline", DELTA_STREAM)
 DESCRIPTION = """HTTP in front of the aiwf event bus: every route publishes a request event and answers
 with its reply event. Sign in with POST /api/v1/auth/login and send `Authorization: Bearer <access_token>`.
 Errors are `{"error": code, "message": text}`."""
@@ -33,7 +34,13 @@ Errors are `{"error": code, "message": text}`."""
 def create_app(config: BusConfig, settings: GatewaySettings, url: str) -> FastAPI:
     """The gateway on Redis at `url`; connections are made when the app starts, closed when it stops."""
     blobs = store_for(config)
-    routes = [llm.route(settings), tts.route(settings, blobs), documents.route(settings), *accounts.routes(settings)]
+    routes = [
+        llm.route(settings),
+        tts.route(settings, blobs),
+        documents.route(settings),
+        calendars.route(settings),
+        *accounts.routes(settings),
+    ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +69,7 @@ def create_app(config: BusConfig, settings: GatewaySettings, url: str) -> FastAP
     app.add_middleware(EdgeHeaders)
     errors.install(app)
     app.include_router(system.router)
-    for module in (llm, tts, documents, summaries, accounts):
+    for module in (llm, tts, documents, summaries, calendars, accounts):
         app.include_router(module.router, dependencies=[Depends(limit_address)])
     app.include_router(page.router)
     app.mount("/static", page.static_files(), name="static")

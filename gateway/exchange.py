@@ -20,7 +20,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
 
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from aiwf.bus import codec, keys
@@ -34,7 +36,7 @@ from aiwf.gateway.settings import GatewaySettings
 from aiwf.schemas import Envelope, Event, SchemaError
 from aiwf.schemas.ids import new_id
 
-__all__ = ["REQUEST_ID", "Exchange", "Route", "accepted", "prefers_async"]
+__all__ = ["REQUEST_ID", "Exchange", "Route", "accepted", "built", "prefers_async"]
 
 #: Reply-stream entries one GET /api/v1/requests/{id} reads at most, in pages.
 SCAN_LIMIT = 100_000
@@ -92,16 +94,12 @@ class Exchange:
 
         `owner` (the caller's user id) alone may read the request later; "" makes it nobody's.
         """
-        queue = prefers_async(prefer)
-        if not queue and not await self.states.online(route.service):
-            return problem(
-                503,
-                f"{route.service}_offline",
-                route.offline_message,
-                {"Retry-After": str(self.settings.retry_after_s)},
-            )
         request_id = new_id()
-        event = build(request_id)
+        event = built(build, request_id)  # a 422 before anything else, offline service or not
+        queue = prefers_async(prefer)
+        refused = await self.offline(route, prefer)
+        if refused is not None:
+            return refused
         with self.replies.waiting(request_id) as reply:
             await self._record(route.name, request_id, owner)
             await self.publisher.publish(event, event_id=request_id, correlation_id=request_id)
@@ -113,10 +111,22 @@ class Exchange:
                 return accepted(request_id)
         return await route.render(env)
 
+    async def offline(self, route: Route, prefer: str | None) -> Response | None:
+        """The 503 for a call to an offline service (unless `Prefer: respond-async`), else None."""
+        if prefers_async(prefer) or await self.states.online(route.service):
+            return None
+        headers = {"Retry-After": str(self.settings.retry_after_s)}
+        return problem(503, f"{route.service}_offline", route.offline_message, headers)
+
+    async def send(self, route: Route, request_id: str, event: Event, owner: str) -> None:
+        """Record and publish a request whose reply the caller follows itself (a streamed chat)."""
+        await self._record(route.name, request_id, owner)
+        await self.publisher.publish(event, event_id=request_id, correlation_id=request_id)
+
     async def start(self, kind: str, build: Callable[[str], Event], owner: str) -> str:
         """Publish `build(request_id)` for a run followed by its events (no reply awaited); the request id."""
         request_id = new_id()
-        event = build(request_id)
+        event = built(build, request_id)
         await self._record(kind, request_id, owner)
         await self.publisher.publish(event, event_id=request_id, correlation_id=request_id)
         return request_id
@@ -182,6 +192,14 @@ class Exchange:
             read += len(page)
             low = f"({page[-1][0].decode()}"
         return out
+
+
+def built(build: Callable[[str], Event], request_id: str) -> Event:
+    """The request event; a body the event model refuses as a whole (exactly one of two fields...) is a 422."""
+    try:
+        return build(request_id)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
 def _decoded(fields: dict[bytes, bytes], config: BusConfig) -> Envelope | None:

@@ -9,12 +9,14 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from aiwf.gateway.bodies import body_of, exchange
+from aiwf.gateway.chatstream import stream_chat
 from aiwf.gateway.errors import problem
-from aiwf.gateway.exchange import Exchange, Route
+from aiwf.gateway.exchange import Exchange, Route, built
 from aiwf.gateway.security import User
 from aiwf.gateway.settings import GatewaySettings
 from aiwf.schemas import REGISTRY, Envelope
 from aiwf.schemas.events.llm import ChatCompleted, ChatFailed, ChatRequested
+from aiwf.schemas.ids import new_id
 
 __all__ = ["NAME", "route", "router"]
 
@@ -23,8 +25,8 @@ router = APIRouter(prefix="/api/v1/llm", tags=["llm"])
 
 if TYPE_CHECKING:
     from pydantic import BaseModel as ChatBody
-else:  # streaming (`stream: true`, server-sent events) is not served yet: the field is refused
-    ChatBody = body_of(ChatRequested, "ChatBody", without=frozenset({"request_id", "stream"}))
+else:
+    ChatBody = body_of(ChatRequested, "ChatBody", without=frozenset({"request_id"}))
 
 
 def route(settings: GatewaySettings) -> Route:
@@ -64,15 +66,26 @@ async def render(env: Envelope) -> Response:
     )
 
 
-@router.post("/chat", summary="Chat completion")
+@router.post(
+    "/chat",
+    summary="Chat completion",
+    responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
+)
 async def chat(
     body: ChatBody,
     user: User,
     gateway: Annotated[Exchange, Depends(exchange)],
     prefer: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """Run a chat completion through the llm service; 202 with the request's URL past the route's timeout."""
+    """Run a chat completion through the llm service; 202 with the request's URL past the route's timeout.
+
+    With `"stream": true` the answer is server-sent events in OpenAI's chunk shape, ending in `[DONE]`.
+    """
     fields = body.model_dump()
-    return await gateway.ask(
-        gateway.routes[NAME], lambda rid: ChatRequested(request_id=rid, **fields), prefer, owner=user
-    )
+    route_ = gateway.routes[NAME]
+    if not fields.get("stream"):
+        return await gateway.ask(route_, lambda rid: ChatRequested(request_id=rid, **fields), prefer, owner=user)
+    request_id = new_id()
+    event = built(lambda rid: ChatRequested(request_id=rid, **fields), request_id)
+    refused = await gateway.offline(route_, None)  # a stream is never queued: it would have no one to read it
+    return refused or stream_chat(gateway, route_, request_id, event, user)

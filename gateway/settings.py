@@ -59,7 +59,7 @@ class GatewaySettings(Settings):
         "600/minute",
         pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
         validation_alias="AIWF_GATEWAY_RATE_LIMIT_ADDRESS",
-        description="requests one client address may make to /api/v1 (`limits` notation: N/second|minute|hour|day)",
+        description="requests one client address may make to /api/v1 (`limits` notation: N/second, N/minute, ...)",
     )
     rate_limit_user: str = Field(
         "300/minute",

@@ -85,6 +85,11 @@ async def _from_json(request: Request) -> dict[str, Any]:
         body = DocumentBody.model_validate(raw)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    if body.content_base64 is not None:
+        try:
+            base64.b64decode(body.content_base64, validate=True)
+        except ValueError:
+            raise _invalid("content_base64", "not valid base64") from None
     return body.model_dump(exclude_none=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -82,3 +83,24 @@ def test_openapi_writes_every_route(tmp_path: Path) -> None:
     } <= set(document["paths"])
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "multipart/form-data" in document["paths"]["/api/v1/summaries"]["post"]["requestBody"]["content"]
+
+
+def test_aiwf_up_starts_the_gateway_and_prints_the_page_url(redis_url: str) -> None:
+    """`aiwf up --only gateway` supervises `aiwf gateway`, prints `aiwf page: URL`, and the page answers there."""
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "AIWF_GATEWAY_PORT": str(port)}
+    cmd = [sys.executable, "-m", "aiwf.cli", "up", "--no-table", "--only", "gateway"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, status = time.monotonic() + 30, 0
+        while time.monotonic() < deadline and status != 200:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=40)
+    assert f"aiwf page: http://127.0.0.1:{port}/" in out
+    assert proc.returncode == 0

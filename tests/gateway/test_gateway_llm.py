@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Call
 from aiwf.workers.auth.service import SERVICE as AUTH
 from aiwf.workers.llm.service import SERVICE as LLM
+from aiwf.workers.llm.testing_server import serve_chat
 
 ARTICLE = (
     "Redis streams keep every event in order. Consumer groups share the work between workers. "
@@ -115,7 +117,7 @@ async def test_llm_offline_is_503_and_nothing_is_published(
         ({"messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role"),
         ({"messages": []}, "messages"),
         ({"messages": [{"role": "user", "content": "hi"}], "temperature": 9}, "temperature"),
-        ({"messages": [{"role": "user", "content": "hi"}], "stream": True}, "stream"),
+        ({"messages": [{"role": "user", "content": "hi"}], "stream": "yes please"}, "stream"),
         ({"prompt": "hi"}, "messages"),
     ],
 )
@@ -129,3 +131,56 @@ async def test_bad_chat_bodies_are_422_naming_the_field(
     assert response.json()["error"] == "invalid_request"
     assert response.json()["message"].startswith(f"{field}:")
     assert await client.xlen(keys.stream("llm")) == 0  # the worker made the stream; no event is on it
+
+
+async def _chunks(http: Any, body: dict[str, Any], headers: dict[str, str]) -> list[str]:
+    """The `data:` lines of a streamed chat."""
+    async with http.stream("POST", "/api/v1/llm/chat", json=body, headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return [line.removeprefix("data: ") async for line in response.aiter_lines() if line.startswith("data: ")]
+
+
+def _text(chunks: list[str]) -> str:
+    return "".join(json.loads(c)["choices"][0]["delta"].get("content", "") for c in chunks if c != "[DONE]")
+
+
+async def test_stream_true_sends_the_backends_deltas_then_done(
+    gateway: Gateway, bus: BusConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a streaming backend, `stream: true` is OpenAI chunks carrying the deltas, the finish, then [DONE]."""
+    words = " ".join(f"word{i}" for i in range(60))
+    with serve_chat(reply=lambda _m: words) as server:
+        monkeypatch.setenv("AIWF_LLM_URL", server.base_url)
+        async with serving(AUTH, bus), serving(LLM, bus), gateway() as http:
+            me = await account(http, "ada")
+            chunks = await _chunks(http, {**chat("say words"), "stream": True}, me)
+    assert chunks[-1] == "[DONE]"
+    assert len(chunks) > 3  # the deltas came one by one, not as one answer
+    assert json.loads(chunks[-2])["choices"][0]["finish_reason"]
+    assert _text(chunks) == words
+
+
+async def test_stream_true_with_the_extractive_backend(gateway: Gateway, bus: BusConfig) -> None:
+    """The extractive backend's text arrives as chunks that join to its summary, a finish reason, then [DONE]."""
+    async with serving(AUTH, bus), serving(LLM, bus), gateway() as http:
+        me = await account(http, "ada")
+        chunks = await _chunks(http, {**chat(ARTICLE), "stream": True}, me)
+    assert chunks[-1] == "[DONE]"
+    assert json.loads(chunks[-2])["choices"][0]["finish_reason"] == "stop"
+    assert _text(chunks)
+    assert _text(chunks) in ARTICLE or all(s.strip(". ") in ARTICLE for s in _text(chunks).split(". "))
+
+
+async def test_request_events_stream_ends_with_the_reply(gateway: Gateway, bus: BusConfig) -> None:
+    """GET /requests/{id}/events of a queued chat: the request, then its completion, then the stream ends."""
+    async with serving(AUTH, bus), serving(LLM, bus), gateway() as http:
+        me = await account(http, "ada")
+        queued = await http.post("/api/v1/llm/chat", json=chat(ARTICLE), headers={**me, "Prefer": "respond-async"})
+        assert queued.status_code == 202
+        kinds = []
+        async with http.stream("GET", f"{queued.json()['url']}/events", headers=me) as response:
+            kinds = [
+                line.removeprefix("event: ") async for line in response.aiter_lines() if line.startswith("event: ")
+            ]
+    assert kinds == ["llm.chat.requested", "llm.chat.completed"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
+import redis.asyncio as aioredis
 from http_support import gateway_process
 from service_support import serving
 
@@ -69,7 +70,7 @@ async def browser_page(url: str) -> AsyncIterator[Page]:
             await browser.close()
 
 
-async def test_board_upload_audio_and_tts_offline(bus: BusConfig) -> None:
+async def test_board_upload_audio_and_tts_offline(bus: BusConfig, client: aioredis.Redis) -> None:
     """Sign up, see tts go offline and back on the board, summarize with audio, and with tts off read the message."""
     expect = playwright.expect
     async with contextlib.AsyncExitStack() as stack:

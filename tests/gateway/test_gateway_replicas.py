@@ -7,6 +7,7 @@ import contextlib
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from http_support import account, gateway_process
 from service_support import serving
 
@@ -22,7 +23,7 @@ def extractive(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-async def test_two_gateway_processes_each_get_their_own_replies(bus: BusConfig) -> None:
+async def test_two_gateway_processes_each_get_their_own_replies(bus: BusConfig, client: aioredis.Redis) -> None:
     """Chats spread over two gateway processes all answer with their own text; either process finds any request."""
     texts = [f"Request number {i} speaks of topic{i} alone." for i in range(20)]
     async with contextlib.AsyncExitStack() as stack:

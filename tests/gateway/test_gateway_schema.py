@@ -14,11 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from http_support import account, gateway_process
 from service_support import serving
 
 from aiwf.bus.config import BusConfig
 from aiwf.workers.auth.service import SERVICE as AUTH
+from aiwf.workers.calendar.service import SERVICE as CALENDAR
 from aiwf.workers.documents.service import SERVICE as DOCUMENTS
 from aiwf.workers.llm.service import SERVICE as LLM
 from aiwf.workers.tts.service import SERVICE as TTS
@@ -35,7 +37,7 @@ def extractive(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.skipif(not SCHEMATHESIS.exists(), reason="schemathesis is not installed (pip install -e '.[test]')")
-async def test_no_5xx_and_responses_match_the_schema(bus: BusConfig, tmp_path: Path) -> None:
+async def test_no_5xx_and_responses_match_the_schema(bus: BusConfig, client: aioredis.Redis, tmp_path: Path) -> None:
     """Schemathesis' generated requests, signed in, get no 5xx and only responses their schema describes."""
     settings = {
         "AIWF_GATEWAY_RATE_LIMIT_ADDRESS": "100000/minute",
@@ -46,7 +48,7 @@ async def test_no_5xx_and_responses_match_the_schema(bus: BusConfig, tmp_path: P
         "AIWF_GATEWAY_DOCUMENTS_TIMEOUT": "5",
     }
     async with contextlib.AsyncExitStack() as stack:
-        for service in (AUTH, DOCUMENTS, LLM, TTS):
+        for service in (AUTH, CALENDAR, DOCUMENTS, LLM, TTS):  # every service a route asks: none answers 503
             await stack.enter_async_context(serving(service, bus))
         url = await stack.enter_async_context(gateway_process(bus, **settings))
         async with httpx.AsyncClient(timeout=30) as http:

@@ -89,6 +89,7 @@ async def test_a_large_file_travels_as_a_blob(gateway: Gateway, bus: BusConfig, 
         ({"files": {"file": ("x.exe", b"MZ", "application/x-msdownload")}}, 415, None),
         ({"json": {"text": "a", "content_base64": "YQ=="}}, 422, "body"),
         ({"json": {"txt": "a"}}, 422, "txt"),
+        ({"json": {"content_base64": "é not base64"}}, 422, "content_base64"),
         ({"json": {"text": 5}}, 422, "text"),
         ({"files": {"other": ("a.md", b"x", "text/markdown")}}, 422, "file"),
         ({"files": {"file": ("a.md", b"", "text/markdown")}}, 422, "file"),
@@ -225,3 +226,28 @@ async def test_security_headers_and_no_cors(gateway: Gateway) -> None:
         assert response.headers["x-frame-options"] == "DENY"
         assert "default-src 'self'" in response.headers["content-security-policy"]
         assert "access-control-allow-origin" not in response.headers
+
+
+async def test_address_rate_limit_covers_unauthenticated_routes(gateway: Gateway) -> None:
+    """Past AIWF_GATEWAY_RATE_LIMIT_ADDRESS even login is 429 for that client address, before reaching auth."""
+    body = {"username": "ada", "password": "Correct-Horse-Battery-42"}
+    async with gateway(rate_limit_address="2/minute") as http:
+        codes = [(await http.post("/api/v1/auth/login", json=body)).status_code for _ in range(4)]
+    assert codes == [503, 503, 429, 429]  # auth is not running: the first two are auth_offline
+
+
+async def test_a_document_that_cannot_be_read_fails_its_run_at_the_first_step(gateway: Gateway, bus: BusConfig) -> None:
+    """A broken PDF is rejected by documents: the run is `failed`, its documents step `failed` with the reason."""
+    async with services(bus, tts=False), gateway() as http:
+        me = await account(http, "ada")
+        files = {"file": ("broken.pdf", b"%PDF-1.7 this is not a pdf at all", "application/pdf")}
+        run = (await http.post("/api/v1/summaries", files=files, headers=me)).json()
+        events = await sse(http, run["events"], me)
+        failed = await http.get(run["url"], headers=me)
+    assert events[-1][0] == "pipeline.summary.failed"
+    body = failed.json()
+    assert body["status"] == "failed"
+    assert body["steps"][0]["state"] == "failed"
+    assert body["steps"][0]["detail"]
+    assert body["summary"] is None
+    assert body["audio"] is None
