@@ -19,7 +19,7 @@ from aiwf.bus.heartbeat import HEARTBEAT_EVERY_S
 
 STALE_AFTER_S = 3 * HEARTBEAT_EVERY_S
 #: Worst first: a service shows the best state any of its instances reports.
-STATES = ("running", "degraded", "paused", "stuck", "misconfigured", "stopping", "unresponsive", "offline")
+STATES = ("running", "degraded", "paused", "warm", "stuck", "misconfigured", "stopping", "unresponsive", "offline")
 
 
 async def heartbeats(client: Redis) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aiwf.bus.codec import to_json
-from aiwf.bus.config import BusConfig
+from aiwf.bus.config import BusConfig, ReleaseSettings
 from aiwf.bus.connection import CONNECTION_ERRORS, Redis, connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.server import running_embedded_url
@@ -42,6 +42,7 @@ __all__ = [
     "interactive",
     "load_config",
     "load_events",
+    "load_release",
     "plural",
     "redis_url",
     "run",
@@ -111,6 +112,14 @@ def load_config(**overrides: object) -> BusConfig:
         return BusConfig.from_env(**overrides)
     except AiwfError as exc:
         fail(str(exc), EXIT_USAGE)
+
+
+def load_release(name: str) -> ReleaseSettings:
+    """The release settings from the environment with `name` (`--release`) instead of AIWF_RELEASE."""
+    try:
+        return ReleaseSettings.from_env(name=name)
+    except AiwfError as exc:
+        fail(f"--release: {exc}", EXIT_USAGE)
 
 
 def emit_json(value: Any) -> None:

@@ -25,7 +25,7 @@ from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
 from aiwf.cli.service_path import load_service
 from aiwf.cli.supervise import Supervisor, child_env
-from aiwf.cli.support import check_url, console, fail, load_config, redis_url
+from aiwf.cli.support import check_url, console, fail, load_config, load_release, redis_url
 from aiwf.workers import WORKERS
 
 
@@ -44,6 +44,14 @@ def worker(
         ),
     ],
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
+    release_name: Annotated[
+        str | None,
+        typer.Option(
+            "--release",
+            help="Run as this release (default AIWF_RELEASE, else v1); only the active release reads "
+            "(`aiwf release ls`).",
+        ),
+    ] = None,
 ) -> None:
     """Run one worker (what each container runs) until SIGTERM/SIGINT."""
 
@@ -55,6 +63,8 @@ def worker(
     except AiwfError as exc:
         fail(str(exc))
     config = load_config(producer=service.name)
+    if release_name is not None:
+        config = config.model_copy(update={"release": load_release(release_name)})
     run_service(service, config, redis_url(config), health_port)
 
 
