@@ -170,6 +170,13 @@ class WorkerSettings(Settings):
         validation_alias="AIWF_DRAIN_TIMEOUT",
         description="seconds a stopping worker lets in-flight handlers finish and commit",
     )
+    restart_unhealthy_after_s: float = Field(
+        15.0,
+        gt=0,
+        validation_alias="AIWF_RESTART_UNHEALTHY_AFTER",
+        description="seconds a worker under `aiwf up` may be alive without a fresh heartbeat (or stuck) "
+        "before it is killed and restarted",
+    )
     health_port: int | None = Field(
         None,
         ge=1,

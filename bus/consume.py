@@ -212,7 +212,10 @@ class Consumer:
             await hand_back(self.client, self.stream, self.sub.group, self.name, back)
             self.reader.forget()
             self._owned.difference_update(back)
-        await asyncio.sleep(0.2)
+        for _ in range(10):  # read again as soon as the gate opens (a worker's first moments, a promote)
+            await asyncio.sleep(0.02)
+            if self.may_read() or self._stopping.is_set():
+                return
 
     async def _probe(self) -> None:
         if not self.outage.probe_due():

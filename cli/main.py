@@ -18,6 +18,7 @@ from aiwf.cli import (
     auth,
     calendar,
     config,
+    ctl,
     demo,
     dlq,
     gateway,
@@ -35,7 +36,8 @@ from aiwf.cli.support import EXIT_USAGE
 __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
-for group in (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway, release):
+GROUPS = (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway)
+for group in (*GROUPS, release, ctl):
     group.register(app)
 
 

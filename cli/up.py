@@ -21,10 +21,11 @@ from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import summarize
 from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.bus.worker import run_service
+from aiwf.cli.ctl import SupervisorChannel
 from aiwf.cli.health import heartbeats
 from aiwf.cli.keys import ensure_keys
 from aiwf.cli.service_path import load_service
-from aiwf.cli.supervise import Supervisor, child_env
+from aiwf.cli.supervise import Child, Supervisor, child_env
 from aiwf.cli.support import check_url, console, fail, load_config, load_release, redis_url
 from aiwf.workers import WORKERS
 
@@ -87,7 +88,7 @@ def up(
         url = server.url
         console.print(f"embedded Redis at {url} (data in {config.data_dir}/)", style="dim")
     ensure_keys()
-    supervisor = Supervisor(names, child_env(url))
+    supervisor = Supervisor(names, child_env(url), config.worker.restart_unhealthy_after_s)
     # SIGTERM and SIGINT both mean "drain and stop". Set SIGINT explicitly too: a shell starts
     # background jobs with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -105,21 +106,27 @@ def up(
 
 def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> None:
 
-    def restarted(child: Any, code: int) -> None:
-        console.print(f"{child.name} exited with {code}; restarting in {child.delay_s / 2:.1f}s", style="yellow")
+    def restarted(child: Child, code: int, delay_s: float) -> None:
+        why = f" ({child.last_kill})" if child.last_kill else ""
+        if delay_s < 0:
+            console.print(f"{child.name} exited with {code}: {child.given_up}", style="red")
+        else:
+            console.print(f"{child.name} exited with {code}{why}; restarting in {delay_s:.1f}s", style="yellow")
 
     async def loop() -> None:
         client = connect(url, config)
+        channel = SupervisorChannel(supervisor)
         live = Live(console=console, refresh_per_second=2) if table else None
         with live or contextlib.nullcontext():
             while True:
-                supervisor.tick(restarted)
+                try:
+                    beats: list[dict[str, str]] | None = await heartbeats(client)
+                    await channel.serve_once(client)
+                except Exception:  # noqa: BLE001 - Redis away: restart the dead, judge no one hung
+                    beats = None
+                supervisor.tick(restarted, beats)
                 if live:
-                    try:
-                        beats = await heartbeats(client)
-                    except Exception:  # noqa: BLE001 - the table shows what it can
-                        beats = []
-                    live.update(_status_table(supervisor, beats))
+                    live.update(_status_table(supervisor, beats or []))
                 await asyncio.sleep(0.5)
 
     asyncio.run(loop())
@@ -133,7 +140,8 @@ def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
         table.add_column(column)
     for name, child in supervisor.children.items():
         row = rows[name]
-        state = row["state"] if row["state"] != "offline" else ("starting" if child.process else "restarting")
+        state = row["state"] if row["state"] != "offline" else ("starting" if child.process else child.state)
+        state = child.state if child.state in {"stopped", "stopping", "failed"} else state
         table.add_row(
             name,
             str(child.process.pid if child.process else "-"),
@@ -143,7 +151,7 @@ def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
             str(row["dead_lettered"]),
             str(row["pending"]),
             str(child.restarts),
-            str(row["reason"])[:40],
+            str(child.given_up or row["reason"])[:40],
         )
     return table
 
