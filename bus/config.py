@@ -205,6 +205,12 @@ class ReleaseSettings(Settings):
         validation_alias="AIWF_RELEASE",
         description="release this worker runs as; only the service's active release reads (`aiwf release ls`)",
     )
+    shadow: bool = Field(
+        False,
+        validation_alias="AIWF_SHADOW",
+        description="run as a shadow: outputs and dead letters to `aiwf:shadow:<release>:...`, "
+        "event-store appends and read-model writes dropped (`aiwf release shadow`)",
+    )
     offline_after_s: float = Field(
         10.0,
         gt=0,

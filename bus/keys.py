@@ -185,3 +185,16 @@ def control_reply(request_id: str) -> str:
 
 
 SUPERVISOR_PATTERN = f"{PREFIX}:sup:*"
+
+
+def shadow_stream(release: str, domain: str) -> str:
+    """Where a shadow release's outputs to `domain` go instead of `stream(domain)` (`aiwf release shadow`)."""
+    return f"{PREFIX}:shadow:{release}:ev:{{{domain}}}"
+
+
+def shadow_dead_letters(release: str, domain: str) -> str:
+    """Where a shadow release's failures on `domain` go instead of `dead_letters(domain)`."""
+    return f"{PREFIX}:shadow:{release}:dlq:{{{domain}}}"
+
+
+SHADOW_PATTERN = f"{PREFIX}:shadow:*"

@@ -1,4 +1,5 @@
-"""`aiwf release ls|promote|rollback|retire`: which release of a service reads, switched without losing an event."""
+"""`aiwf release ls|promote|rollback|retire|shadow|diff`: which release of a service reads, switched without
+losing an event, and a new one tried on real input first."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import typer
 from aiwf.bus import release
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
+from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import STALE_AFTER_S, heartbeats
-from aiwf.cli.support import JsonOpt, emit_json, emit_table, run, suggest
+from aiwf.bus.shadow import Verdict, compare, shadow_releases, shadowed
+from aiwf.bus.worker import run_service
+from aiwf.cli.service_path import load_service
+from aiwf.cli.support import JsonOpt, emit_json, emit_table, fail, load_config, load_release, redis_url, run, suggest
 
 __all__ = ["register"]
 
-app = typer.Typer(no_args_is_help=True, help="Releases of a service: list, promote, roll back, retire.")
+app = typer.Typer(no_args_is_help=True, help="Releases of a service: list, promote, roll back, retire, shadow, diff.")
 Service = Annotated[str, typer.Argument(help="The service (llm, tts, ... or your own).")]
 Release = Annotated[str, typer.Argument(help="A release name, as given to `aiwf worker NAME --release`.")]
 
@@ -140,3 +145,58 @@ def retire(service: Service, name: Release) -> None:
 
     run(body)
     print(f"{service}: {name} retired; its instances stop")
+
+
+@app.command()
+def shadow(
+    target: Annotated[str, typer.Argument(metavar="NAME|MODULE:SERVICE", help="The service, as for `aiwf worker`.")],
+    name: Release,
+) -> None:
+    """Run RELEASE of the service as a shadow until SIGTERM/SIGINT: the same input in its own consumer group
+    (new events from now on), its outputs and dead letters under `aiwf:shadow:RELEASE:` (never a real
+    stream), its event-store appends and read-model writes dropped. Compare with `aiwf release diff`."""
+
+    try:
+        service = load_service(target)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    except AiwfError as exc:
+        fail(str(exc))
+    config = load_config(producer=f"{service.name}.shadow")
+    config = config.model_copy(update={"release": load_release(name).model_copy(update={"shadow": True})})
+    run_service(shadowed(service, name), config, redis_url(config), None)
+
+
+@app.command()
+def diff(
+    service: Service,
+    name: Annotated[str | None, typer.Argument(help="The shadow release (default: the only one).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare a shadow's outputs with the active release's, per input event (causation id): equal,
+    different (with a diff), failed (dead-lettered in the shadow) or pending. Exit 1 if any differs or failed."""
+
+    async def body(client: Redis, _config: BusConfig) -> tuple[str, list[Verdict]]:
+        shadows = await shadow_releases(client)
+        chosen = name or (shadows[0] if len(shadows) == 1 else "")
+        if not chosen:
+            raise release.ReleaseRefused(
+                f"name the shadow release: {', '.join(shadows)}" if shadows else "no shadow outputs recorded"
+            )
+        if chosen not in shadows:
+            raise release.ReleaseRefused(f"no shadow outputs of release {chosen!r}{suggest(chosen, shadows)}")
+        return chosen, await compare(client, service, chosen)
+
+    chosen, verdicts = run(body)
+    if as_json:
+        emit_json([{"causation_id": v.causation_id, "verdict": v.verdict, "diff": v.diff} for v in verdicts])
+    else:
+        counts = {k: sum(v.verdict == k for v in verdicts) for k in ("equal", "different", "failed", "pending")}
+        print(f"{service} vs shadow {chosen}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        for v in verdicts:
+            if v.verdict != "equal":
+                print(f"{v.causation_id}: {v.verdict}")
+                if v.diff:
+                    print(v.diff)
+    if any(v.verdict in {"different", "failed"} for v in verdicts):
+        raise typer.Exit(1)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import random
 
-from aiwf.bus import Context, RetryPolicy, Service, Subscription
+from aiwf.bus import Context, PermanentError, RetryPolicy, Service, Subscription
 from aiwf.schemas import Event, event
 from aiwf.schemas.events.documents import DocumentUploaded
 
@@ -36,6 +36,7 @@ class NoteWritten(Event):
 
     document_id: str
     release: str
+    words: int
 
 
 uploads = Subscription(
@@ -43,13 +44,18 @@ uploads = Subscription(
 )
 FAIL_RATE = float(os.environ.get("AIWF_TEST_FAIL_RATE") or 0)
 RELEASE = os.environ.get("AIWF_TEST_TAG", "?")
+CHANGED = os.environ.get("AIWF_TEST_CHANGE", "")  # this document's output counts one word more
+POISON = os.environ.get("AIWF_TEST_POISON", "")  # this document is refused
 
 
 @uploads.handler
 async def on_upload(event: DocumentUploaded, ctx: Context) -> list[Event]:
     if random.random() < FAIL_RATE:
         raise RuntimeError("release under test fails this call")
-    return [NoteWritten(document_id=event.document_id, release=RELEASE)]
+    if event.document_id == POISON:
+        raise PermanentError("release under test refuses this document")
+    words = len(event.text.split()) + (event.document_id == CHANGED)
+    return [NoteWritten(document_id=event.document_id, release=RELEASE, words=words)]
 
 
 service = Service("relapp", [uploads])
