@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -20,6 +21,11 @@ def publish(aiwf: Aiwf, document_id: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
+
+
+def entries(r: redis.Redis, stream: str) -> list[dict[str, str]]:
+    """The fields of every entry of `stream`."""
+    return [fields for _, fields in cast("list[tuple[str, dict[str, str]]]", r.xrange(stream))]
 
 
 def real_streams(r: redis.Redis) -> list[str]:
@@ -50,11 +56,11 @@ def test_shadow_outputs_reach_no_real_stream_and_diff_finds_the_changed_one(
     wait_for(lambda: r.xlen("aiwf:shadow:v2:dlq:{documents}") == 1, 20, "the shadow's dead letter")
 
     for stream in real_streams(r):  # nothing the shadow did is on a real stream or in the event store
-        for _, fields in r.xrange(stream):
+        for fields in entries(r, stream):
             body = fields.get("body") or fields.get("orig.body") or "{}"
             assert json.loads(body).get("producer") != "relapp.shadow", (stream, body)
             assert "relapp.shadow" not in json.dumps(fields), stream
-    assert {json.loads(f["body"])["causation_id"] for _, f in r.xrange(OUTPUTS)} == set(ids.values())
+    assert {json.loads(f["body"])["causation_id"] for f in entries(r, OUTPUTS)} == set(ids.values())
     assert not r.exists("aiwf:dlq:{documents}")
 
     done = aiwf("release", "diff", "relapp", "--json")
