@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import cast
 
-from aiwf.bus import keys, release
+from aiwf.bus import chaos, keys, release
 from aiwf.bus.config import BusConfig, ReleaseSettings
 from aiwf.bus.connection import Redis
 from aiwf.bus.health import STALE_AFTER_S
@@ -133,6 +133,9 @@ class ReleaseGate:
             await asyncio.sleep(POLL_S)
 
     async def _look(self) -> None:
+        if chaos.enabled():
+            raw = cast("dict[bytes, bytes]", await self.client.hgetall(keys.chaos(self.service)))
+            chaos.current = chaos.Fault(int(raw.get(b"slow_ms") or 0), raw.get(b"fail") == b"1")
         was = self.state.active
         self.state = await release.read_state(self.client, self.service)
         if self.state.active != was:

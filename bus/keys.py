@@ -198,3 +198,8 @@ def shadow_dead_letters(release: str, domain: str) -> str:
 
 
 SHADOW_PATTERN = f"{PREFIX}:shadow:*"
+
+
+def chaos(service: str) -> str:
+    """Hash: the fault `aiwf chaos run` injects into a service (honoured only under AIWF_CHAOS=1)."""
+    return f"{PREFIX}:chaos:{service}"

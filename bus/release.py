@@ -20,6 +20,7 @@ from typing import cast
 from aiwf.bus import keys
 from aiwf.bus.connection import Redis
 from aiwf.bus.errors import AiwfError
+from aiwf.bus.scripts import script
 
 __all__ = [
     "ReleaseRefused",
@@ -57,28 +58,6 @@ class ReleaseState:
         return bool(self.active) and now - self.promoted_at >= self.stable_after_s
 
 
-_CLAIM_FIRST = """
-if redis.call('HSETNX', KEYS[1], 'active', ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'promoted_at', ARGV[2], 'stable_after_s', '0')
-end
-return redis.call('HGET', KEYS[1], 'active')
-"""
-# ARGV: expected active ('' = any), new active, new previous, now, stable_after_s, why-field, why
-_SWITCH = """
-local active = redis.call('HGET', KEYS[1], 'active') or ''
-if ARGV[1] ~= '' and active ~= ARGV[1] then return active end
-redis.call('HSET', KEYS[1], 'active', ARGV[2], 'previous', ARGV[3], 'promoted_at', ARGV[4],
-           'stable_after_s', ARGV[5])
-if ARGV[6] == 'fell_back' then
-  redis.call('HSET', KEYS[1], 'fell_back_from', active, 'fell_back_at', ARGV[4], 'fell_back_reason', ARGV[7])
-else
-  redis.call('HDEL', KEYS[1], 'fell_back_from', 'fell_back_at', 'fell_back_reason')
-end
-redis.call('SREM', KEYS[2], ARGV[2])
-return 'ok'
-"""
-
-
 def _retired_key(service: str) -> str:
     return keys.release(service) + ":retired"
 
@@ -103,25 +82,24 @@ async def read_state(client: Redis, service: str) -> ReleaseState:
 
 async def claim_first(client: Redis, service: str, release: str) -> str:
     """Make `release` active if the service has no active release yet; returns the active one."""
-    active = await client.eval(_CLAIM_FIRST, 1, keys.release(service), release, str(time.time()))
+    active = await script(client, "release_claim")(keys=[keys.release(service)], args=[release, str(time.time())])
     return cast("bytes", active).decode()
 
 
 async def _switch(
     client: Redis, service: str, expect: str, active: str, previous: str, stable_after_s: float, why: str = ""
 ) -> str:
-    reply = await client.eval(
-        _SWITCH,
-        2,
-        keys.release(service),
-        _retired_key(service),
-        expect,
-        active,
-        previous,
-        str(time.time()),
-        str(stable_after_s),
-        "fell_back" if why else "",
-        why,
+    reply = await script(client, "release_switch")(
+        keys=[keys.release(service), _retired_key(service)],
+        args=[
+            expect,
+            active,
+            previous,
+            str(time.time()),
+            str(stable_after_s),
+            "fell_back" if why else "",
+            why,
+        ],
     )
     return cast("bytes", reply).decode()
 

@@ -17,6 +17,7 @@ from aiwf.bus.logs import configure_logging
 from aiwf.cli import (
     auth,
     calendar,
+    chaos,
     config,
     ctl,
     demo,
@@ -37,7 +38,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
 GROUPS = (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway)
-for group in (*GROUPS, release, ctl):
+for group in (*GROUPS, release, ctl, chaos):
     group.register(app)
 
 

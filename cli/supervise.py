@@ -74,6 +74,8 @@ class Supervisor:
     env: dict[str, str]
     unhealthy_after_s: float = UNHEALTHY_AFTER_S
     children: dict[str, Child] = field(default_factory=dict)
+    #: (service, pid) of workers that died since the caller last looked: their entries to hand back.
+    died: list[tuple[str, int]] = field(default_factory=list)
 
     def start(self) -> None:
         """Spawn every worker."""
@@ -112,6 +114,9 @@ class Supervisor:
 
     def _exited(self, child: Child, code: int, now: float, on_restart: Restarted | None) -> None:
         child.exit_codes.append(code)
+        assert child.process is not None
+        if code != 0:
+            self.died.append((child.name, child.process.pid))
         child.process = None
         if not child.wanted:
             return

@@ -16,9 +16,10 @@ from rich.live import Live
 from rich.table import Table
 
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import connect
+from aiwf.bus.connection import Redis, connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import summarize
+from aiwf.bus.reclaim import hand_back_all
 from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.bus.worker import run_service
 from aiwf.cli.ctl import SupervisorChannel
@@ -125,11 +126,24 @@ def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool) -> 
                 except Exception:  # noqa: BLE001 - Redis away: restart the dead, judge no one hung
                     beats = None
                 supervisor.tick(restarted, beats)
+                await _hand_back_the_dead(client, supervisor, beats or [])
                 if live:
                     live.update(_status_table(supervisor, beats or []))
                 await asyncio.sleep(0.5)
 
     asyncio.run(loop())
+
+
+async def _hand_back_the_dead(client: Redis, supervisor: Supervisor, beats: list[dict[str, str]]) -> None:
+    """What a worker that died held goes back to its group at once, not after the reclaim idle time."""
+    while supervisor.died:
+        service, pid = supervisor.died.pop()
+        for beat in beats:
+            if beat.get("service") == service and beat.get("pid") == str(pid):
+                try:
+                    await hand_back_all(client, beat["consumer"])
+                except Exception as exc:  # noqa: BLE001 - they are reclaimed after the idle time anyway
+                    logging.getLogger("aiwf.up").warning("handing back %s's entries failed: %s", service, exc)
 
 
 def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
