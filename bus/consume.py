@@ -170,6 +170,7 @@ class Consumer:
                 failures += 1
                 await self._wait_after(failures, f"Redis refused a read ({reply_text(exc)})")
             except Exception as exc:  # noqa: BLE001 - Redis gone (any form): wait and read again
+                self.reader.reply_lost()
                 failures += 1
                 await self._wait_after(failures, f"Redis unavailable ({exc})")
 

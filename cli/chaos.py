@@ -152,6 +152,8 @@ async def _inject(client: Redis, scenario: str, service: str, fault_s: float) ->
 async def _scenario(
     client: Redis, config: BusConfig, scenario: str, service: str, duration_s: float, rate: float
 ) -> Result:
+    if scenario in {"kill", "stop"}:
+        await _victim(client, service)  # refuse before any load is offered
     trial = Trial(client, config, service, rate)
     await trial.start_cursor()
     stop = asyncio.Event()

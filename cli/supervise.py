@@ -93,7 +93,7 @@ class Supervisor:
             preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call, resolved before the fork
         )
         child.started_at = time.monotonic()
-        child.unhealthy_since = None
+        child.unhealthy_since, child.last_kill = None, ""
 
     def tick(self, on_restart: Restarted | None = None, beats: list[dict[str, str]] | None = None) -> None:
         """Start what is due, restart the dead, kill the hung (when `beats` are given); call often."""
@@ -123,7 +123,6 @@ class Supervisor:
         child.restarts += 1
         quick = now - child.started_at < START_FAILURE_S and not child.last_kill
         child.start_failures = child.start_failures + 1 if quick else 0
-        child.last_kill = ""
         if child.start_failures >= MAX_START_FAILURES:
             child.given_up = (
                 f"exited {child.start_failures} times within {START_FAILURE_S:.0f}s of starting (last code {code}); "
