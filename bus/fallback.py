@@ -106,12 +106,14 @@ class ReleaseGate:
 
     @property
     def reading(self) -> bool:
-        """True while this worker's release is the service's active one."""
-        return self.state.active == self.release
+        """True while this worker's release is the service's active one (a shadow always reads: its own groups)."""
+        return self.config.release.shadow or self.state.active == self.release
 
     @property
     def role(self) -> str:
-        """active | fallback (of the active release) | warm | retired."""
+        """active | fallback (of the active release) | warm | retired | shadow."""
+        if self.config.release.shadow:
+            return "shadow"
         if self.release in self.state.retired:
             return "retired"
         if self.reading:
@@ -124,18 +126,24 @@ class ReleaseGate:
         task = asyncio.current_task()
         while task is None or not task.cancelling():  # redis-py's wait_for may swallow a cancel (3.11)
             try:
-                if not claimed:  # the first release of a service to run becomes its active one
+                if self.config.release.shadow:  # outside the service's releases: only the chaos hook
+                    await self._chaos()
+                elif not claimed:  # the first release of a service to run becomes its active one
                     await release.claim_first(self.client, self.service, self.release)
                     claimed = True
-                await self._look()
+                if not self.config.release.shadow:
+                    await self._look()
             except Exception as exc:  # noqa: BLE001 - the gate keeps its last answer until Redis answers
                 log.warning("%s: reading the release state failed: %s", self.service, exc)
             await asyncio.sleep(POLL_S)
 
-    async def _look(self) -> None:
+    async def _chaos(self) -> None:
         if chaos.enabled():
             raw = cast("dict[bytes, bytes]", await self.client.hgetall(keys.chaos(self.service)))
             chaos.current = chaos.Fault(int(raw.get(b"slow_ms") or 0), raw.get(b"fail") == b"1")
+
+    async def _look(self) -> None:
+        await self._chaos()
         was = self.state.active
         self.state = await release.read_state(self.client, self.service)
         if self.state.active != was:
