@@ -25,6 +25,7 @@ from aiwf.cli import (
     gateway,
     health,
     keys,
+    load,
     publish,
     release,
     schemas,
@@ -38,7 +39,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
 GROUPS = (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway)
-for group in (*GROUPS, release, ctl, chaos):
+for group in (*GROUPS, release, ctl, chaos, load):
     group.register(app)
 
 
