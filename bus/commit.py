@@ -30,6 +30,8 @@ class CommitBatch:
     domain: str
     group: str
     ttl_s: int
+    #: A shadow release's name: outputs and dead letters go to its shadow keys; appends and writes are dropped.
+    shadow: str = ""
     keys: list[str] = field(default_factory=list)
     ops: list[list[Any]] = field(default_factory=list)
     blobs: list[str | bytes] = field(default_factory=list)
@@ -37,7 +39,7 @@ class CommitBatch:
 
     def __post_init__(self) -> None:
         self._key(keys.stream(self.domain))
-        self._key(keys.dead_letters(self.domain))
+        self._key(keys.shadow_dead_letters(self.shadow, self.domain) if self.shadow else keys.dead_letters(self.domain))
 
     @property
     def size(self) -> int:
@@ -55,13 +57,16 @@ class CommitBatch:
         """Marker, outputs, appends, writes and ack for a handled entry."""
         mark = markers.marker(self.domain, self.group, event_id)
         field = self._blob(mark.field) if mark.field else 0
-        outs = [
-            [self._key(keys.stream(keys.domain_of(env.type))), env.id, env.type, self._blob(codec.dumps(env))]
-            for env in outputs
-        ]
+        outs = [[self._key(self._output(env)), env.id, env.type, self._blob(codec.dumps(env))] for env in outputs]
+        if self.shadow:  # never the real event store or read models
+            appends, writes = (), None
         self.ops.append(
             ["ok", entry_id, self._key(mark.key), field, outs, [self._append(a) for a in appends], self._writes(writes)]
         )
+
+    def _output(self, env: Envelope) -> str:
+        domain = keys.domain_of(env.type)
+        return keys.shadow_stream(self.shadow, domain) if self.shadow else keys.stream(domain)
 
     def ack(self, entry_id: str) -> None:
         """Ack only."""

@@ -232,6 +232,13 @@ class WorkerSettings(Settings):
         description="seconds between a worker's heartbeats; `aiwf health` calls a worker whose "
         "process is gone offline, and one alive but silent for 2 beats unresponsive",
     )
+    restart_unhealthy_after_s: float = Field(
+        15.0,
+        gt=0,
+        validation_alias="AIWF_RESTART_UNHEALTHY_AFTER",
+        description="seconds a worker under `aiwf up` may be alive without a fresh heartbeat (or stuck) "
+        "before it is killed and restarted",
+    )
     health_port: int | None = Field(
         None,
         ge=1,
@@ -301,6 +308,62 @@ class LogFileSettings(Settings):
     )
 
 
+class ReleaseSettings(Settings):
+    """Which release a worker runs, and when the fallback release takes over again (bus/release.py)."""
+
+    name: str = Field(
+        "v1",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$",
+        validation_alias="AIWF_RELEASE",
+        description="release this worker runs as; only the service's active release reads (`aiwf release ls`)",
+    )
+    shadow: bool = Field(
+        False,
+        validation_alias="AIWF_SHADOW",
+        description="run as a shadow: outputs and dead letters to `aiwf:shadow:<release>:...`, "
+        "event-store appends and read-model writes dropped (`aiwf release shadow`)",
+    )
+    offline_after_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias="AIWF_FALLBACK_OFFLINE",
+        description="seconds the active release may have no live instance before its fallback takes over",
+    )
+    window_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias="AIWF_FALLBACK_WINDOW",
+        description="seconds over which the active release's error and dead-letter rates are measured",
+    )
+    max_error_rate: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        validation_alias="AIWF_FALLBACK_ERROR_RATE",
+        description="failed handler calls / all calls in the window above which the service falls back "
+        "(the AiwfErrorRateHigh alert's 5 %)",
+    )
+    max_dead_letter_rate: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        validation_alias="AIWF_FALLBACK_DEAD_LETTER_RATE",
+        description="dead letters / events settled in the window above which the service falls back",
+    )
+    min_events: int = Field(
+        20,
+        ge=1,
+        validation_alias="AIWF_FALLBACK_MIN_EVENTS",
+        description="handler calls the window needs before a rate counts (a few early failures are no verdict)",
+    )
+    stable_after_s: float = Field(
+        600.0,
+        ge=0,
+        validation_alias="AIWF_RELEASE_STABLE_AFTER",
+        description="seconds after a promote without fallback when the release is stable and its fallback may retire",
+    )
+
+
 class BusConfig(Settings):
     """Everything the bus needs to connect, publish and consume; validated on construction."""
 
@@ -362,6 +425,7 @@ class BusConfig(Settings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="worker processes")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="alerts without Prometheus")
     logs: LogFileSettings = Field(default_factory=LogFileSettings, description="collected log files")
+    release: ReleaseSettings = Field(default_factory=ReleaseSettings, description="releases and automatic fallback")
 
     @property
     def blob_path(self) -> Path:

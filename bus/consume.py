@@ -68,6 +68,7 @@ class Consumer:
         deps: Any = None,
         middleware: Sequence[Middleware] = DEFAULT_MIDDLEWARE,
         backend_check: BackendCheck | None = None,
+        may_read: Callable[[], bool] | None = None,
     ) -> None:
         sub = replace(sub, retry=sub.retry.resolved(config))
         self.client, self.config, self.sub, self.service = client, config, sub, service
@@ -88,6 +89,8 @@ class Consumer:
             deps=deps,
         )
         self.backend_check = backend_check
+        #: False while this worker's release is not the active one (bus/fallback.py): read nothing new.
+        self.may_read = may_read or (lambda: True)
         self._queue: asyncio.Queue[tuple[Delivery, bool]] = asyncio.Queue()
         self._owned: set[str] = set()  # delivered to us and not committed yet
         self._room = asyncio.Event()
@@ -167,6 +170,7 @@ class Consumer:
                 failures += 1
                 await self._wait_after(failures, f"Redis refused a read ({reply_text(exc)})")
             except Exception as exc:  # noqa: BLE001 - Redis gone (any form): wait and read again
+                self.reader.reply_lost()
                 failures += 1
                 await self._wait_after(failures, f"Redis unavailable ({exc})")
 
@@ -185,6 +189,9 @@ class Consumer:
     async def _read_once(self) -> None:
         if not self._group_ready:
             await self._ensure_group()
+        if not self.may_read():
+            await self._stand_by()
+            return
         if self.outage.paused:
             await self._probe()
             return
@@ -199,6 +206,18 @@ class Consumer:
                 await asyncio.wait_for(self._room.wait(), 0.5)
             return
         await self._enqueue(await self.reader.read(min(room, self.sub.batch), self._owned))
+
+    async def _stand_by(self) -> None:
+        """Another release reads now: what runs finishes and commits; scheduled retries go back to the group."""
+        if self.reader.retry_at:
+            back = list(self.reader.retry_at)
+            await hand_back(self.client, self.stream, self.sub.group, self.name, back)
+            self.reader.forget()
+            self._owned.difference_update(back)
+        for _ in range(10):  # read again as soon as the gate opens (a worker's first moments, a promote)
+            await asyncio.sleep(0.02)
+            if self.may_read() or self._stopping.is_set():
+                return
 
     async def _probe(self) -> None:
         if not self.outage.probe_due():

@@ -35,7 +35,7 @@ STALE_AFTER_BEATS = 2.0
 OFFLINE_AFTER_BEATS = 1.5
 STALE_AFTER_S = STALE_AFTER_BEATS * HEARTBEAT_EVERY_S
 #: Worst first: a service shows the best state any of its instances reports.
-STATES = ("running", "degraded", "paused", "stuck", "misconfigured", "stopping", "unresponsive", "offline")
+STATES = ("running", "degraded", "paused", "warm", "stuck", "misconfigured", "stopping", "unresponsive", "offline")
 #: Counters summed over the live instances.
 LIVE_COUNTERS = ("pending", "groups_recreated")
 

@@ -89,14 +89,17 @@ class Heartbeat:
         return list(self._tasks)
 
     def state(self) -> str:
-        """stopping | stuck | misconfigured | degraded | paused | running, worst first."""
+        """stopping | stuck | misconfigured | degraded | paused | warm (another release reads) | running,
+        worst first."""
         states = {c.state for c in self.worker.consumers}
         for worst in ("stopping", "stuck", "misconfigured"):
             if worst in states:
                 return worst
         if self.degraded:
             return "degraded"
-        return "paused" if "paused" in states else "running"
+        if "paused" in states:
+            return "paused"
+        return "running" if self.worker.gate.reading else "warm"
 
     def unhealthy(self) -> str | None:
         """Why /health should answer 503, or None."""
@@ -166,6 +169,8 @@ class Heartbeat:
         return {
             "service": self.worker.service.name,
             "consumer": self.worker.name,
+            "release": self.worker.gate.release,
+            "role": self.worker.gate.role,
             "state": self.state(),
             "reason": self.reason(),
             "processed": sum(s.processed for s in stats),

@@ -176,3 +176,44 @@ def projection_prefix(domain: str, name: str) -> str:
 def projection_key(domain: str, name: str, *parts: str) -> str:
     """One read-model key of projection `name`, e.g. `aiwf:proj:{es-user}:names:by-name`."""
     return projection_prefix(domain, name) + ":".join(parts)
+
+
+def release(service: str) -> str:
+    """Hash: a service's active release, the one it replaced, and when (bus/release.py)."""
+    return f"{PREFIX}:release:{service}"
+
+
+def supervisor(supervisor_id: str) -> str:
+    """Hash, expiring: one running `aiwf up` (its pid, host and services), refreshed while it runs."""
+    return f"{PREFIX}:sup:{supervisor_id}"
+
+
+def supervisor_inbox(supervisor_id: str) -> str:
+    """List: `aiwf ctl` requests to one `aiwf up` (cli/ctl.py)."""
+    return f"{PREFIX}:ctl:inbox:{supervisor_id}"
+
+
+def control_reply(request_id: str) -> str:
+    """List: the answer to one `aiwf ctl` request."""
+    return f"{PREFIX}:ctl:reply:{request_id}"
+
+
+SUPERVISOR_PATTERN = f"{PREFIX}:sup:*"
+
+
+def shadow_stream(release: str, domain: str) -> str:
+    """Where a shadow release's outputs to `domain` go instead of `stream(domain)` (`aiwf release shadow`)."""
+    return f"{PREFIX}:shadow:{release}:ev:{{{domain}}}"
+
+
+def shadow_dead_letters(release: str, domain: str) -> str:
+    """Where a shadow release's failures on `domain` go instead of `dead_letters(domain)`."""
+    return f"{PREFIX}:shadow:{release}:dlq:{{{domain}}}"
+
+
+SHADOW_PATTERN = f"{PREFIX}:shadow:*"
+
+
+def chaos(service: str) -> str:
+    """Hash: the fault `aiwf chaos run` injects into a service (honoured only under AIWF_CHAOS=1)."""
+    return f"{PREFIX}:chaos:{service}"

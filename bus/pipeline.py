@@ -77,7 +77,8 @@ class CommitPipeline:
             self._landed(item, code, reason)
 
     def _batch(self, items: list[Finished]) -> CommitBatch:
-        ops = CommitBatch(self.sub.stream, self.sub.group, self.config.marker_ttl_s)
+        shadow = self.config.release.name if self.config.release.shadow else ""
+        ops = CommitBatch(self.sub.stream, self.sub.group, self.config.marker_ttl_s, shadow)
         for item in items:
             d, outcome = item.delivery, item.outcome
             if isinstance(outcome, Done) and item.envelope is not None:

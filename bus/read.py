@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
-from typing import cast
+from typing import Any, cast
 
 from aiwf.bus import codec
 from aiwf.bus.connection import Redis
@@ -39,10 +39,15 @@ class Reader:
         self._next_reclaim = 0.0
         self._probed: dict[str, int] = {}
         self.reclaimed = 0
+        self._reply_lost = False
 
     def schedule(self, entry_id: str, delay_s: float, deliveries: int) -> None:
         """Deliver `entry_id` again after `delay_s` (it stays pending in our name meanwhile)."""
         self.retry_at[entry_id] = (time.monotonic() + delay_s, deliveries)
+
+    def reply_lost(self) -> None:
+        """A read failed after it may have reached Redis: entries may be pending in our name unseen."""
+        self._reply_lost = True
 
     def forget(self) -> None:
         """Drop the schedule (the group was recreated: nothing is ours any more)."""
@@ -71,6 +76,11 @@ class Reader:
         due = await self.retries(count, owned)
         if due:
             return due
+        if self._reply_lost:
+            self._reply_lost = False
+            unseen = await self._unseen(count, owned)
+            if unseen:
+                return unseen
         now = time.monotonic()
         if now >= self._next_reclaim:
             orphans = await self._orphans(count, owned)
@@ -95,6 +105,22 @@ class Reader:
             if eid not in owned:
                 self._probed.pop(eid, None)
         return claimed
+
+    async def _unseen(self, count: int, owned: Collection[str]) -> list[Delivery]:
+        """Entries pending in our name we never got (a lost XREADGROUP reply: a frozen process, a timeout):
+        taken now instead of after `reclaim_idle_s`."""
+        pending = cast(
+            "list[dict[str, Any]]",
+            await self.client.xpending_range(
+                self.stream, self.sub.group, "-", "+", max(count, 100), consumername=self.consumer
+            ),
+        )
+        due = {
+            codec.text(p["message_id"]): int(p["times_delivered"])
+            for p in pending
+            if codec.text(p["message_id"]) not in owned and codec.text(p["message_id"]) not in self.retry_at
+        }
+        return await claim_due(self.client, self.stream, self.sub.group, self.consumer, 0, due) if due else []
 
     async def _orphans(self, count: int, owned: Collection[str]) -> list[Delivery]:
         min_idle_ms = int(self.sub.retry.reclaim_idle * 1000)

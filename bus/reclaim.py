@@ -14,8 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
+from aiwf.bus import keys
 from aiwf.bus.codec import entry_order, text
 from aiwf.bus.connection import Redis
 
@@ -157,3 +158,23 @@ async def hand_back(client: Redis, stream: str, group: str, consumer: str, entry
 
 #: The idle time a handed-back entry gets: a day, past any sensible reclaim threshold.
 HANDED_BACK_IDLE_MS = 24 * 3600 * 1000
+
+
+async def hand_back_all(client: Redis, consumer: str) -> int:
+    """Make every entry a dead consumer held, on every stream, claimable at once (its supervisor saw it die).
+
+    Without this a live consumer takes them only once they are idle `reclaim_idle_s`.
+    """
+    handed = 0
+    async for raw in client.scan_iter(match=keys.STREAM_PATTERN, count=500, _type="stream"):
+        stream = raw.decode()
+        for group in await client.xinfo_groups(stream):
+            name = text(group["name"])
+            pending = cast(
+                "list[dict[str, Any]]",
+                await client.xpending_range(stream, name, "-", "+", 10_000, consumername=consumer),
+            )
+            ids = [text(p["message_id"]) for p in pending]
+            await hand_back(client, stream, name, consumer, ids)
+            handed += len(ids)
+    return handed

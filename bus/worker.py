@@ -23,6 +23,7 @@ from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis, check_access, connect
 from aiwf.bus.consume import Consumer, consumer_name
 from aiwf.bus.errors import AiwfError
+from aiwf.bus.fallback import ReleaseGate
 from aiwf.bus.handler import Subscription
 from aiwf.bus.heartbeat import Heartbeat
 from aiwf.bus.logs import configure_logging
@@ -94,6 +95,7 @@ class Worker:
     def __post_init__(self) -> None:
         self.name = consumer_name()
         self._stop = asyncio.Event()
+        self.gate = ReleaseGate(self.client, self.config, self.service.name, self.stop)
         self.heartbeat = Heartbeat(self)
 
     def stop(self) -> None:
@@ -119,6 +121,7 @@ class Worker:
                     deps=deps,
                     middleware=self.service.middleware,
                     backend_check=check,
+                    may_read=lambda: self.gate.reading,
                 )
                 for sub in self.service.subscriptions
             ]
@@ -126,7 +129,7 @@ class Worker:
 
     async def _run_consumers(self) -> None:
         tasks = [asyncio.create_task(c.run(), name=f"consume {c.sub.stream}/{c.sub.group}") for c in self.consumers]
-        side = self.heartbeat.start()
+        side = [*self.heartbeat.start(), asyncio.create_task(self.gate.run(), name="release gate")]
         server = await self.heartbeat.serve(self.health_port) if self.health_port is not None else None
         stopper = asyncio.create_task(self._stop.wait())
         try:

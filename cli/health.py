@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import typer
 from rich.markup import escape
 
+from aiwf.bus import release
 from aiwf.bus.alerts import evaluate, firing_by_service
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
@@ -27,6 +29,8 @@ async def _rows(client: Redis, config: BusConfig) -> list[dict[str, Any]]:
     names = services(beats)
     firing = firing_by_service(await evaluate(client, config.alerts))
     rows = summarize(beats, names, service_totals=await totals(client, names))
+    for row in rows:
+        await _with_release(client, row)
     return [{**r, "alerts": firing.get(r["service"], [])} for r in rows]
 
 
@@ -55,3 +59,13 @@ def health(as_json: JsonOpt = False) -> None:
         emit_table("services", [*columns, "alarms", "alerts"], table)
     if any(r["state"] != "running" for r in rows):
         raise typer.Exit(1)
+
+
+async def _with_release(client: Redis, row: dict[str, Any]) -> None:
+    """The service's active release, and an alarm line when it fell back by itself."""
+    state = await release.read_state(client, row["service"])
+    row["release"] = state.active
+    if state.fell_back_from:
+        at = time.strftime("%H:%M:%S", time.localtime(state.fell_back_at))
+        line = f"release {state.fell_back_from} fell back to {state.active} at {at}: {state.fell_back_reason}"
+        row["alarms"] = [line, *row["alarms"]]

@@ -20,7 +20,9 @@ from aiwf.cli import (
     auth,
     calendar,
     certs,
+    chaos,
     config,
+    ctl,
     demo,
     dlq,
     gateway,
@@ -28,8 +30,10 @@ from aiwf.cli import (
     incidents,
     keys,
     lag,
+    load,
     logs,
     publish,
+    release,
     schemas,
     streams,
     trace,
@@ -66,6 +70,10 @@ for group in (
     certs,
     env_commands,  # env, status
     blobs_commands,
+    release,
+    ctl,
+    chaos,
+    load,
 ):
     group.register(app)
 

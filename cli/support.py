@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aiwf.bus.codec import to_json
-from aiwf.bus.config import BusConfig
+from aiwf.bus.config import BusConfig, ReleaseSettings
 from aiwf.bus.connection import CONNECTION_ERRORS, Redis, check_access, connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.server import embedded_access, running_embedded_url
@@ -43,6 +43,7 @@ __all__ = [
     "interactive",
     "load_config",
     "load_events",
+    "load_release",
     "plural",
     "redis_url",
     "run",
@@ -135,6 +136,14 @@ def load_config(identity: str = "operator", **overrides: object) -> BusConfig:
         return embedded_access(BusConfig.from_env(**overrides), identity)
     except AiwfError as exc:
         fail(str(exc), EXIT_USAGE)
+
+
+def load_release(name: str) -> ReleaseSettings:
+    """The release settings from the environment with `name` (`--release`) instead of AIWF_RELEASE."""
+    try:
+        return ReleaseSettings.from_env(name=name)
+    except AiwfError as exc:
+        fail(f"--release: {exc}", EXIT_USAGE)
 
 
 def emit_json(value: Any) -> None:

@@ -16,11 +16,13 @@ from rich.live import Live
 from rich.table import Table
 
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import connect
+from aiwf.bus.connection import Redis, connect
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.health import describe, summarize
+from aiwf.bus.reclaim import hand_back_all
 from aiwf.bus.server import running_embedded_url
 from aiwf.bus.worker import run_service
+from aiwf.cli.ctl import SupervisorChannel
 from aiwf.cli.embedded import start_embedded
 from aiwf.cli.env import redis_line
 from aiwf.cli.health import heartbeats
@@ -28,8 +30,8 @@ from aiwf.cli.keys import ensure_keys
 from aiwf.cli.logsink import LogCollector, log_dir
 from aiwf.cli.service_path import load_service
 from aiwf.cli.startup import run_worker
-from aiwf.cli.supervise import GATEWAY, Supervisor, child_env
-from aiwf.cli.support import check_url, console, fail, load_config, redis_url
+from aiwf.cli.supervise import GATEWAY, Child, Supervisor, child_env
+from aiwf.cli.support import check_url, console, fail, load_config, load_release, redis_url
 from aiwf.cli.uplock import claim
 from aiwf.workers import WORKERS
 
@@ -50,6 +52,14 @@ def worker(
     ],
     health_port: Annotated[int | None, typer.Option("--health-port", envvar="AIWF_HEALTH_PORT")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Print the traceback of an error as well.")] = False,
+    release_name: Annotated[
+        str | None,
+        typer.Option(
+            "--release",
+            help="Run as this release (default AIWF_RELEASE, else v1); only the active release reads "
+            "(`aiwf release ls`).",
+        ),
+    ] = None,
 ) -> None:
     """Run one worker (what each container runs) until SIGTERM/SIGINT; an error is one line, exit 1;
     exit 3 once /health has answered 503 for AIWF_EXIT_WHEN_UNHEALTHY_S seconds."""
@@ -62,6 +72,8 @@ def worker(
     except AiwfError as exc:
         fail(str(exc))
     config = load_config(service.name, producer=service.name)
+    if release_name is not None:
+        config = config.model_copy(update={"release": load_release(release_name)})
     url = redis_url(config)
     run_worker(service.name, url, config, lambda: run_service(service, config, url, health_port), debug=debug)
 
@@ -93,7 +105,7 @@ def up(
     ensure_keys()
     logs = LogCollector(log_dir(config.data_dir), config.logs.file_bytes, config.logs.file_backups)
     console.print(f"logs in {log_dir(config.data_dir)}/ (`aiwf logs --follow`)", style="dim")
-    supervisor = Supervisor(names, child_env(url), logs=logs)
+    supervisor = Supervisor(names, child_env(url), config.worker.restart_unhealthy_after_s, logs=logs)
     supervisor.start()
     if page:
         console.print(f"aiwf page: {page}", style="bold")
@@ -139,24 +151,43 @@ def _gateway_url() -> str:
 
 def _watch(supervisor: Supervisor, url: str, config: BusConfig, table: bool, stop: _StopSignal) -> None:
 
-    def restarted(child: Any, code: int) -> None:
-        console.print(f"{child.name} exited with {code}; restarting in {child.restart_in_s:.1f}s", style="yellow")
+    def restarted(child: Child, code: int, delay_s: float) -> None:
+        why = f" ({child.last_kill})" if child.last_kill else ""
+        if delay_s < 0:
+            console.print(f"{child.name} exited with {code}: {child.given_up}", style="red")
+        else:
+            console.print(f"{child.name} exited with {code}{why}; restarting in {delay_s:.1f}s", style="yellow")
 
     async def loop() -> None:
         client = connect(url, config)
+        channel = SupervisorChannel(supervisor)
         live = Live(console=console, refresh_per_second=2) if table else None
         with live or contextlib.nullcontext():
             while not stop.received:
-                supervisor.tick(restarted)
+                try:
+                    beats: list[dict[str, str]] | None = await heartbeats(client)
+                    await channel.serve_once(client)
+                except Exception:  # noqa: BLE001 - Redis away: restart the dead, judge no one hung
+                    beats = None
+                supervisor.tick(restarted, beats)
+                await _hand_back_the_dead(client, supervisor, beats or [])
                 if live:
-                    try:
-                        beats = await heartbeats(client)
-                    except Exception:  # noqa: BLE001 - the table shows what it can
-                        beats = []
-                    live.update(_status_table(supervisor, beats))
+                    live.update(_status_table(supervisor, beats or []))
                 await asyncio.sleep(0.5)
 
     asyncio.run(loop())
+
+
+async def _hand_back_the_dead(client: Redis, supervisor: Supervisor, beats: list[dict[str, str]]) -> None:
+    """What a worker that died held goes back to its group at once, not after the reclaim idle time."""
+    while supervisor.died:
+        service, pid = supervisor.died.pop()
+        for beat in beats:
+            if beat.get("service") == service and beat.get("pid") == str(pid):
+                try:
+                    await hand_back_all(client, beat["consumer"])
+                except Exception as exc:  # noqa: BLE001 - they are reclaimed after the idle time anyway
+                    logging.getLogger("aiwf.up").warning("handing back %s's entries failed: %s", service, exc)
 
 
 def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
@@ -167,7 +198,8 @@ def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
         table.add_column(column)
     for name, child in supervisor.children.items():
         row = rows[name]
-        state = describe(row) if row["state"] != "offline" else ("starting" if child.process else "restarting")
+        state = describe(row) if row["state"] != "offline" else ("starting" if child.process else child.state)
+        state = child.state if child.state in {"stopped", "stopping", "failed"} else state
         table.add_row(
             name,
             str(child.process.pid if child.process else "-"),
@@ -177,7 +209,7 @@ def _status_table(supervisor: Supervisor, beats: list[dict[str, str]]) -> Any:
             str(row["dead_lettered"]),
             str(row["pending"]),
             str(child.restarts),
-            str(row["reason"])[:40],
+            str(child.given_up or row["reason"])[:40],
         )
     return table
 

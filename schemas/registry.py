@@ -39,6 +39,7 @@ TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 IRREGULAR_PAST = frozenset(
     {
         "sent",
+        "fell_back",  # a phrasal verb: ops.release.fell_back
         "built",
         "made",
         "done",

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import reduce
 from typing import Any
 
+from aiwf.bus.chaos import chaos
 from aiwf.bus.decision import Result
 from aiwf.bus.handler import Context
 from aiwf.bus.middleware.logging import logging_middleware
@@ -32,7 +33,8 @@ Middleware = Callable[[Call], Call]
 
 #: Outermost first: log lines carry the event's ids throughout, the span covers the whole run,
 #: including a timeout; metrics time the handler with its timeout and count a timeout as a failure.
-DEFAULT_MIDDLEWARE: tuple[Middleware, ...] = (logging_middleware(), tracing, metrics, timeout)
+#: chaos (innermost) is the call itself unless AIWF_CHAOS=1 (bus/chaos.py).
+DEFAULT_MIDDLEWARE: tuple[Middleware, ...] = (logging_middleware(), tracing, metrics, timeout, chaos)
 
 
 def wrap(call: Call, middleware: Sequence[Middleware]) -> Call:
