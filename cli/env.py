@@ -11,6 +11,7 @@ import asyncio
 import os
 import shlex
 import time
+import urllib.request
 from typing import Annotated, Any
 
 import typer
@@ -21,6 +22,7 @@ from aiwf.bus.health import heartbeats, summarize
 from aiwf.bus.redis_data import read_record
 from aiwf.bus.server import EmbeddedRedis, running_embedded_url
 from aiwf.cli.startup import shown_url
+from aiwf.cli.supervise import GATEWAY
 from aiwf.cli.support import JsonOpt, emit_json, emit_table, fail, load_config, redis_url
 from aiwf.cli.uplock import holder
 from aiwf.schemas.keyring import keys_dir
@@ -169,9 +171,25 @@ async def _not_ready(config: BusConfig, facts: dict[str, Any]) -> str:
     finally:
         await client.aclose()
     alive = [b for b in beats if _alive(b.get("pid"))]
-    rows = summarize(alive, facts["up_workers"])
+    workers = [w for w in facts["up_workers"] if w != GATEWAY]
+    rows = summarize(alive, workers)
     waiting = [r["service"] for r in rows if r["state"] not in READY_STATES]
+    if GATEWAY in facts["up_workers"] and not _gateway_answers():
+        waiting.append(GATEWAY)  # an HTTP server, no heartbeat: its own GET /health says
     return f"{', '.join(waiting)} not running yet (see `aiwf health`)" if waiting else ""
+
+
+def _gateway_answers() -> bool:
+    """Whether the gateway `aiwf up` supervises answers 200 on GET /health (AIWF_GATEWAY_HOST / _PORT)."""
+    from aiwf.gateway.settings import GatewaySettings  # noqa: PLC0415 - FastAPI loads only when asked
+
+    settings = GatewaySettings.from_env()
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host  # noqa: S104 - a listen address
+    try:
+        with urllib.request.urlopen(f"http://{host}:{settings.port}/health", timeout=1) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
 
 
 def _alive(pid: str | None) -> bool:
