@@ -14,13 +14,28 @@ import typer
 
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.logs import configure_logging
-from aiwf.cli import auth, calendar, config, demo, dlq, gateway, health, keys, publish, schemas, streams, tts, up
+from aiwf.cli import (
+    auth,
+    calendar,
+    cluster,
+    config,
+    demo,
+    dlq,
+    gateway,
+    health,
+    keys,
+    publish,
+    schemas,
+    streams,
+    tts,
+    up,
+)
 from aiwf.cli.support import EXIT_USAGE
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="aiwf: AI workflow services on Redis Streams.")
-for group in (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway):
+for group in (publish, schemas, keys, health, config, up, demo, dlq, streams, auth, calendar, tts, gateway, cluster):
     group.register(app)
 
 
