@@ -92,12 +92,11 @@ class CommitBatch:
 
     def _out(self, stream: str, env: Envelope) -> list[Any]:
         """An output row: its stream, or (Cluster, another slot) the outbox and the stream it is for."""
-        row = [self._key(stream), env.id, env.type, self._blob(codec.dumps(env))]
+        body = self._blob(codec.dumps(env))
         if self.cluster and slot(stream) != self._slot:
             self.outboxed = True
-            row[0] = self._key(keys.outbox(self.domain))
-            row.append(self._blob(stream))
-        return row
+            return [self._key(keys.outbox(self.domain)), env.id, env.type, body, self._blob(stream)]
+        return [self._key(stream), env.id, env.type, body]
 
     def _global_log(self) -> list[Any]:
         """KEYS index of where the global log's entry goes, and (Cluster, another slot) the outbox's `to`."""
