@@ -1,0 +1,57 @@
+"""The CLI on a Redis Cluster: `aiwf streams` lists each stream once, whichever node holds it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from aiwf.bus import Publisher, keys
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import Redis
+from aiwf.bus.groups import ensure_group
+from aiwf.schemas import Envelope
+from tests.events import ItemCreated
+
+AIWF = str(Path(sys.executable).parent / "aiwf")
+DOMAINS = ["testing", "elsewhere", "auth", "llm", "documents", "tts", "calendar", "pipeline", "uploads"]
+
+
+def aiwf(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIWF_", "REDIS_URL"))}
+    return subprocess.run(
+        [AIWF, *args], env={**env, "REDIS_URL": url, "COLUMNS": "250"}, capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_streams_lists_every_stream_once_across_nodes(cclient: Redis, cluster_config: BusConfig) -> None:
+    """Streams on every master, each with a group: `aiwf streams --json` names each exactly once, with its length."""
+    pub = Publisher(cclient, cluster_config)
+    for n, domain in enumerate(DOMAINS):
+        env = Envelope.wrap(ItemCreated(title=domain), producer="t")
+        for _ in range(n + 1):
+            await cclient.xadd(keys.stream(domain), {"id": env.id, "type": env.type, "body": b"{}"})
+        await ensure_group(cclient, keys.stream(domain), "g")
+    await pub.publish(ItemCreated(title="one more"))
+    nodes = {cclient.get_node_from_key(keys.stream(d)).name for d in DOMAINS}  # type: ignore[attr-defined]
+    assert len(nodes) == 3  # the streams really are spread over the three masters
+    done = aiwf(cluster_config.redis_url or "", "streams", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = orjson.loads(done.stdout)
+    names = [r["stream"] for r in rows]
+    assert sorted(names) == sorted(DOMAINS)
+    lengths = {r["stream"]: r["length"] for r in rows}
+    assert lengths == {d: n + 1 + (d == "testing") for n, d in enumerate(DOMAINS)}
+
+
+async def test_health_and_dlq_ls_answer_on_a_cluster(cclient: Redis, cluster_config: BusConfig) -> None:
+    """`aiwf health --json` lists the services (offline here: exit 1) and `aiwf dlq ls --json` reads every node."""
+    health = aiwf(cluster_config.redis_url or "", "health", "--json")
+    assert health.stderr == ""
+    assert {r["service"] for r in orjson.loads(health.stdout)} >= {"auth", "llm", "tts"}
+    letters = aiwf(cluster_config.redis_url or "", "dlq", "ls", "--json")
+    assert letters.returncode == 0, letters.stderr
+    assert orjson.loads(letters.stdout) is not None
