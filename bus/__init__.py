@@ -2,6 +2,7 @@
 
     config.py       BusConfig (and every bus setting) from REDIS_URL / AIWF_*
     server.py       the embedded redis-server when REDIS_URL is unset
+    cluster.py      `aiwf cluster up`: a local 3-master, 3-replica Redis Cluster
     connection.py   client with timeouts; tenacity retries within a budget
     keys.py         the whole keyspace, built and parsed: streams, dead letters, markers, store, read models
     codec.py        Envelope <-> entry fields (the only orjson user)
@@ -19,6 +20,7 @@
     outage.py         backend evidence only: pause, probe on a schedule, resume
     pipeline.py       finished entries committed in micro-batches, one at a time
     commit.py         the ops of one commit -> lua/commit.lua (marker + outputs + appends + writes + ack)
+    relay.py          Redis Cluster: cross-slot outputs from the source's outbox to their streams, once each
     markers.py        processed-markers: where an event id's marker lives (sharded per-second hashes)
     deadletter.py     dead-letter entry fields
     settle.py         each entry's commit result: done, run again (conflict), retry later, dead letter

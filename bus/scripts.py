@@ -10,6 +10,8 @@ cache) and runs Calls.
     trim.lua        bus/retention.py      trim below the acknowledged floor, keeping the newest N
     append.lua      bus/store/append.py   an event-store append, all or nothing
     replay.lua      dlq/replay_call.py    one dead letter back onto its stream, audited
+    relay.lua       bus/relay.py          Redis Cluster: outbox entries onto their stream, each event id once
+    lease.lua       bus/relay.py          Redis Cluster: one relay per outbox at a time
 
 A service may bring its own under <its package>/lua/ (workers/pipeline/lua/claim_late.lua, the
 pipeline's deadline sweep), loaded the same way with `package=`.

@@ -23,7 +23,12 @@ DOMAINS = ["testing", "elsewhere", "auth", "llm", "documents", "tts", "calendar"
 def aiwf(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIWF_", "REDIS_URL"))}
     return subprocess.run(
-        [AIWF, *args], env={**env, "REDIS_URL": url, "COLUMNS": "250"}, capture_output=True, text=True, timeout=60
+        [AIWF, *args],
+        env={**env, "REDIS_URL": url, "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

@@ -56,7 +56,9 @@ def test_the_output_stream_is_on_another_slot() -> None:
     assert slot(keys.outbox("testing")) == slot(keys.stream("testing"))
 
 
-async def test_retried_handler_commits_each_output_once_on_both_slots(cclient: Redis, cluster_config: BusConfig) -> None:
+async def test_retried_handler_commits_each_output_once_on_both_slots(
+    cclient: Redis, cluster_config: BusConfig
+) -> None:
     """A handler failing twice then succeeding: its cross-slot output and its same-slot output land once each."""
     calls: Counter[str] = Counter()
     sub = two_slot_sub(calls, fail_first=2)
@@ -120,7 +122,7 @@ async def test_publish_flush_across_slots_lands_every_event(cclient: Redis, clus
 
 
 async def test_off_slot_store_write_is_dead_lettered_with_the_reason(cclient: Redis, cluster_config: BusConfig) -> None:
-    """A decision writing a read-model key of another slot cannot commit atomically on a Cluster: it is dead-lettered."""
+    """A decision writing a read-model key on another slot cannot commit atomically on a Cluster: dead-lettered."""
     from aiwf.bus import Decision, Writes
 
     sub = Subscription(stream="testing", group="writer", retry=FAST)

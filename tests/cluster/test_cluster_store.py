@@ -21,7 +21,9 @@ def created(title: str) -> Envelope:
     return Envelope.wrap(ItemCreated(title=title), producer="tests")
 
 
-async def test_append_checks_the_expected_version_and_fills_every_view(cclient: Redis, cluster_config: BusConfig) -> None:
+async def test_append_checks_the_expected_version_and_fills_every_view(
+    cclient: Redis, cluster_config: BusConfig
+) -> None:
     """Appends on a Cluster: versions checked, the aggregate and category written at once, the global log once each."""
     store = EventStore(cclient, cluster_config)
     assert slot(keys.GLOBAL_STREAM) != slot(parse("item-1").events)
@@ -50,7 +52,9 @@ async def test_concurrent_appends_at_one_version_let_exactly_one_win(cclient: Re
     assert len(await store.read_all()) == 1
 
 
-async def test_global_log_entries_left_by_a_crash_are_moved_by_a_sweep(cclient: Redis, cluster_config: BusConfig) -> None:
+async def test_global_log_entries_left_by_a_crash_are_moved_by_a_sweep(
+    cclient: Redis, cluster_config: BusConfig
+) -> None:
     """An append whose inline relay never ran (a crash) reaches the global log through a worker's sweeping relay."""
     from aiwf.bus.scripts import Script
     from aiwf.bus.store import append as append_

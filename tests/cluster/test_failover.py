@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import orjson
 import pytest
@@ -25,6 +26,7 @@ from aiwf.bus.connection import Redis, connect
 from aiwf.bus.testing import wait_until
 from tests.cluster.support import OUT, all_done, output_causes, spawn
 from tests.events import ItemCreated
+from tests.replies import Entries
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 AIWF = str(Path(sys.executable).parent / "aiwf")
@@ -56,7 +58,7 @@ def own_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
 
 
 async def test_master_killed_under_load_loses_no_acknowledged_event(own_cluster: LocalCluster) -> None:
-    """SIGKILL the master of the source stream mid-load: 0 acknowledged publishes lost, one output each, resumed in bound."""
+    """SIGKILL the source stream's master mid-load: 0 acknowledged events lost, one output each, resumed in bound."""
     config = BusConfig(redis_url=own_cluster.url, producer="tests", socket_timeout_s=0.5, connect_timeout_s=0.5)
     client = connect(own_cluster.url, config)
     acked: list[str] = []
@@ -83,7 +85,7 @@ async def test_master_killed_under_load_loses_no_acknowledged_event(own_cluster:
         consumer.wait(20)
     print(f"\nfailover: master {victim} killed; commits resumed after {resumed_s:.2f}s; {len(acked)} acknowledged")
     assert victim not in own_cluster.masters()
-    stored = {f[b"id"].decode() for _, f in await client.xrange(keys.stream("testing"))}
+    stored = {f[b"id"].decode() for _, f in cast("Entries", await client.xrange(keys.stream("testing")))}
     assert set(acked) <= stored  # nothing acknowledged to the producer was lost
     causes = await output_causes(client)
     assert set(acked) <= set(causes)

@@ -14,7 +14,8 @@ from aiwf.bus import keys
 from aiwf.bus.commit import Committer
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
-from aiwf.bus.relay import PAGE, Relay, _runs
+from aiwf.bus.relay import LEASE_MS, PAGE, Relay, _runs
+from aiwf.bus.scripts import Call
 from aiwf.bus.testing import wait_until
 from aiwf.schemas import Envelope
 from tests.cluster.cluster_events import CountedElsewhere
@@ -68,10 +69,7 @@ async def test_only_the_lease_holder_relays(cclient: Redis, cluster_config: BusC
     assert await relayed_ids(cclient) == ids
 
 
-def _lease_call(name: str) -> object:
-    from aiwf.bus.relay import LEASE_MS
-    from aiwf.bus.scripts import Call
-
+def _lease_call(name: str) -> Call:
     return Call([keys.relay_lease("testing")], [name, str(LEASE_MS)])
 
 
