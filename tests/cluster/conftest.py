@@ -1,11 +1,13 @@
 """A local Redis Cluster (3 masters, 3 replicas, AOF on) for the session; skipped without redis-server/redis-cli.
 
 The cluster is bus/cluster.py's `LocalCluster`, the one `aiwf cluster up` starts, on a free block
-of loopback ports. Each test starts from empty masters (FLUSHALL on every primary).
+of loopback ports, from AIWF_TEST_REDIS_SERVER when set (else the redis-server on PATH). Each test
+starts from empty masters (FLUSHALL on every primary).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -25,8 +27,9 @@ if MISSING:
 @pytest.fixture(scope="session")
 def local_cluster() -> Iterator[LocalCluster]:
     """Six nodes for the whole session, stopped at its end."""
+    binary = os.environ.get("AIWF_TEST_REDIS_SERVER")  # as tests/conftest.py: CI runs 6.2 too
     with tempfile.TemporaryDirectory(prefix="aiwf-cluster-") as folder:
-        cluster = LocalCluster(Path(folder), free_port_base()).start()
+        cluster = LocalCluster(Path(folder), free_port_base(), binary=binary).start()
         try:
             yield cluster
         finally:
