@@ -60,3 +60,22 @@ async def test_health_and_dlq_ls_answer_on_a_cluster(cclient: Redis, cluster_con
     letters = aiwf(cluster_config.redis_url or "", "dlq", "ls", "--json")
     assert letters.returncode == 0, letters.stderr
     assert orjson.loads(letters.stdout) is not None
+
+
+async def test_groups_and_pending_read_the_streams_own_node(cclient: Redis, cluster_config: BusConfig) -> None:
+    """`aiwf groups` and `aiwf pending` on a Cluster: the group, its consumer and its pending entries."""
+    stream = keys.stream("elsewhere")
+    await ensure_group(cclient, stream, "g")
+    for i in range(3):
+        await cclient.xadd(stream, {"id": f"e{i}", "type": "elsewhere.item.counted", "body": b"{}"})
+    await cclient.xreadgroup("g", "reader", {stream: ">"}, count=2)
+    url = cluster_config.redis_url or ""
+    groups = aiwf(url, "groups", "elsewhere", "--json")
+    assert groups.returncode == 0, groups.stderr
+    (group,) = orjson.loads(groups.stdout)["group_details"]
+    assert (group["name"], group["pending"]) == ("g", 2)
+    held = aiwf(url, "pending", "elsewhere", "g", "--json")
+    assert held.returncode == 0, held.stderr
+    reply = orjson.loads(held.stdout)
+    assert reply["pending"] == 2
+    assert {e["consumer"] for e in reply["entries"]} == {"reader"}

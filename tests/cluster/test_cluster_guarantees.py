@@ -141,6 +141,26 @@ async def test_off_slot_store_write_is_dead_lettered_with_the_reason(cclient: Re
     assert not await cclient.exists(keys.projection_key(OUT, "titles", "all"))
 
 
+async def test_retention_trims_only_what_every_group_acknowledged(cclient: Redis, cluster_config: BusConfig) -> None:
+    """On a Cluster too, a retention pass keeps what a group has not acknowledged and trims the rest."""
+    from aiwf.bus import retention
+
+    stream = keys.stream("testing")
+    await publish_items(cclient, cluster_config, 300)
+    await cclient.xgroup_create(stream, "slow", id="0")
+    await cclient.xgroup_create(stream, "fast", id="0")
+    fast = cast("list[tuple[bytes, Entries]]", await cclient.xreadgroup("fast", "f", {stream: ">"}, count=300))
+    await cclient.xack(stream, "fast", *[entry_id for entry_id, _ in fast[0][1]])
+    slow = cast("list[tuple[bytes, Entries]]", await cclient.xreadgroup("slow", "s", {stream: ">"}, count=200))
+    await cclient.xack(stream, "slow", *[entry_id for entry_id, _ in slow[0][1]])
+    unread = {entry_id for entry_id, _ in cast("Entries", await cclient.xrange(stream))[200:]}
+    report = await retention.trim(cclient, stream, keep=10)
+    left = {entry_id for entry_id, _ in cast("Entries", await cclient.xrange(stream))}
+    assert report.trimmed > 0
+    assert len(left) < 300
+    assert unread <= left  # every entry `slow` has not acknowledged is still there
+
+
 @pytest.mark.fault
 @pytest.mark.slow
 async def test_sigkilled_consumers_lose_and_double_nothing_across_slots(
