@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from aiwf.bus import Publisher, keys
+from aiwf.bus.cluster import LocalCluster
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis
 from aiwf.bus.groups import ensure_group
@@ -79,3 +80,18 @@ async def test_groups_and_pending_read_the_streams_own_node(cclient: Redis, clus
     reply = orjson.loads(held.stdout)
     assert reply["pending"] == 2
     assert {e["consumer"] for e in reply["entries"]} == {"reader"}
+
+
+def test_cluster_up_refuses_busy_ports_and_bad_bases(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    """`aiwf cluster up` on ports in use is one `aiwf:` line, exit 1; a base out of range is a usage error."""
+    busy = aiwf("", "cluster", "up", "--dir", str(tmp_path / "c"), "--port-base", str(local_cluster.port_base))
+    assert busy.returncode == 1
+    assert busy.stderr.startswith("aiwf: ports ")
+    assert "in use" in busy.stderr
+    assert busy.stderr.count("\n") == 1
+    bad = aiwf("", "cluster", "up", "--dir", str(tmp_path / "c"), "--port-base", "80")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("aiwf: bad --port-base 80")
+    down = aiwf("", "cluster", "down", "--dir", str(tmp_path / "nothing"), "--json")
+    assert down.returncode == 0
+    assert orjson.loads(down.stdout)["stopped"] == 0
