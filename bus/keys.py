@@ -69,9 +69,10 @@ def relay_lease(domain: str) -> str:
 
 #: The processed-marker group under which a destination remembers the event ids relayed to it.
 RELAY_GROUP = "~relay"
+#: Set: every outbox key a process has written to or relays (what a worker's sweep walks; no SCAN).
+OUTBOXES = f"{PREFIX}:outboxes"
 
 HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
-OUTBOX_PATTERN = f"{PREFIX}:outbox:*"
 STREAM_PATTERN = f"{PREFIX}:ev:*"
 DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"
 

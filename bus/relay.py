@@ -3,8 +3,10 @@
 On a Cluster the commit writes outputs bound for another slot into the source stream's outbox
 (`aiwf:outbox:{domain}`), atomically with marker and ack (bus/commit.py). A relay runs inside
 every consumer (its own stream's outbox, woken by each commit that wrote there) and inside every
-worker (a sweep of every outbox on every node, for the event store's and for those nobody
-consumes any more). One pass over an outbox:
+worker (a sweep of every outbox named in the `aiwf:outboxes` set, for the event store's and for
+those nobody consumes any more; a set, not a SCAN, which would walk every marker key). Consumers
+and the event store add their outbox to the set before they first write to it. One pass over an
+outbox:
 
     lease    SET NX PX on `aiwf:relay:lease:{domain}` (or extend ours): one relay at a time per
              outbox, so entries leave it in commit order
@@ -44,7 +46,7 @@ PAGE = 200
 LEASE_MS = 5000
 #: An idle relay looks at its outboxes this often even without a commit waking it.
 POLL_S = 0.2
-#: A worker's sweep lists every outbox on every node this often.
+#: A worker's sweep re-reads the set of outboxes this often.
 SWEEP_EVERY_S = 10.0
 _TO = b"to"
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
@@ -78,6 +80,7 @@ class Relay:
         self._lease = Script(self.client, "lease")
         self._wake = asyncio.Event()
         self._next_sweep = 0.0
+        self._registered: set[str] = set()
 
     def watch(self, domain: str) -> None:
         """Relay `domain`'s outbox from now on."""
@@ -87,10 +90,18 @@ class Relay:
         """A commit wrote into an outbox: pass now instead of at the next poll."""
         self._wake.set()
 
+    async def register(self, outbox: str) -> None:
+        """Name `outbox` in the set every worker's sweep walks (once per relay; before its first entry)."""
+        if outbox not in self._registered:
+            await self.client.sadd(keys.OUTBOXES, outbox)
+            self._registered.add(outbox)
+
     async def run(self) -> None:
         """Pass over the outboxes until cancelled; Redis errors are logged and the pass is tried again."""
         while True:
             try:
+                for outbox in self.outboxes - self._registered:
+                    await self.register(outbox)
                 if self.sweep and time.monotonic() >= self._next_sweep:
                     self.outboxes |= await outbox_keys(self.client)
                     self._next_sweep = time.monotonic() + SWEEP_EVERY_S
@@ -159,5 +170,6 @@ def _runs(page: Entries) -> Iterable[tuple[bytes, list[dict[bytes, bytes]]]]:
 
 
 async def outbox_keys(client: Redis) -> set[str]:
-    """Every outbox on every master (SCAN of each primary on a Cluster)."""
-    return {codec.text(k) async for k in client.scan_iter(match=keys.OUTBOX_PATTERN, count=1000, _type="stream")}
+    """Every outbox named in the `aiwf:outboxes` set."""
+    members = cast("set[bytes]", await client.smembers(keys.OUTBOXES))
+    return {codec.text(k) for k in members if keys.outbox_domain(codec.text(k)) is not None}

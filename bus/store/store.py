@@ -42,6 +42,8 @@ class EventStore:
         sid = parse(stream_id)
         expected = append.check_expected(expected_version)
         call = append.build(sid, envelopes, expected, self.config.max_event_bytes, cluster=self._cluster)
+        if self._relay is not None:  # named for the sweeps before anything waits in it
+            await self._relay.register(append.outbox_of(sid))
         reply = await retrying(lambda: self._append(call), self.config, "append")
         status, value = reply[0].decode(), reply[1]
         if status in {"ok", "duplicate"}:

@@ -61,7 +61,8 @@ async def test_global_log_entries_left_by_a_crash_are_moved_by_a_sweep(
 
     sid = parse("item-9")
     call = append_.build(sid, [created("orphan")], -1, cluster_config.max_event_bytes, cluster=True)
-    await Script(cclient, "append")(call)  # the append alone, as if the process died right after it
+    await Relay(cclient, cluster_config).register(outbox_of(sid))  # what EventStore.append does first
+    await Script(cclient, "append")(call)  # then the append alone, as if the process died right after it
     assert await cclient.xlen(keys.GLOBAL_STREAM) == 0
     sweeper = Relay(cclient, cluster_config, sweep=True)
     task = asyncio.create_task(sweeper.run())
