@@ -15,6 +15,9 @@ from aiwf.bus import Context, Publisher, RetryPolicy, Subscription, deadletter, 
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis, slot
 from aiwf.bus.testing import wait_until
+from aiwf.dlq import letters
+from aiwf.dlq.filters import Filter
+from aiwf.dlq.replay import Replayer
 from aiwf.schemas import Event
 from tests.cluster.cluster_events import CountedElsewhere
 from tests.cluster.support import OUT, all_done, output_causes, pending, publish_items, spawn
@@ -91,7 +94,7 @@ async def test_cross_slot_outputs_keep_their_source_order(cclient: Redis, cluste
 
 
 async def test_poison_is_dead_lettered_on_its_slot_and_replayed(cclient: Redis, cluster_config: BusConfig) -> None:
-    """A poison event reaches its stream's dead letters with its diagnosis; the event behind it still runs."""
+    """A poison event reaches its stream's dead letters with its diagnosis; once fixed, a replay runs it once."""
     calls: Counter[str] = Counter()
     sub = two_slot_sub(calls)
     pub = Publisher(cclient, cluster_config)
@@ -106,6 +109,24 @@ async def test_poison_is_dead_lettered_on_its_slot_and_replayed(cclient: Redis, 
     assert text[deadletter.ORIGINAL_PREFIX + "id"] == poison
     assert calls["poison"] == FAST.max_deliveries
     assert await same_slot_outputs(cclient) == ["healthy"]
+
+    calls["poison"] = -100  # "the fix": the handler no longer sees it as poison
+    fixed = Subscription(stream="testing", group="counter", retry=FAST, batch=50)
+
+    @fixed.handler
+    async def count(event: ItemCreated, ctx: Context) -> list[Event]:
+        calls[event.title] += 1
+        return [CountedElsewhere(source_title=event.title, n=event.quantity)]
+
+    (result,) = await Replayer(cclient, cluster_config).run(await letters.scan(cclient, Filter()))
+    assert result.status == "replayed"
+    assert await cclient.xlen(keys.dead_letters("testing")) == 0
+    async with running(fixed, cluster_config):
+        await drain(cclient, fixed)
+        await wait_until(lambda: _len_is(cclient, keys.stream(OUT), 2), 10, "the replayed event's output")
+    assert calls["poison"] == -99  # run once after the replay
+    causes = await output_causes(cclient)
+    assert causes[poison] == 1
 
 
 async def test_publish_flush_across_slots_lands_every_event(cclient: Redis, cluster_config: BusConfig) -> None:
