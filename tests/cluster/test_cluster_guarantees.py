@@ -129,6 +129,33 @@ async def test_poison_is_dead_lettered_on_its_slot_and_replayed(cclient: Redis, 
     assert causes[poison] == 1
 
 
+async def test_backend_outage_pauses_instead_of_dead_lettering(cclient: Redis, cluster_config: BusConfig) -> None:
+    """With the backend down for every event nothing is dead-lettered; when it returns, every output is relayed."""
+    backend_up = asyncio.Event()
+    sub = Subscription(
+        stream="testing",
+        group="needs-backend",
+        retry=RetryPolicy(max_deliveries=2, backoff_base_s=0.01, backoff_max_s=0.05, outage_after=3, probe_max_s=0.1),
+    )
+
+    @sub.handler
+    async def call_backend(event: ItemCreated, ctx: Context) -> list[Event]:
+        if not backend_up.is_set():
+            raise ConnectionRefusedError("backend at 127.0.0.1:9 refused")
+        return [CountedElsewhere(source_title=event.title, n=event.quantity)]
+
+    ids = await Publisher(cclient, cluster_config).publish_many([ItemCreated(title=f"t{i}") for i in range(20)])
+    async with running(sub, cluster_config) as consumer:
+        await wait_until(lambda: _true(consumer.state == "paused"), 10, "the subscription to pause")
+        await asyncio.sleep(0.5)  # many probe rounds, far past max_deliveries
+        assert await cclient.xlen(keys.dead_letters("testing")) == 0
+        backend_up.set()
+        await drain(cclient, sub)
+        await wait_until(lambda: _len_is(cclient, keys.stream(OUT), 20), 10, "every output to be relayed")
+    assert set(await output_causes(cclient)) == set(ids)
+    assert await cclient.xlen(keys.dead_letters("testing")) == 0
+
+
 async def test_publish_flush_across_slots_lands_every_event(cclient: Redis, cluster_config: BusConfig) -> None:
     """Concurrent publishes to streams on different slots share a flush, cut per slot: every one lands once."""
     pub = Publisher(cclient, cluster_config)
@@ -215,3 +242,7 @@ async def _outputs_over(client: Redis, n: int) -> bool:
 
 async def _len_is(client: Redis, key: str, n: int) -> bool:
     return int(await client.xlen(key)) >= n
+
+
+async def _true(value: bool) -> bool:
+    return value
