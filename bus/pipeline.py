@@ -89,11 +89,12 @@ class CommitPipeline:
 
     def _batch(self, items: list[Finished]) -> CommitBatch:
         ops = self.committer.batch(self.sub.stream, self.sub.group)
-        for item in items:
+        for n, item in enumerate(items):
             d, outcome = item.delivery, item.outcome
             misplaced = ops.off_slot(outcome.appends, outcome.writes) if isinstance(outcome, Done) else None
-            if misplaced is not None:
+            if misplaced is not None:  # reported as the dead letter it becomes
                 outcome = _off_slot(misplaced, self.sub.stream)
+                items[n] = Finished(d, item.envelope, outcome)
             if isinstance(outcome, Done) and item.envelope is not None:
                 ops.ok(d.entry_id, item.envelope.id, outcome.outputs, outcome.appends, outcome.writes)
             elif isinstance(outcome, Skip):

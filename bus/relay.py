@@ -99,6 +99,7 @@ class Relay:
     async def run(self) -> None:
         """Pass over the outboxes until cancelled; Redis errors are logged and the pass is tried again."""
         while True:
+            self._wake.clear()  # a commit poking during the pass below makes the wait return at once
             try:
                 for outbox in self.outboxes - self._registered:
                     await self.register(outbox)
@@ -114,7 +115,6 @@ class Relay:
                 self.stats.last_error = f"relay: {exc}"[:300]
                 log.warning("relay pass failed, trying again: %s", exc)
                 await asyncio.sleep(0.5)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_S)
 

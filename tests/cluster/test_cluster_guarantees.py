@@ -182,8 +182,9 @@ async def test_off_slot_store_write_is_dead_lettered_with_the_reason(cclient: Re
         return Decision(writes=writes)
 
     await Publisher(cclient, cluster_config).publish(ItemCreated(title="w"))
-    async with running(sub, cluster_config):
+    async with running(sub, cluster_config) as consumer:
         await drain(cclient, sub)
+        assert consumer.stats.dead_lettered == 1
     (letter,) = [f for _, f in cast("Entries", await cclient.xrange(keys.dead_letters("testing")))]
     assert b"is not on the slot of" in letter[deadletter.FIELD_ERROR.encode()]
     assert not await cclient.exists(keys.projection_key(OUT, "titles", "all"))
