@@ -4,7 +4,8 @@
 cluster mode and AOF on (`appendfsync everysec`, `noeviction`), joins them with
 `redis-cli --cluster create ... --cluster-replicas 1 --cluster-yes`, waits until every node
 reports `cluster_state:ok`, and writes `<dir>/cluster.url` (`redis+cluster://127.0.0.1:<base>`).
-`aiwf cluster down` stops them (SIGTERM: each flushes its AOF) from the pid files in `<dir>`.
+`aiwf cluster down` stops them (SIGTERM: each flushes its AOF) from the pid files in `<dir>`;
+`up` again on the same dir restarts the same cluster on its data (no second create).
 
 The nodes daemonize, so the cluster outlives the command that started it. Port `base+i` serves
 clients, `base+i+10000` is the cluster bus. `cluster-node-timeout` is 2 s: a killed master's
@@ -95,18 +96,15 @@ class LocalCluster:
         busy = [p for p in self.ports if not (_free(p) and _free(p + BUS_OFFSET))]
         if busy:
             raise ConfigError(f"ports {busy} (or their +{BUS_OFFSET} bus ports) are in use; pick another --port-base")
+        known = [(self.node_dir(p) / "nodes.conf").exists() for p in self.ports]
+        if any(known) and not all(known):
+            raise ConfigError(f"{self.data_dir} holds part of an earlier cluster; remove it or pick another --dir")
         for port in self.ports:
             self._start_node(binary, port)
         try:
             self._wait(lambda: all(self.ping(p) for p in self.ports), timeout_s, "every node to answer PING")
-            addresses = [f"127.0.0.1:{p}" for p in self.ports]
-            created = subprocess.run(  # noqa: S603 - our own arguments
-                [cli, "--cluster", "create", *addresses, "--cluster-replicas", str(REPLICAS), "--cluster-yes"],
-                capture_output=True,
-                timeout=timeout_s,
-                check=False,
-            )
-            _check_created(created)
+            if not all(known):  # a new cluster; an earlier one under this dir rejoins from its nodes.conf
+                self._create(cli, timeout_s)
             self._wait(self.ok, timeout_s, "cluster_state:ok on every node")
             self._wait(self.replicated, timeout_s, "every replica linked to its master")
         except BaseException:
@@ -114,6 +112,16 @@ class LocalCluster:
             raise
         (self.data_dir / URL_FILE).write_text(self.url)
         return self
+
+    def _create(self, cli: str, timeout_s: float) -> None:
+        addresses = [f"127.0.0.1:{p}" for p in self.ports]
+        created = subprocess.run(  # noqa: S603 - our own arguments
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", str(REPLICAS), "--cluster-yes"],
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        _check_created(created)
 
     def _start_node(self, binary: str, port: int) -> None:
         folder = self.node_dir(port)

@@ -98,7 +98,9 @@ class Replies:
     async def _follow(self, streams: list[str]) -> None:
         backoff = Backoff(0.05, 2.0)
         failures = 0
-        while True:
+        task = asyncio.current_task()
+        # Also checked by hand: redis-py can swallow a cancel that lands in a blocked XREAD (3.11).
+        while task is None or task.cancelling() == 0:
             try:
                 if not self._last:
                     await self._find_ends()

@@ -97,6 +97,15 @@ async def test_master_killed_under_load_loses_no_acknowledged_event(own_cluster:
     assert resumed_s < RESUME_BOUND_S
     await client.aclose()
 
+    # `down` then `up` on the same dir restarts the same cluster on its AOF: nothing acknowledged is gone.
+    assert aiwf("cluster", "down", "--dir", str(own_cluster.data_dir)).returncode == 0
+    again = aiwf("cluster", "up", "--dir", str(own_cluster.data_dir), "--port-base", str(own_cluster.port_base))
+    assert again.returncode == 0, again.stderr
+    client = connect(own_cluster.url, config)
+    restarted = {f[b"id"].decode() for _, f in cast("Entries", await client.xrange(keys.stream("testing")))}
+    assert set(acked) <= restarted
+    await client.aclose()
+
 
 async def _publish_until(client: Redis, config: BusConfig, acked: list[str], stop: asyncio.Event) -> None:
     """Publish in small flushes until `stop`; only what Redis acknowledged counts."""
