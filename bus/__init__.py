@@ -7,6 +7,7 @@
     connection.py   client with timeouts; tenacity retries within a budget; ACL login and mutual TLS
     acl.py          Redis ACL users, least privilege: a service's grant from its subscriptions and outputs
     certs.py        the CA, server and client certificates for mutual TLS (cryptography)
+    cluster.py      `aiwf cluster up`: a local 3-master, 3-replica Redis Cluster
     keys.py         the whole keyspace, built and parsed: streams, dead letters, markers, store, read models
     codec.py        Envelope <-> entry fields (the only orjson user)
     publish.py      validate -> envelope -> XADD, concurrent publishes in one script call
@@ -23,6 +24,7 @@
     outage.py         backend evidence only: pause, probe on a schedule, resume
     pipeline.py       finished entries committed in micro-batches, one at a time
     commit.py         the ops of one commit -> lua/commit.lua (marker + outputs + appends + writes + ack)
+    relay.py          Redis Cluster: cross-slot outputs from the source's outbox to their streams, once each
     markers.py        processed-markers: where an event id's marker lives (sharded per-second hashes)
     deadletter.py     dead-letter entry fields
     settle.py         each entry's commit result: done, run again (conflict), retry later, dead letter

@@ -3,18 +3,24 @@
 redis-py's own retry would resend a non-idempotent XADD silently; here a call is retried
 only by `retrying()`, a bounded and jittered budget, and only on connection-level errors.
 A retried publish may land twice: consumers dedupe on the event id.
+
+A `redis+cluster://host:port` URL (or `rediss+cluster://`) names a Redis Cluster by any one of
+its nodes: the client is redis-py's `RedisCluster`, which learns the slot map, follows MOVED
+and ASK, and relearns the map after a failover. Everything else is one node (or its replicas).
 """
 
 from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.crc import key_slot
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,13 +35,52 @@ Redis = aioredis.Redis
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
 
 
+#: URL schemes that name a Redis Cluster instead of one node.
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def is_cluster_url(url: str) -> bool:
+    """True for `redis+cluster://...` and `rediss+cluster://...`."""
+    return url.startswith(CLUSTER_SCHEMES)
+
+
+def node_url(url: str) -> str:
+    """The plain redis:// (rediss://) form of a cluster URL; any other URL unchanged."""
+    return url.replace("+cluster://", "://", 1) if is_cluster_url(url) else url
+
+
+def is_cluster(client: Redis) -> bool:
+    """True when `client` talks to a Redis Cluster (one slot per Lua call or MULTI)."""
+    return isinstance(client, RedisCluster)
+
+
+def slot(key: str) -> int:
+    """The Redis Cluster hash slot of `key` (its `{tag}` when it has one)."""
+    return int(key_slot(key.encode()))
+
+
 def connect(url: str, config: BusConfig) -> Redis:
     """A client with socket and connect timeouts and redis-py's own retries turned off.
 
     It logs in as AIWF_REDIS_USERNAME (a user:password in the URL wins) and, for `rediss://`,
     verifies the server against AIWF_REDIS_TLS_CA, host name included, presenting
     AIWF_REDIS_TLS_CERT / AIWF_REDIS_TLS_KEY when set.
+    A cluster URL gives a `RedisCluster`, typed as `Redis`: the bus uses only the commands both
+    share, and the few places that differ ask `is_cluster()` (ACL users and TLS are not wired
+    for a Cluster yet).
     """
+    if is_cluster_url(url):
+        # redis-py's own cluster retry (3 tries) stays on: it is what follows a failover to the
+        # promoted replica; our tenacity budget sits around it.
+        return cast(
+            "Redis",
+            RedisCluster.from_url(
+                node_url(url),
+                socket_timeout=config.socket_timeout_s,
+                socket_connect_timeout=config.connect_timeout_s,
+                health_check_interval=30,
+            ),
+        )
     return aioredis.Redis.from_url(
         url,
         socket_timeout=config.socket_timeout_s,

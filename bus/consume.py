@@ -5,6 +5,7 @@
               one round trip for their processed-markers per read; already done -> ack only
     dispatch  bus/dispatch.py in `concurrency` slots, each taking the next entry when it is free
     commit    bus/pipeline.py: what finished, in micro-batches, one Lua call each
+    relay     Redis Cluster only: cross-slot outputs from this stream's outbox (bus/relay.py)
     leases    every entry we hold (running, queued, waiting for retry) is renewed so nobody steals it
 
 Why plain redis-py and not faststream's subscriber here: faststream acks each message with
@@ -43,6 +44,7 @@ from aiwf.bus.outcome import Retry
 from aiwf.bus.pipeline import CommitPipeline
 from aiwf.bus.read import Reader
 from aiwf.bus.reclaim import Delivery, hand_back, renew
+from aiwf.bus.relay import Relay
 from aiwf.bus.replies import is_misconfigured_reply, reply_text
 from aiwf.bus.settle import Settler
 from aiwf.bus.stats import Stats
@@ -105,8 +107,17 @@ class Consumer:
             recommit=lambda item: self.pipeline.add(item),  # noqa: PLW0108 - the pipeline is built next
             room=self._room,
         )
+        committer = Committer(client, config)
+        #: Redis Cluster only: moves this stream's outbox (cross-slot outputs) on (bus/relay.py).
+        self.relay = Relay(client, config, {keys.outbox(sub.stream)}) if committer.cluster else None
         self.pipeline = CommitPipeline(
-            Committer(client, config), sub, config, self.name, self.settler.landed, self.settler.lost
+            committer,
+            sub,
+            config,
+            self.name,
+            self.settler.landed,
+            self.settler.lost,
+            self.relay.poke if self.relay else None,
         )
         self._stopping = asyncio.Event()
         self._group_ready = False
@@ -150,6 +161,8 @@ class Consumer:
         helpers = [asyncio.create_task(self.pipeline.run()), asyncio.create_task(self._leases())]
         helpers.append(asyncio.create_task(watch(self.dispatcher.deadlines), name=f"{self.sub.group}-timeouts"))
         helpers += [asyncio.create_task(self._slot(n)) for n in range(self.sub.concurrency)]
+        if self.relay is not None:
+            helpers.append(asyncio.create_task(self.relay.run(), name=f"{self.sub.stream}-relay"))
         try:
             await self._read_loop()
         finally:
@@ -316,6 +329,9 @@ class Consumer:
                 self._queue.task_done()
             await self._queue.join()
             await self.pipeline.drain()
+            if self.relay is not None:  # what this consumer's last commits put in the outbox, moved now
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.relay.drain(keys.outbox(self.sub.stream)), 5)
             back = [d.entry_id for d in unstarted] + list(self.reader.retry_at)
             with contextlib.suppress(Exception):
                 if back:

@@ -1,9 +1,10 @@
 """The whole keyspace, in one place: every Redis key aiwf builds, and the parsers that read one back.
 
-Each domain's stream, its dead letters and its processed-markers share one `{domain}`
-hash tag, so on Redis Cluster they live in one slot and the commit script may touch them
-together. (Outputs to another domain's stream are a second slot: on Cluster that needs
-an outbox relay, which is not built yet; on a single Redis or a replica set it is one step.)
+Each domain's stream, its dead letters, its processed-markers, its retry and replay state, its
+alarms and its outbox share one `{domain}` hash tag, so on Redis Cluster they live in one slot
+and the commit script may touch them together. Outputs to another domain's stream are another
+slot: on a Cluster the commit writes them into the source's outbox (`aiwf:outbox:{domain}`), and
+a relay (bus/relay.py) moves them on; on a single Redis the commit writes them directly.
 
 The event store (bus/store) is on the same bus: a category's keys share the tag
 `{es-<category>}` with its category stream `aiwf:ev:{es-<category>}`, an ordinary bus stream,
@@ -60,6 +61,27 @@ def heartbeat_client(service: str, consumer: str) -> str:
     return f"aiwf-hb:{service}:{consumer}"
 
 
+def outbox(domain: str) -> str:
+    """Redis Cluster only: outputs of commits on `domain`'s slot bound for another slot, in commit order."""
+    return f"{PREFIX}:outbox:{{{domain}}}"
+
+
+def outbox_domain(key: str) -> str | None:
+    """The domain of an outbox key (`aiwf:outbox:{llm}` -> `llm`); None for any other key."""
+    match = _OUTBOX_KEY.match(key)
+    return match[1] if match else None
+
+
+def relay_lease(domain: str) -> str:
+    """Who relays `domain`'s outbox right now (one relay at a time keeps the order per source stream)."""
+    return f"{PREFIX}:relay:lease:{{{domain}}}"
+
+
+#: The processed-marker group under which a destination remembers the event ids relayed to it.
+RELAY_GROUP = "~relay"
+#: Set: every outbox key a process has written to or relays (what a worker's sweep walks; no SCAN).
+OUTBOXES = f"{PREFIX}:outboxes"
+
 HEARTBEAT_PATTERN = f"{PREFIX}:hb:*"
 #: Hash: service -> epoch seconds of its last heartbeat (outlives the heartbeats; a graceful stop removes it).
 SERVICES_SEEN = f"{PREFIX}:seen"
@@ -70,6 +92,7 @@ DEAD_LETTER_PATTERN = f"{PREFIX}:dlq:*"
 
 _STREAM_KEY = re.compile(rf"^{PREFIX}:ev:\{{([^{{}}]+)\}}$")
 _DEAD_LETTER_KEY = re.compile(rf"^{PREFIX}:dlq:\{{([^{{}}]+)\}}$")
+_OUTBOX_KEY = re.compile(rf"^{PREFIX}:outbox:\{{([^{{}}]+)\}}$")
 
 
 def stream_domain(key: str) -> str | None:

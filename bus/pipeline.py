@@ -17,9 +17,10 @@ from aiwf.bus import deadletter, keys
 from aiwf.bus.commit import CommitBatch, CommitResult, Committer
 from aiwf.bus.config import BusConfig
 from aiwf.bus.dispatch import Finished
+from aiwf.bus.errors import PermanentError
 from aiwf.bus.handler import Subscription
 from aiwf.bus.metrics import hooks as metrics
-from aiwf.bus.outcome import DeadLetter, Done, Skip
+from aiwf.bus.outcome import DeadLetter, Done, Skip, format_traceback
 
 log = logging.getLogger("aiwf.commit")
 Landed = Callable[[Finished, int, str], None]
@@ -32,10 +33,18 @@ class CommitPipeline:
     """Collects finished entries and commits them, one micro-batch per round trip."""
 
     def __init__(
-        self, committer: Committer, sub: Subscription, config: BusConfig, consumer: str, landed: Landed, lost: Lost
+        self,
+        committer: Committer,
+        sub: Subscription,
+        config: BusConfig,
+        consumer: str,
+        landed: Landed,
+        lost: Lost,
+        outboxed: Callable[[], None] | None = None,
     ) -> None:
         self.committer, self.sub, self.config, self.consumer = committer, sub, config, consumer
         self._landed, self._lost = landed, lost
+        self._outboxed = outboxed  # Redis Cluster: wakes the relay after a commit that used the outbox
         self._buffer: list[Finished] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -63,12 +72,15 @@ class CommitPipeline:
             self._idle.set()
 
     async def _commit(self, items: list[Finished]) -> None:
+        batch = self._batch(items)
         try:
-            result = await metrics.timed_commit(self.committer.commit(self._batch(items)), len(items))
+            result = await metrics.timed_commit(self.committer.commit(batch), len(items))
         except Exception as exc:  # noqa: BLE001 - Redis failing must not end the pipeline; the entries retry
             log.warning("%s: commit of %d entries failed, retrying them: %s", self.sub.group, len(items), exc)
             self._lost(items, exc)
             return
+        if batch.outboxed and self._outboxed is not None:
+            self._outboxed()
         self._report(items, result)
 
     def _report(self, items: list[Finished], result: CommitResult) -> None:
@@ -78,9 +90,13 @@ class CommitPipeline:
 
     def _batch(self, items: list[Finished]) -> CommitBatch:
         shadow = self.config.release.name if self.config.release.shadow else ""
-        ops = CommitBatch(self.sub.stream, self.sub.group, self.config.marker_ttl_s, shadow)
-        for item in items:
+        ops = self.committer.batch(self.sub.stream, self.sub.group, shadow)
+        for n, item in enumerate(items):
             d, outcome = item.delivery, item.outcome
+            misplaced = ops.off_slot(outcome.appends, outcome.writes) if isinstance(outcome, Done) else None
+            if misplaced is not None:  # reported as the dead letter it becomes
+                outcome = _off_slot(misplaced, self.sub.stream)
+                items[n] = Finished(d, item.envelope, outcome)
             if isinstance(outcome, Done) and item.envelope is not None:
                 ops.ok(d.entry_id, item.envelope.id, outcome.outputs, outcome.appends, outcome.writes)
             elif isinstance(outcome, Skip):
@@ -97,3 +113,12 @@ class CommitPipeline:
                 )
                 ops.dead(d.entry_id, fields)
         return ops
+
+
+def _off_slot(key: str, domain: str) -> DeadLetter:
+    """A decision a Cluster can never commit atomically: its letter says which key and why."""
+    exc = PermanentError(
+        f"Redis Cluster: {key} is not on the slot of {keys.stream(domain)}; a decision's store appends and "
+        "read-model writes must share its source stream's {tag}"
+    )
+    return DeadLetter(exc, format_traceback(exc))

@@ -1,6 +1,6 @@
 """What a Redis error reply means to a consumer, sorted as handler errors are sorted.
 
-outage          OOM, BUSY, LOADING, READONLY, TRYAGAIN, MASTERDOWN, CLUSTERDOWN: the server
+outage          OOM, BUSY, LOADING, READONLY, TRYAGAIN, MASTERDOWN, CLUSTERDOWN, NOREPLICAS: the server
                 cannot take the command now; wait (pause, probe, resume), lose nothing
 misconfigured   WRONGTYPE, NOPERM on the bus's own keys: waiting alone will not fix it; the
                 consumer says so (state `misconfigured`, /health 503 with the key and the
@@ -13,7 +13,7 @@ import re
 
 from redis.exceptions import ResponseError
 
-OUTAGE_CODES = frozenset({"OOM", "BUSY", "LOADING", "READONLY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"})
+OUTAGE_CODES = frozenset({"OOM", "BUSY", "LOADING", "READONLY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS"})
 MISCONFIGURED_CODES = frozenset({"WRONGTYPE", "NOPERM"})
 #: The code leads the reply, or (Redis 6.2, a command inside a script) follows "...: -".
 _CODE = re.compile(r"(?:^|: -)([A-Z]{2,}) ")

@@ -12,6 +12,8 @@ cache) and runs Calls.
     replay.lua      dlq/replay_call.py    one dead letter back onto its stream, audited
     release_claim.lua   bus/release.py    the first release of a service to run becomes active
     release_switch.lua  bus/release.py    promote, rollback, fall back: only from the release the caller saw
+    relay.lua       bus/relay.py          Redis Cluster: outbox entries onto their stream, each event id once
+    lease.lua       bus/relay.py          Redis Cluster: one relay per outbox at a time
 
 A service may bring its own under <its package>/lua/ (workers/pipeline/lua/claim_late.lua, the
 pipeline's deadline sweep), loaded the same way with `package=`.

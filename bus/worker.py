@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import Redis, check_access, connect
+from aiwf.bus.connection import Redis, check_access, connect, is_cluster
 from aiwf.bus.consume import Consumer, consumer_name
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.fallback import ReleaseGate
@@ -29,6 +29,7 @@ from aiwf.bus.heartbeat import Heartbeat
 from aiwf.bus.logs import configure_logging
 from aiwf.bus.middleware import DEFAULT_MIDDLEWARE, Middleware
 from aiwf.bus.otlp import configure_tracing
+from aiwf.bus.relay import Relay
 from aiwf.bus.store import EventStore
 
 log = logging.getLogger("aiwf.worker")
@@ -97,6 +98,8 @@ class Worker:
         self._stop = asyncio.Event()
         self.gate = ReleaseGate(self.client, self.config, self.service.name, self.stop)
         self.heartbeat = Heartbeat(self)
+        #: Redis Cluster only: the sweep over every outbox (bus/relay.py).
+        self.relay: Relay | None = None
 
     def stop(self) -> None:
         """Begin a graceful stop (what SIGTERM and SIGINT do)."""
@@ -130,6 +133,9 @@ class Worker:
     async def _run_consumers(self) -> None:
         tasks = [asyncio.create_task(c.run(), name=f"consume {c.sub.stream}/{c.sub.group}") for c in self.consumers]
         side = [*self.heartbeat.start(), asyncio.create_task(self.gate.run(), name="release gate")]
+        if is_cluster(self.client):  # every outbox on every node: the store's, and those of streams nobody reads
+            self.relay = Relay(self.client, self.config, sweep=True)
+            side.append(asyncio.create_task(self.relay.run(), name="relay sweep"))
         server = await self.heartbeat.serve(self.health_port) if self.health_port is not None else None
         stopper = asyncio.create_task(self._stop.wait())
         try:

@@ -21,6 +21,7 @@ from aiwf.cli import (
     calendar,
     certs,
     chaos,
+    cluster,
     config,
     ctl,
     demo,
@@ -74,6 +75,7 @@ for group in (
     ctl,
     chaos,
     load,
+    cluster,
 ):
     group.register(app)
 

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from aiwf.bus.codec import to_json
 from aiwf.bus.config import BusConfig, ReleaseSettings
-from aiwf.bus.connection import CONNECTION_ERRORS, Redis, check_access, connect
+from aiwf.bus.connection import CONNECTION_ERRORS, Redis, check_access, connect, node_url
 from aiwf.bus.errors import AiwfError
 from aiwf.bus.server import embedded_access, running_embedded_url
 from aiwf.dlq.errors import BadArgument
@@ -79,7 +79,7 @@ def redis_url(config: BusConfig) -> str:
 def check_url(url: str) -> str:
     """`url` if redis-py can parse it; else one line and exit 2 (a traceback from from_url otherwise)."""
     try:
-        parse_url(url)  # type: ignore[no-untyped-call]
+        parse_url(node_url(url))  # type: ignore[no-untyped-call]
     except ValueError as exc:
         fail(f"REDIS_URL {url!r} is not a Redis URL: {exc}", EXIT_USAGE)
     return url

@@ -5,6 +5,7 @@ the reply streams from where they stood when it started ("$" made concrete, so n
 slip between starting and the first read) and hands each reply whose causation id is awaited
 here to its future. A reply for a request of another replica is simply not awaited here.
 Memory is the futures of the requests in flight: `waiting()` always removes its own.
+On a Redis Cluster one XREAD may name streams of one slot only: there is one reader per slot.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from redis.exceptions import RedisError
 from aiwf.bus import codec
 from aiwf.bus.backoff import Backoff
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import Redis, connect
+from aiwf.bus.connection import Redis, connect, is_cluster, slot
 from aiwf.schemas import Envelope, SchemaError
 
 __all__ = ["Replies"]
@@ -48,14 +49,17 @@ class Replies:
         self._waiting: dict[str, asyncio.Future[Envelope]] = {}
         self._watching: dict[str, set[asyncio.Queue[Envelope]]] = {}
         self._last: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
     async def start(self) -> None:
         """Follow the reply streams in the background, from their current ends."""
         with contextlib.suppress(RedisError, OSError):
             await self._find_ends()  # else the loop does it once Redis answers
-        self._task = asyncio.create_task(self._follow(), name="gateway replies")
+        by_slot: dict[int, list[str]] = {}
+        for stream in self._streams:
+            by_slot.setdefault(slot(stream) if is_cluster(self._client) else 0, []).append(stream)
+        self._tasks = [asyncio.create_task(self._follow(s), name="gateway replies") for s in by_slot.values()]
 
     async def _find_ends(self) -> None:
         """Each stream's current end ("$" made concrete: nothing can slip between two reads)."""
@@ -63,16 +67,17 @@ class Replies:
         for stream in self._streams:
             newest = cast("list[tuple[bytes, object]]", await self._client.xrevrange(stream, count=1))
             ends[stream] = newest[0][0].decode() if newest else "0-0"
-        self._last = ends
+        for stream, end in ends.items():  # a per-slot reader that got there first keeps its place
+            self._last.setdefault(stream, end)
 
     async def stop(self) -> None:
         """Stop following; waiters still pending are cancelled."""
         # A flag as well as the cancel: redis-py can swallow a cancel that lands inside a blocked XREAD.
         self._stopping = True
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         for future in self._waiting.values():
             future.cancel()
         await self._client.aclose()
@@ -114,16 +119,22 @@ class Replies:
             if not queues:
                 self._watching.pop(correlation_id, None)
 
-    async def _follow(self) -> None:
+    async def _follow(self, streams: list[str]) -> None:
         backoff = Backoff(0.05, 2.0)
         failures = 0
-        while not self._stopping:
+        task = asyncio.current_task()
+        # Also checked by hand: redis-py can swallow a cancel that lands in a blocked XREAD (3.11).
+        while not self._stopping and (task is None or task.cancelling() == 0):
             try:
                 if not self._last:
                     await self._find_ends()
                 batch = cast(
                     "Reply",
-                    await self._client.xread(self._last, count=READ_COUNT, block=BLOCK_MS),  # type: ignore[arg-type]
+                    await self._client.xread(
+                        {s: self._last[s] for s in streams},
+                        count=READ_COUNT,
+                        block=BLOCK_MS,
+                    ),
                 )
             except (RedisError, OSError) as exc:
                 failures += 1

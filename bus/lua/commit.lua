@@ -6,9 +6,11 @@
 -- ops[n] is one of
 --   {"ok", entry, marker key, marker field or 0, outs, appends, writes}
 --       marker  a hash field (the id's last 12 bytes, in ARGV) or, field 0, a plain string key
---       outs    {{stream, event id, type, body}}                        an output event per row
+--       outs    {{stream, event id, type, body[, to]}}                  an output event per row
 --       appends {{events, index, category, global, stream id, expected,
---                 {{event id, type, body}}, snapshot key or 0, snapshot value or 0}}
+--                 {{event id, type, body}}, snapshot key or 0, snapshot value or 0, to or 0}}
+--       `to` (Redis Cluster, an output or the global log on another slot): the row's key is then
+--       the source's outbox, and its entry carries `to`, the stream the relay moves it to
 --       writes  {{command, key, first arg, arg count}}                  projection writes
 --   {"ack", entry}                          no handler for the type, or already processed
 --   {"dead", entry, first arg, field count} dead letter
@@ -66,7 +68,12 @@ local function append(a)
     redis.call('XADD', KEYS[a[1]], version .. '-0', 'id', row[1], 'type', row[2], 'body', body)
     redis.call('HSET', KEYS[a[2]], row[1], version)
     redis.call('XADD', KEYS[a[3]], '*', 'id', row[1], 'type', row[2], 'body', body, 'stream', a[5], 'version', version)
-    redis.call('XADD', KEYS[a[4]], '*', 'id', row[1], 'type', row[2], 'body', body, 'stream', a[5], 'version', version)
+    if a[10] ~= 0 then
+      redis.call('XADD', KEYS[a[4]], '*', 'to', ARGV[a[10]], 'id', row[1], 'type', row[2], 'body', body,
+                 'stream', a[5], 'version', version)
+    else
+      redis.call('XADD', KEYS[a[4]], '*', 'id', row[1], 'type', row[2], 'body', body, 'stream', a[5], 'version', version)
+    end
   end
   if a[8] ~= 0 then redis.call('SET', KEYS[a[8]], ARGV[a[9]]) end
 end
@@ -94,7 +101,11 @@ local function ok(op)
   if why then return (why:sub(1, 9) == 'WRONGTYPE') and 4 or 3, why end
   mark(key, field)
   for _, out in ipairs(outs) do
-    redis.call('XADD', KEYS[out[1]], '*', 'id', out[2], 'type', out[3], 'body', ARGV[out[4]])
+    if out[5] then
+      redis.call('XADD', KEYS[out[1]], '*', 'to', ARGV[out[5]], 'id', out[2], 'type', out[3], 'body', ARGV[out[4]])
+    else
+      redis.call('XADD', KEYS[out[1]], '*', 'id', out[2], 'type', out[3], 'body', ARGV[out[4]])
+    end
   end
   for n, a in ipairs(appends) do
     if not skip[n] then append(a) end

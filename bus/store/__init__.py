@@ -40,13 +40,14 @@ writes and what `append` writes decode the same way, and old versions are upcast
 One Redis, one step. A single Lua script appends to the aggregate stream, its index, the
 category view and the global log: all or nothing, and the views can never miss or reorder
 an event. That needs every key on one node, which a single Redis 6.2/7.x (with replicas) is.
-On Redis Cluster it is not: the aggregate, its index, snapshot and category view share the
-category's slot, but the global log lives in another, and the script would fail with
-CROSSSLOT. The Cluster design, not built: the script writes the aggregate and the category
-view only (one slot: still atomic, still gap-free per category), and an idempotent indexer
-tails each category view and copies entries to the global log, deduplicating on the event
-id; the global order is then the indexer's order, and the global log lags by the indexer.
-A category also stays on one shard: spreading a hot category needs sub-categories.
+On Redis Cluster the aggregate, its index, snapshot and category view share the category's
+slot, but the global log lives in another: there the script writes the aggregate, the index
+and the category view (still atomic, still gap-free per category) and puts each event's
+global-log entry into the category's outbox (`aiwf:outbox:{es-<category>}`) in the same step;
+`append` relays it at once (bus/relay.py: deduplicated on the event id, in order), and a
+worker's sweep moves what a crash left behind. The global order is then the relay's order, and
+the global log lags an append by one round trip. A category also stays on one shard: spreading
+a hot category needs sub-categories (docs/capacity.md).
 
 Never trimmed. The store is the source of truth: nothing here sets MAXLEN or MINID, and the
 bus's retention must skip `es-*` streams (bus/keys.py: never_trimmed). It needs Redis with

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from aiwf.bus import codec, keys
+from aiwf.bus.connection import slot
 from aiwf.bus.scripts import Call
 from aiwf.bus.store.errors import StoreError
 from aiwf.bus.store.stream_id import StreamId
@@ -32,8 +33,13 @@ FIELD_STREAM: Final = "stream"
 FIELD_VERSION: Final = "version"
 
 
-def build(sid: StreamId, envelopes: Sequence[Envelope], expected: int, max_bytes: int) -> Call:
-    """Check the batch (size, unique ids, registered types, event size) and lay out append.lua's call."""
+def build(
+    sid: StreamId, envelopes: Sequence[Envelope], expected: int, max_bytes: int, *, cluster: bool = False
+) -> Call:
+    """Check the batch (size, unique ids, registered types, event size) and lay out append.lua's call.
+
+    `cluster`: the global log is on another slot, so its entries go to the category's outbox.
+    """
     if not 1 <= len(envelopes) <= MAX_BATCH:
         raise StoreError(f"append to {sid}: a batch holds 1..{MAX_BATCH} events, got {len(envelopes)}")
     ids = [env.id for env in envelopes]
@@ -51,7 +57,15 @@ def build(sid: StreamId, envelopes: Sequence[Envelope], expected: int, max_bytes
                 "store large data as a blob and keep its reference in the event"
             )
         argv += [fields[codec.FIELD_ID], fields[codec.FIELD_TYPE], body]
+    if cluster and slot(keys.GLOBAL_STREAM) != slot(sid.events):
+        views = [sid.events, sid.event_ids, keys.category_stream(sid.category), outbox_of(sid)]
+        return Call(views, [*argv, keys.GLOBAL_STREAM])
     return Call([sid.events, sid.event_ids, keys.category_stream(sid.category), keys.GLOBAL_STREAM], argv)
+
+
+def outbox_of(sid: StreamId) -> str:
+    """The outbox on the aggregate's slot (Redis Cluster: where its global-log entries wait for the relay)."""
+    return keys.outbox(keys.store_domain(sid.category))
 
 
 def check_expected(expected_version: int | None) -> int:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from aiwf.bus import keys
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import Redis, retrying
+from aiwf.bus.connection import Redis, is_cluster, retrying
+from aiwf.bus.relay import Relay
 from aiwf.bus.scripts import Script
 from aiwf.bus.store import append
 from aiwf.bus.store.errors import ConcurrencyError, IdempotencyConflict, StoreError
@@ -25,6 +26,10 @@ class EventStore:
         self.client = client
         self.config = config
         self._append = Script(client, "append")
+        self._cluster = is_cluster(client)
+        # Redis Cluster: the global log is another slot; each append's entries for it wait in the
+        # category's outbox and are moved at once by this relay (a crash leaves them to a worker's sweep).
+        self._relay = Relay(client, config) if self._cluster else None
 
     async def append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int | None = None) -> int:
         """Append a batch atomically; returns the stream's version after it (its last event's version).
@@ -36,10 +41,14 @@ class EventStore:
         """
         sid = parse(stream_id)
         expected = append.check_expected(expected_version)
-        call = append.build(sid, envelopes, expected, self.config.max_event_bytes)
+        call = append.build(sid, envelopes, expected, self.config.max_event_bytes, cluster=self._cluster)
+        if self._relay is not None:  # named for the sweeps before anything waits in it
+            await self._relay.register(append.outbox_of(sid))
         reply = await retrying(lambda: self._append(call), self.config, "append")
         status, value = reply[0].decode(), reply[1]
         if status in {"ok", "duplicate"}:
+            if self._relay is not None and status == "ok":
+                await self._relay.drain(append.outbox_of(sid))
             return int(value)
         if status == "expected":
             raise ConcurrencyError(str(sid), expected, int(value))
