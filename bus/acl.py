@@ -190,8 +190,13 @@ def service_grant(
                 keys.processed_bucket(domain, group, "*", "*"),
                 keys.projection_prefix(domain, group) + "*",
             ]
-    owned.append(keys.heartbeat(name, "*"))
-    outputs = sorted({keys.stream(keys.domain_of(t)) for t in emits})
+    # Its heartbeats and totals, its release state (claimed, switched by its fallback instances), its
+    # chaos fault; and the one hash of when each service last beat (aiwf:seen, any service's field).
+    owned += [keys.heartbeat(name, "*"), keys.service_stats(name), keys.release(name), keys.release(name) + ":*"]
+    owned.append(keys.chaos(name))
+    owned.append(keys.SERVICES_SEEN)
+    # Every service may fall back by itself: ops.release.fell_back is one of its outputs.
+    outputs = sorted({keys.stream(keys.domain_of(t)) for t in [*emits, "ops.release.fell_back"]})
     store_streams: list[str] = []
     for category in sorted(set(categories)):
         owned += [
@@ -206,7 +211,8 @@ def service_grant(
     appends = _unique([*outputs, *dead, *store_streams])
     return Grant(
         user=user_name(name),
-        commands=(*_CLIENT, *SCRIPT_COMMANDS, *STREAM_COMMANDS),
+        # SCAN: a fallback instance lists the active release's heartbeats (it shows key names, no values).
+        commands=(*_CLIENT, *SCRIPT_COMMANDS, *STREAM_COMMANDS, "scan"),
         owns=tuple(streams),
         state=_unique(owned),
         appends=appends,

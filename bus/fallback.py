@@ -120,6 +120,17 @@ class ReleaseGate:
             return "active"
         return "fallback" if self.state.previous == self.release else "warm"
 
+    async def prepare(self) -> None:
+        """One claim and look before the worker's first heartbeat, so an instance of the active release
+        starts as running, not warm for a poll. A Redis error leaves it to run()."""
+        if self.config.release.shadow:
+            return
+        try:
+            await release.claim_first(self.client, self.service, self.release)
+            await self._look()
+        except Exception as exc:  # noqa: BLE001 - run() keeps trying
+            log.warning("%s: reading the release state failed: %s", self.service, exc)
+
     async def run(self) -> None:
         """Poll until cancelled; never ends on a Redis error. The gate stays closed until the first answer."""
         claimed = False

@@ -132,6 +132,7 @@ class Worker:
 
     async def _run_consumers(self) -> None:
         tasks = [asyncio.create_task(c.run(), name=f"consume {c.sub.stream}/{c.sub.group}") for c in self.consumers]
+        await self.gate.prepare()
         side = [*self.heartbeat.start(), asyncio.create_task(self.gate.run(), name="release gate")]
         if is_cluster(self.client):  # every outbox on every node: the store's, and those of streams nobody reads
             self.relay = Relay(self.client, self.config, sweep=True)
