@@ -27,7 +27,7 @@ COPY gateway gateway
 # locks. The build backend then leaves the venv, and pip check fails the build if the lock and
 # pyproject.toml disagree.
 RUN "$VENV/bin/pip" install --no-deps --no-build-isolation . \
- && "$VENV/bin/pip" uninstall -y setuptools wheel packaging && "$VENV/bin/pip" check
+ && "$VENV/bin/pip" uninstall -y setuptools wheel && "$VENV/bin/pip" check
 
 FROM ${RUNTIME_IMAGE} AS runtime
 # A fixed uid/gid so Kubernetes' runAsUser/fsGroup and host-mounted secrets can name them.

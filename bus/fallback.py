@@ -157,7 +157,7 @@ class ReleaseGate:
         await self._chaos()
         was = self.state.active
         self.state = await release.read_state(self.client, self.service)
-        if self.state.active != was:
+        if was and self.state.active != was:  # a switch, not the first look at start
             log.warning("%s: active release %s -> %s (this is %s)", self.service, was, self.state.active, self.release)
         if self.release in self.state.retired:
             log.warning("%s release %s is retired: stopping", self.service, self.release)

@@ -19,7 +19,7 @@ from typing import cast
 
 from aiwf.bus import keys
 from aiwf.bus.connection import Redis
-from aiwf.bus.errors import AiwfError
+from aiwf.bus.errors import Refused
 from aiwf.bus.scripts import script
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-class ReleaseRefused(AiwfError):
+class ReleaseRefused(Refused):
     """Raised when a promote, rollback or retire would leave the service without a sound release."""
 
 

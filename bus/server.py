@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiwf.bus.config import BusConfig
-from aiwf.bus.errors import ConfigError, RedisUnavailable
+from aiwf.bus.errors import ConfigError, RedisUnavailable, TransientError
 from aiwf.bus.process import die_with_parent
 from aiwf.bus.redis_binary import RedisBinary, resolve
 from aiwf.bus.redis_data import check_opens, write_record
@@ -64,7 +64,7 @@ def supports_tls(binary: str) -> bool:
     one without TLS already at `tls-port`.
     """
     args = [binary, "--port", "0", "--tls-port", "0", "--aiwf-probe-not-a-directive", "x"]
-    probe = subprocess.run(args, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
+    probe = subprocess.run(args, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603 - our own args
     return "tls-port" not in probe.stdout + probe.stderr
 
 
@@ -210,7 +210,7 @@ class EmbeddedRedis:
         self.stop()
 
 
-class _ExitedAtStart(Exception):
+class _ExitedAtStart(TransientError):
     """The server exited before answering (its port taken, say): try the next port."""
 
 

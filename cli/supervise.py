@@ -24,8 +24,8 @@ from aiwf.bus.process import die_with_parent
 if TYPE_CHECKING:
     from aiwf.cli.logsink import LogCollector
 
-#: Restart delays: 0.5 s doubling to 30 s (equal jitter), from the start failures in a row.
-RESTART_BACKOFF = Backoff(0.5, 30.0, "equal")
+#: Restart delays: 0.5 s doubling to 30 s, from the start failures in a row (no jitter: one supervisor).
+RESTART_BACKOFF = Backoff(0.5, 30.0, "none")
 #: Up this long, a worker counts as started: its next failure starts the backoff afresh.
 STABLE_AFTER_S = 60.0
 #: Dying within this of starting is a failure to start; this many in a row and the supervisor gives up.

@@ -14,6 +14,8 @@ subscription pauses and probes, nothing is dead-lettered (unless the service's o
 just said the backend answers: then it counts towards max deliveries); TransientError -> retried.
 
 AiwfError                               base of every aiwf error
+├── StayedUnhealthy                     a worker stopped itself after /health stayed 503 (exit 3)
+├── ServiceOffline, NoReply             `aiwf auth ...`: no live instance took it / no reply in time
 ├── Refused                             refused at the edge, nothing was done: fix the input
 │   ├── ConfigError                     a setting is invalid (at start-up or construction)
 │   │   ├── RegistryConflict            two models claim one (type, version), or a bad type name
@@ -21,8 +23,10 @@ AiwfError                               base of every aiwf error
 │   │   ├── AuthConfigError             an auth policy or settings object is impossible
 │   │   ├── CalendarConfigError         calendar expansion options are impossible
 │   │   ├── InvalidOptions              documents limits or chunking options are out of range
+│   │   ├── SecretFileError             a secret file is missing, too large, or readable beyond 0440
 │   │   └── LLMConfigError              an llm backend, breaker or router setting is invalid
 │   ├── PublishRefused                  publish refuses an event; nothing was written
+│   ├── ReleaseRefused                  a promote, rollback or retire would leave no sound release
 │   ├── IncompatibleChange              `aiwf schemas check`: a schema change would break readers
 │   ├── TokenInvalid                    an access token or JWKS is malformed, badly signed, wrong claims
 │   │   └── TokenExpired                an access token's exp has passed
@@ -56,6 +60,7 @@ AiwfError                               base of every aiwf error
     ├── HandlerTimeout                  a handler ran past its subscription's timeout_s: cancelled, retried
     ├── ConcurrencyError                an append's expected version is stale: reload, decide again
     ├── _RetryableStatus                llm: a 5xx/429 inside the backend's own retries (private)
+    ├── _ExitedAtStart                  the embedded redis-server exited at start: try the next port (private)
     ├── RequestFailing                  llm: every backend failed one request while one answers /models
     └── BackendUnavailable              pause: a dependency is down; probe, never dead-letter
         ├── RedisUnavailable            Redis did not answer within the budget

@@ -343,9 +343,11 @@ async def test_middleware_failure_is_a_warning_without_the_payload() -> None:
     assert line["event_id"] == env.id
 
 
-def test_a_worker_process_writes_json_lines_named_by_its_service(tmp_path: Path) -> None:
-    """`aiwf worker documents` with stderr on a pipe logs JSON lines whose service is "documents"."""
-    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0", "AIWF_DATA_DIR": str(tmp_path)}
+def test_a_worker_process_writes_json_lines_named_by_its_service(tmp_path: Path, redis_url: str) -> None:
+    """`aiwf worker documents` with stderr on a pipe logs JSON lines whose service is "documents".
+
+    (Against a real Redis, at DEBUG: a worker without Redis now stops at start with one `aiwf:` line.)"""
+    env = {**os.environ, "REDIS_URL": redis_url, "AIWF_DATA_DIR": str(tmp_path), "AIWF_LOG_LEVEL": "DEBUG"}
     env.pop("AIWF_LOG_FORMAT", None)
     proc = subprocess.Popen(
         [AIWF, "worker", "documents"],
@@ -357,16 +359,16 @@ def test_a_worker_process_writes_json_lines_named_by_its_service(tmp_path: Path)
     )
     try:
         assert proc.stderr is not None
-        ready, _, _ = select.select([proc.stderr], [], [], 30)
-        assert ready, "the worker wrote nothing on stderr within 30 s"
-        line = json.loads(proc.stderr.readline())
+        lines = []
+        while not any(line.get("service") == "documents" for line in lines) and len(lines) < 50:
+            ready, _, _ = select.select([proc.stderr], [], [], 30)
+            assert ready, f"the worker wrote no line of its service on stderr within 30 s: {lines}"
+            lines.append(json.loads(proc.stderr.readline()))  # every line is JSON, the CLI's own too
     finally:
         proc.kill()
         proc.communicate()
-    assert line["service"] == "documents"
-    assert line["level"] == "warning"
-    assert line["logger"].startswith("aiwf.")
-    assert "127.0.0.1" in line["message"]
+    line = next(line for line in lines if line.get("service") == "documents")
+    assert {"timestamp", "level", "logger", "message"} <= set(line)  # asyncio's own DEBUG lines too
 
 
 def test_a_bad_log_level_is_one_cli_line(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_tail_of_an_unknown_stream_suggests_the_closest(aiwf: Aiwf, r: redis.Red
     assert line == "aiwf: no stream 'documnets'; did you mean documents?"
     assert assert_one_error(aiwf("tail", "testnig")) == "aiwf: no stream 'testnig'; did you mean testing?"
     far = assert_one_error(aiwf("tail", "zzzzzz"))
-    assert far == "aiwf: no stream 'zzzzzz'; known streams: auth, calendar, documents, llm, pipeline, testing, tts"
+    assert far == "aiwf: no stream 'zzzzzz'; known streams: auth, calendar, documents, llm, ops, pipeline, testing, tts"
 
 
 def test_unknown_stream_and_group_suggest_the_closest(aiwf: Aiwf, r: redis.Redis) -> None:
