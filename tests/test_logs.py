@@ -359,7 +359,7 @@ def test_a_worker_process_writes_json_lines_named_by_its_service(tmp_path: Path,
     )
     try:
         assert proc.stderr is not None
-        lines = []
+        lines: list[dict[str, Any]] = []
         while not any(line.get("service") == "documents" for line in lines) and len(lines) < 50:
             ready, _, _ = select.select([proc.stderr], [], [], 30)
             assert ready, f"the worker wrote no line of its service on stderr within 30 s: {lines}"
