@@ -21,6 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+from redis.exceptions import RedisError
+
 from aiwf.bus.config import BusConfig
 from aiwf.bus.errors import ConfigError, RedisUnavailable, TransientError
 from aiwf.bus.process import die_with_parent
@@ -262,34 +265,25 @@ def running_embedded_url(data_dir: Path) -> str | None:
 def _data_dir_of(port: int) -> str | None:
     """The data dir (`CONFIG GET dir`) of the Redis answering on `port`, or None (no answer, or refused)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-            s.sendall(b"CONFIG GET dir\r\n")
-            reply = b""
-            while reply.count(b"\r\n") < 5:  # *2, $3, dir, $n, the path
-                chunk = s.recv(4096)
-                if not chunk:
-                    return None
-                reply += chunk
-    except OSError:
+        with _probe(port) as r:
+            found = r.config_get("dir").get("dir")
+    except RedisError:
         return None
-    parts = reply.split(b"\r\n")
-    return parts[4].decode(errors="replace") if parts[0] == b"*2" else None
+    return str(found) if found else None
 
 
 def _server_pid(port: int) -> int | None:
     """The `process_id` of the Redis answering on `port`, or None."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-            s.sendall(b"INFO server\r\n")
-            reply = b""
-            while b"process_id:" not in reply or not reply.split(b"process_id:", 1)[1].count(b"\r\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    return None
-                reply += chunk
-    except OSError:
+        with _probe(port) as r:
+            return int(r.info("server")["process_id"])
+    except (RedisError, KeyError, ValueError):
         return None
-    return int(reply.split(b"process_id:", 1)[1].split(b"\r\n", 1)[0])
+
+
+def _probe(port: int) -> redis.Redis:
+    """A short-lived plain client of loopback `port` (these checks run before any event loop)."""
+    return redis.Redis(port=port, socket_timeout=0.2, socket_connect_timeout=0.2, decode_responses=True)
 
 
 def _answers_ping(port: int, tls: ServerTls | None = None) -> bool:
