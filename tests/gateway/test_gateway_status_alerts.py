@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import redis.asyncio as aioredis
-from http_support import Gateway
+from http_support import Gateway, account
+from service_support import serving
 
 from aiwf.bus import Context, PermanentError, Publisher, RetryPolicy, Subscription, keys
 from aiwf.bus.config import BusConfig
 from aiwf.schemas import Event
+from aiwf.workers.auth.service import SERVICE as AUTH
 from tests.contract.harness import drain, running
 from tests.events import ItemCreated
 
@@ -32,8 +34,8 @@ async def test_status_lists_firing_alerts_and_open_incidents(
     async with running(sub, bus, service="broken"):
         await drain(client, sub)
     await client.hset(keys.SERVICES_SEEN, "llm", str(int(time.time()) - 120))
-    async with gateway() as http:
-        response = await http.get("/api/v1/status")
+    async with serving(AUTH, bus), gateway() as http:  # /api/v1/status needs a signed-in user
+        response = await http.get("/api/v1/status", headers=await account(http, "ada"))
     assert response.status_code == 200
     body = response.json()
     [offline] = [a for a in body["alerts"] if a["alert"] == "AiwfServiceOffline"]
