@@ -129,6 +129,8 @@ CLI_COMMANDS: Final = (
     "xinfo|stream",
     "zrange",
     "zrangebyscore",
+    "smembers",
+    "client|list",
 )
 #: The operator (`aiwf dlq replay|purge`, `publish`, admin): every command but what wipes, reconfigures
 #: or stops the server or lists every key at once (@dangerous: FLUSHALL, CONFIG, KEYS, DEBUG, ...);

@@ -27,6 +27,7 @@ from redis.backoff import NoBackoff
 from aiwf.bus import alarms, keys, retention
 from aiwf.bus.codec import to_json
 from aiwf.bus.config import DEFAULT_HEARTBEAT_S
+from aiwf.bus.connection import is_cluster
 from aiwf.bus.metrics.registry import CONTENT_TYPE, WorkerMetrics
 from aiwf.bus.metrics.window import Window
 
@@ -218,10 +219,15 @@ class Heartbeat:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # Mapping keys are invariant in redis-py stubs
                 pipe.expire(key, self._ttl_s)
+                if not is_cluster(self._client):
+                    for name, by in grown.items():
+                        if by:
+                            pipe.hincrby(keys.service_stats(self.worker.service.name), name, by)
+                await pipe.execute()
+            if is_cluster(self._client):  # another key, so another slot: outside the MULTI there
                 for name, by in grown.items():
                     if by:
-                        pipe.hincrby(keys.service_stats(self.worker.service.name), name, by)
-                await pipe.execute()
+                        await self._client.hincrby(keys.service_stats(self.worker.service.name), name, by)
             # Apart from the transaction: another key, so another slot on Redis Cluster.
             if state == "stopped":  # a planned stop is not an outage (bus/alerts.py)
                 await self.worker.client.hdel(keys.SERVICES_SEEN, self.worker.service.name)
@@ -234,7 +240,9 @@ class Heartbeat:
             self._reported[name] += by
 
     async def close(self) -> None:
-        """Close the heartbeat's connection (after the last beat)."""
+        """Close the heartbeat's connection (after the last beat); a shared one is the worker's to close."""
+        if self._client is self.worker.client:
+            return
         with contextlib.suppress(Exception):
             await self._client.aclose()
 
@@ -310,6 +318,8 @@ def _own_connection(client: aioredis.Redis, name: str) -> aioredis.Redis:
     """A client like `client` whose connections carry CLIENT SETNAME `name`, retrying once on a
     dropped connection, so a Redis restart costs no beat (only a drop between EXEC and its reply
     could add one beat's growth twice to the totals)."""
+    if is_cluster(client):  # no one pool to copy: beats share the client (health then goes by beat age)
+        return client
     pool = client.connection_pool
     kwargs = {**pool.connection_kwargs, "client_name": name, "retry": Retry(NoBackoff(), 1)}
     return aioredis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))

@@ -13,7 +13,7 @@ import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated
 
 import typer
 
@@ -28,27 +28,22 @@ from aiwf.workers.access import grant
 
 __all__ = ["ACL_FILE", "PASSWORDS_DIR", "all_grants", "ensure_acl", "register", "write_acl"]
 
-#: The services the gateway fronts (gateway/app.py's routes): it publishes their requests and reads their replies.
-GATEWAY_SERVICES: Final = ("llm", "tts")
-
-
 def gateway_grant() -> Grant:
-    """The gateway: publish to and read the streams of the services it fronts, its request records, heartbeats."""
-    streams = [keys.stream(s) for s in GATEWAY_SERVICES]
-    owns = [keys.gateway_request("*")]
+    """The gateway: publish to and read the streams of the services it fronts, its request records, its
+    rate-limit counters, heartbeats and the published JWKS."""
+    from aiwf.gateway.app import FOLLOWED  # noqa: PLC0415 - FastAPI loads only for this grant
+    from aiwf.gateway.ratelimit import LIMITS_PREFIX  # noqa: PLC0415 - as above
+
+    streams = [keys.stream(s) for s in FOLLOWED]
+    owns = [keys.gateway_request("*"), f"{LIMITS_PREFIX}*"]
     return Grant(
         user=user_name("gateway"),
-        commands=(*CLI_COMMANDS, *SCRIPT_COMMANDS, "hset", "expire"),
+        commands=(*CLI_COMMANDS, *SCRIPT_COMMANDS, "hset", "expire", "set", "incrby", "pttl", "del"),
         owns=tuple(owns),
-        reads=(
-            *streams,
-            *(keys.dead_letters(s) for s in GATEWAY_SERVICES),
-            keys.HEARTBEAT_PATTERN,
-            keys.AUTH_JWKS,
-        ),
+        reads=(*streams, *(keys.dead_letters(s) for s in FOLLOWED), keys.HEARTBEAT_PATTERN, keys.AUTH_JWKS),
         appends=tuple(streams),
         scripts=(*streams, *owns),
-        comment=f"the HTTP gateway: publishes to and reads {', '.join(GATEWAY_SERVICES)}; no event store",
+        comment=f"the HTTP gateway: publishes to and reads {', '.join(FOLLOWED)}; no event store",
     )
 
 

@@ -53,7 +53,7 @@ def create_app(config: BusConfig, settings: GatewaySettings, url: str) -> FastAP
         await replies.start()
         app.state.exchange = Exchange(client, config, settings, replies, routes)
         app.state.jwks = Jwks(client, settings.audience)
-        app.state.limits = RateLimits(url, settings.rate_limit_address, settings.rate_limit_user)
+        app.state.limits = RateLimits(url, config, settings.rate_limit_address, settings.rate_limit_user)
         app.state.blobs = blobs
         try:
             yield

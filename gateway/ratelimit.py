@@ -16,17 +16,24 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.exceptions import HTTPException
 
+from aiwf.bus.config import BusConfig
+from aiwf.bus.connection import credentials, tls_options
 from aiwf.bus.keys import PREFIX
 
-__all__ = ["RateLimits", "limit_address"]
+__all__ = ["LIMITS_PREFIX", "RateLimits", "limit_address"]
+
+#: Where the counters live (the gateway's ACL user owns these keys).
+LIMITS_PREFIX = f"{PREFIX}:gw:limits"
 
 
 class RateLimits:
     """The per-address and per-user limits (`limits` notation, e.g. "120/minute") on a Redis storage."""
 
-    def __init__(self, url: str, per_address: str, per_user: str) -> None:
-        # redispy: the client this project already ships (the library's default would be coredis).
-        storage = RedisStorage(f"async+{url}", implementation="redispy", key_prefix=f"{PREFIX}:gw:limits")
+    def __init__(self, url: str, config: BusConfig, per_address: str, per_user: str) -> None:
+        # redispy: the client this project already ships (the library's default would be coredis); the
+        # gateway's own Redis user and TLS files, as every other client of it.
+        options = {**credentials(config.access), **(tls_options(config.access) if url.startswith("rediss") else {})}
+        storage = RedisStorage(f"async+{url}", implementation="redispy", key_prefix=LIMITS_PREFIX, **options)
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._address: RateLimitItem = parse(per_address)
         self._user: RateLimitItem = parse(per_user)
