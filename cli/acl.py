@@ -28,6 +28,7 @@ from aiwf.workers.access import grant
 
 __all__ = ["ACL_FILE", "PASSWORDS_DIR", "all_grants", "ensure_acl", "register", "write_acl"]
 
+
 def gateway_grant() -> Grant:
     """The gateway: publish to and read the streams of the services it fronts, its request records, its
     rate-limit counters, heartbeats and the published JWKS."""
