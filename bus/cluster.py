@@ -27,6 +27,7 @@ from pathlib import Path
 
 from aiwf.bus.errors import ConfigError, RedisUnavailable
 from aiwf.bus.redis_binary import resolve
+from aiwf.bus.server import durability_args
 
 NODES = 3
 REPLICAS = 1
@@ -140,14 +141,7 @@ class LocalCluster:
             "nodes.conf",
             "--cluster-node-timeout",
             str(NODE_TIMEOUT_MS),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            self.appendfsync,
-            "--save",
-            "",
-            "--maxmemory-policy",
-            "noeviction",
+            *durability_args(self.appendfsync),
             "--daemonize",
             "yes",
             "--pidfile",

