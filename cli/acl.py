@@ -31,20 +31,28 @@ __all__ = ["ACL_FILE", "PASSWORDS_DIR", "all_grants", "ensure_acl", "register", 
 
 def gateway_grant() -> Grant:
     """The gateway: publish to and read the streams of the services it fronts, its request records, its
-    rate-limit counters, heartbeats and the published JWKS."""
+    rate-limit counters, heartbeats, the published JWKS and the calendar agenda (read model and position)."""
     from aiwf.gateway.app import FOLLOWED  # noqa: PLC0415 - FastAPI loads only for this grant
     from aiwf.gateway.ratelimit import LIMITS_PREFIX  # noqa: PLC0415 - as above
+    from aiwf.workers.calendar.agenda import AGENDA  # noqa: PLC0415 - as above
 
     streams = [keys.stream(s) for s in FOLLOWED]
     owns = [keys.gateway_request("*"), f"{LIMITS_PREFIX}*"]
     return Grant(
         user=user_name("gateway"),
-        commands=(*CLI_COMMANDS, *SCRIPT_COMMANDS, "hset", "expire", "set", "incrby", "pttl", "del"),
+        commands=(*CLI_COMMANDS, *SCRIPT_COMMANDS, "hset", "expire", "set", "incrby", "pttl", "del", "zrevrange"),
         owns=tuple(owns),
-        reads=(*streams, *(keys.dead_letters(s) for s in FOLLOWED), keys.HEARTBEAT_PATTERN, keys.AUTH_JWKS),
+        reads=(
+            *streams,
+            *(keys.dead_letters(s) for s in FOLLOWED),
+            keys.HEARTBEAT_PATTERN,
+            keys.AUTH_JWKS,
+            keys.stream(AGENDA.domain),  # its position only; the read model holds the same details
+            AGENDA.key("*"),
+        ),
         appends=tuple(streams),
         scripts=(*streams, *owns),
-        comment=f"the HTTP gateway: publishes to and reads {', '.join(FOLLOWED)}; no event store",
+        comment=f"the HTTP gateway: publishes to and reads {', '.join(FOLLOWED)}; the agenda, no other store",
     )
 
 

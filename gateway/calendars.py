@@ -2,7 +2,8 @@
 
 A user's calendar `work` is the calendar service's `<user id>:work`: users never see, sync or
 read each other's calendars. The agenda is read from the calendar service's agenda projection
-(workers/calendar/agenda.py), the read model its syncs keep.
+(workers/calendar/agenda.py), the read model its syncs keep. A sync answers once that projection
+has applied it (within the route's timeout), so the agenda read right after shows it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiwf.gateway.security import User
 from aiwf.gateway.settings import GatewaySettings
 from aiwf.schemas import REGISTRY, Envelope
 from aiwf.schemas.events.calendar import SyncCompleted, SyncRejected, SyncRequested
+from aiwf.workers.calendar.agenda import AGENDA
 from aiwf.workers.calendar.agenda import agenda as read_agenda
 from aiwf.workers.calendar.errors import InvalidWindow
 
@@ -80,7 +82,13 @@ async def sync(
     if ":" in name or len(_own(user, name)) > MAX_CALENDAR_ID:
         return problem(422, "invalid_request", f"calendar_id: must match {CALENDAR}")
     fields["calendar_id"] = _own(user, name)
-    return await gateway.ask(gateway.routes[NAME], lambda _rid: SyncRequested(**fields), prefer, owner=user)
+    route = gateway.routes[NAME]
+    answer = await gateway.ask(route, lambda _rid: SyncRequested(**fields), prefer, owner=user)
+    if answer.status_code == 200:
+        # The sync's events are committed; the agenda is their projection, a moment behind.
+        current = await AGENDA.settled(gateway.client, timeout_s=route.timeout_s)
+        answer.headers["X-Aiwf-Agenda"] = "current" if current else "behind"
+    return answer
 
 
 @router.get("/{calendar_id}/agenda", summary="What is on one of your calendars between two instants")

@@ -23,12 +23,16 @@ shares the stream's hash tag, so the commit touches one Cluster slot.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import typing
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from aiwf.bus import keys
+from aiwf.bus.connection import Redis
 from aiwf.bus.decision import Decision, Writes
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.handler import Context, Subscription
@@ -87,6 +91,30 @@ class Projection:
             sub.on(model, self._applying(fn))
         return sub
 
+    async def settled(self, client: Redis, *, timeout_s: float, poll_s: float = 0.02) -> bool:
+        """Wait until this projection has applied every event its source held at the call: read
+        your own writes after a commit that appended to it. False when `timeout_s` passes first."""
+        stream = keys.stream(self.domain)
+        try:
+            head = _entry_id((await client.xinfo_stream(stream))["last-generated-id"])
+        except ResponseError:  # no such stream: nothing to apply
+            return True
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not await self._applied(client, stream, head):
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(poll_s)
+        return True
+
+    async def _applied(self, client: Redis, stream: str, head: tuple[int, int]) -> bool:
+        """Delivered past `head` and nothing at or before it still pending."""
+        groups = await client.xinfo_groups(stream)
+        mine = next((g for g in groups if _text(g["name"]) == self.name), None)
+        if mine is None or _entry_id(mine["last-delivered-id"]) < head:
+            return False
+        pending = await client.xpending_range(stream, self.name, "-", f"{head[0]}-{head[1]}", 1)
+        return not pending
+
     def _applying(self, fn: Apply) -> Callable[[Event, Context], Awaitable[Decision]]:
         async def run(event: Event, ctx: Context) -> Decision:
             writes = Writes(self._prefix)
@@ -94,3 +122,12 @@ class Projection:
             return Decision(writes=writes)  # committed with the consumer's marker and ack
 
         return run
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry_id(value: bytes | str) -> tuple[int, int]:
+    ms, _, seq = _text(value).partition("-")
+    return int(ms), int(seq or 0)

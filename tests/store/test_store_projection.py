@@ -221,3 +221,26 @@ async def test_projection_handler_returns_its_writes_and_writes_nothing_itself()
     assert decision.writes is not None
     assert decision.writes.count > 0
     assert all(key.startswith("aiwf:proj:{es-item}:pure:") for _, key, _ in decision.writes.commands)
+
+
+async def test_settled_waits_until_the_projection_applied_what_was_appended_before_the_call(
+    client: aioredis.Redis, config: BusConfig, store: EventStore
+) -> None:
+    """Read your writes: settled is False while the projection is stopped or behind, True once it applied the head."""
+    proj = totals("settle", delay_s=0.05)
+    assert await proj.settled(client, timeout_s=0.1)  # nothing appended yet: nothing to wait for
+    await fill(store, aggregates=2, per_aggregate=3)
+    assert not await proj.settled(client, timeout_s=0.2)  # no consumer, no group
+    async with running(proj.subscription(), config):
+        assert await proj.settled(client, timeout_s=10)
+        assert (await read_state(client, proj))[2] == 6  # settled means applied, not only delivered
+        await fill_more(store)
+        assert await proj.settled(client, timeout_s=10)
+        assert (await read_state(client, proj))[2] == 7
+
+
+async def fill_more(store: EventStore) -> None:
+    """One more event on item-0 (after `fill(store, 2, 3)`)."""
+    await store.append(
+        "item-0", [Envelope.wrap(ItemCreated(title="t0", quantity=1), producer="tests")], expected_version=3
+    )
