@@ -96,11 +96,12 @@ async def test_unreadable_documents_are_rejected_with_a_reason(
     assert await dead_letters(client) == {}
 
 
+@pytest.mark.parametrize("content", ["not base64!!", "aGVsbG8=é"], ids=["ascii", "non-ascii"])
 async def test_invalid_base64_is_dead_lettered_at_once(
-    client: aioredis.Redis, config: BusConfig, documents: BusConfig
+    client: aioredis.Redis, config: BusConfig, documents: BusConfig, content: str
 ) -> None:
     """Content that is not base64 is a producer bug: dead-lettered on the first delivery, nothing emitted."""
-    await process(client, config, documents, DocumentUploaded(document_id="b64", content_base64="not base64!!"))
+    await process(client, config, documents, DocumentUploaded(document_id="b64", content_base64=content))
     letters = await dead_letters(client)
     assert list(letters) == [keys.dead_letters("documents")]
     (error,) = letters[keys.dead_letters("documents")]

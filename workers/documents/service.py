@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ def _content(event: DocumentUploaded, blobs: FileBlobStore) -> bytes:
     if event.content_base64 is not None:
         try:
             return base64.b64decode(event.content_base64, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or a non-ASCII character
             raise PermanentError(f"content_base64 is not valid base64: {exc}") from None
     assert event.blob is not None  # noqa: S101 - type narrowing: the model guarantees exactly one source
     try:
