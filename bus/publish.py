@@ -181,7 +181,11 @@ class Publisher:
                     for item in items:
                         await item.future
             except TimeoutError:
+                _retrieved(items)
                 raise self._late(items) from None
+            except BaseException:
+                _retrieved(items)
+                raise
         except Exception as exc:  # noqa: BLE001 - re-raised with the ids, never swallowed
             raise _with_ids(exc, ids) from (None if isinstance(exc, AiwfError) else exc)
 
@@ -252,6 +256,18 @@ class Publisher:
         for item in batch:
             if not item.future.done():
                 item.future.set_result(None)
+
+
+def _retrieved(items: list[_Item]) -> None:
+    """Mark the errors of the items a failed caller stopped waiting for as seen, now or when they come,
+    so asyncio does not log "Future exception was never retrieved" for each of them."""
+    for item in items:
+        item.future.add_done_callback(_seen)
+
+
+def _seen(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _with_ids(exc: Exception, ids: list[str]) -> Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import time
@@ -63,3 +64,26 @@ async def test_five_concurrent_publishes_to_a_frozen_redis_each_fail_within_the_
             if "nothing was written" in str(error):
                 assert error.event_id not in landed
         await client.aclose()
+
+
+async def test_a_failed_batch_publish_leaves_no_unretrieved_future_errors(tmp_path: Path) -> None:
+    """Redis gone: publish_many fails once with every id, and asyncio logs no "Future exception was never retrieved"."""
+    loop = asyncio.get_running_loop()
+    unhandled: list[str] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(str(context.get("message"))))
+    try:
+        with EmbeddedRedis(tmp_path) as server:
+            config = BusConfig(redis_url=server.url, socket_timeout_s=0.3, connect_timeout_s=0.3, attempts=1)
+            client = connect(server.url, config)
+            pub = Publisher(client, config)
+            await pub.publish(ItemCreated(title="warm"))
+        with pytest.raises(RedisUnavailable) as failed:
+            await pub.publish_many([ItemCreated(title=f"t{i}") for i in range(5)])
+        assert len(failed.value.event_ids) == 5  # type: ignore[attr-defined]
+        await client.aclose()
+        del pub, failed
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert [m for m in unhandled if "never retrieved" in m] == []
