@@ -161,14 +161,15 @@ def test_each_aiwf_container_is_its_own_redis_user_with_only_its_own_secrets() -
 
 
 def test_no_secret_is_a_plain_variable_and_the_llm_key_is_a_compose_secret() -> None:
-    """No *_API_KEY / *PASSWORD / *_TOKEN variable anywhere; the llm service reads its key from /run/secrets."""
+    """No *_API_KEY / *PASSWORD / *_TOKEN variable anywhere; the llm key is a compose secret that init hands to llm."""
     for name, service in SERVICES.items():
         env = service.get("environment", {})
         leaked = [k for k in env if k.endswith(("_API_KEY", "PASSWORD", "_TOKEN", "_SECRET"))]
         assert leaked == [], name
     llm = SERVICES["llm"]
-    assert llm["secrets"] == ["llm_api_key"]
-    assert llm["environment"]["AIWF_LLM_API_KEY_FILE"] == "/run/secrets/llm_api_key"
+    assert SERVICES["init"]["secrets"] == ["llm_api_key"]  # init gives llm a 0400 copy in its own directory
+    assert "secrets" not in llm
+    assert llm["environment"]["AIWF_LLM_API_KEY_FILE"] == f"{SECRETS_TARGET}/llm-api-key"
     assert "file" in COMPOSE["secrets"]["llm_api_key"]
     default = interpolated(COMPOSE["secrets"]["llm_api_key"])["file"]
     assert (ROOT / default).is_file()  # a fresh clone has the (empty) default

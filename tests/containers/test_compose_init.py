@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import ssl
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,14 +14,10 @@ from pathlib import Path
 
 import pytest
 import redis
-import yaml
 
-from tests.containers.dockerfile import ROOT
+from tests.containers.compose_support import AIWF, AIWF_UID, run_init, start_redis
 
-AIWF = str(Path(sys.executable).parent / "aiwf")
-SCRIPT = ROOT / "deploy" / "compose" / "init.sh"
 SERVICES = ("auth", "calendar", "documents", "llm", "tts", "pipeline", "gateway", "cli", "operator")
-AIWF_UID, REDIS_UID = 10001, 999
 
 
 def has_command(*words: str) -> bool:
@@ -39,19 +33,6 @@ pytestmark = [
         reason="`aiwf certs generate` / `aiwf acl generate` are not in this build",
     ),
 ]
-
-
-def run_init(root: Path) -> subprocess.CompletedProcess[str]:
-    """init.sh with its root in `root`, the real uids, and this venv's aiwf."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AIWF_", "REDIS_URL"))},
-        "PATH": f"{Path(AIWF).parent}:{os.environ['PATH']}",
-        "AIWF_INIT_ROOT": str(root),
-        "AIWF_INIT_OWNER": f"{AIWF_UID}:{AIWF_UID}",
-        "AIWF_INIT_REDIS_OWNER": f"{REDIS_UID}:{REDIS_UID}",
-        "AIWF_DATA_DIR": str(root / "data"),
-    }
-    return subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -89,23 +70,11 @@ def test_a_second_run_keeps_every_key_and_password(initialized: Path) -> None:
     assert after == before
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_redis_runs_tls_only_on_the_files_and_each_user_is_confined(initialized: Path, tmp_path: Path) -> None:
     """Redis on init's files as compose runs it: a service's identity gets in, FLUSHALL does not; no cert, no entry."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("no redis-server on PATH")
-    port = free_port()
-    command = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["redis"]["command"]
-    args = [a.replace("/run/secrets/redis", str(initialized / "redis")) for a in command[1:]]
-    args[args.index("--tls-port") + 1] = str(port)
-    server = subprocess.Popen([binary, *args, "--dir", str(tmp_path), "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
+    server, port = start_redis(initialized, tmp_path)
     here = initialized / "services" / "tts"
     client = redis.Redis(
         host="127.0.0.1",
