@@ -13,6 +13,7 @@ from typing import Any
 from aiwf.bus import Context, Service, Subscription, Worker
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import connect
+from aiwf.bus.testing import wait_until
 from aiwf.schemas import Event
 from tests.events import ItemCreated
 
@@ -62,3 +63,24 @@ def fetch_health(port: int) -> tuple[int, dict[str, Any]] | None:
 async def get_health(port: int) -> tuple[int, dict[str, Any]] | None:
     """(status, JSON body) of GET /health, or None while nothing listens; without blocking the loop."""
     return await asyncio.to_thread(fetch_health, port)
+
+
+@contextlib.asynccontextmanager
+async def serving(service: Service, config: BusConfig) -> AsyncIterator[Worker]:
+    """`service` in a Worker task on its own client (as `config`'s user), its lifespan entered; drained on exit."""
+    client = connect(config.redis_url or "", config)
+    worker = Worker(service, client, config, drain_timeout_s=10.0)
+    task = asyncio.create_task(worker.run())
+
+    async def started() -> bool:
+        if task.done():
+            task.result()  # the lifespan or a consumer failed: raise it here
+        return len(worker.consumers) == len(service.subscriptions)
+
+    try:
+        await wait_until(started, 15, f"{service.name} to start")
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 20)
+        await client.aclose()

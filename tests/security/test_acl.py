@@ -27,7 +27,8 @@ from aiwf.schemas.events.auth import LoginRequested, RegistrationRequested
 from aiwf.schemas.events.calendar import SyncRequested
 from aiwf.schemas.events.documents import DocumentUploaded
 from aiwf.workers import WORKERS, load
-from tests.security.world import AclRedis, serving
+from tests.security.world import AclRedis
+from tests.worker_support import serving
 
 MakeClient = Callable[[str], aioredis.Redis]
 """`as_user(identity)`: a client logged in as aiwf-<identity>."""

@@ -14,7 +14,8 @@ from aiwf.bus.connection import connect
 from aiwf.bus.testing import wait_until
 from aiwf.schemas.events.documents import DocumentUploaded
 from aiwf.workers import load
-from tests.security.world import AclRedis, acl_redis, redis62, serving
+from tests.security.world import AclRedis, acl_redis, redis62
+from tests.worker_support import serving
 
 
 @pytest.fixture(scope="module")

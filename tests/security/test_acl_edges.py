@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 from aiwf.bus import keys
 from aiwf.gateway import GatewaySettings, create_app
 from aiwf.workers import load
-from tests.security.world import AclRedis, serving
+from tests.security.world import AclRedis
+from tests.worker_support import serving
 
 ARTICLE = "Redis streams keep every event in order. The gateway turns requests into events. Each service reads its own."
 

@@ -25,7 +25,7 @@ from aiwf.schemas.secretfile import SecretFileError
 from aiwf.schemas.secrets import Keyring, SecretUnsealError, default_keyring, generate, rotate, unseal
 from aiwf.workers import load
 from aiwf.workers.auth.signing import RING_STREAM
-from tests.security.world import serving
+from tests.worker_support import serving
 
 PASSWORD = "Correct-Horse-Battery-42"
 

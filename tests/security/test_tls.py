@@ -156,7 +156,8 @@ async def test_a_service_runs_as_its_own_user_with_its_own_certificate(cert_dir:
     from aiwf.bus.testing import wait_until
     from aiwf.schemas.events.documents import DocumentUploaded
     from aiwf.workers import load
-    from tests.security.world import acl_redis, serving
+    from tests.security.world import acl_redis
+    from tests.worker_support import serving
 
     certs.generate(cert_dir, ["127.0.0.1"], ["documents"])
     with acl_redis(redis_tls(), tls_dir=cert_dir) as acl:

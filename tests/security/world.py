@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from aiwf.bus.config import BusConfig, RedisAccess
-from aiwf.bus.connection import connect
 from aiwf.bus.redis_binary import version_of
 from aiwf.bus.server import EmbeddedRedis, ServerTls, supports_tls
-from aiwf.bus.testing import wait_until
-from aiwf.bus.worker import Service, Worker
 from aiwf.cli.acl import all_grants, write_acl
 
 #: The test driver's own user: everything, so a test can set up and inspect what the services did.
@@ -101,24 +97,3 @@ def acl_redis(binary: str, tls_dir: Path | None = None, *, compat_62: bool = Fal
         tls = ServerTls.in_dir(tls_dir) if tls_dir is not None else None
         with EmbeddedRedis(root / "data", binary=binary, aclfile=acl, tls=tls) as server:
             yield AclRedis(server.url, passwords, tls_dir)
-
-
-@contextlib.asynccontextmanager
-async def serving(service: Service, config: BusConfig) -> AsyncIterator[Worker]:
-    """`service` in a Worker task on its own client (as `config`'s user), its lifespan entered; drained on exit."""
-    client = connect(config.redis_url or "", config)
-    worker = Worker(service, client, config, drain_timeout_s=10.0)
-    task = asyncio.create_task(worker.run())
-
-    async def started() -> bool:
-        if task.done():
-            task.result()
-        return len(worker.consumers) == len(service.subscriptions)
-
-    try:
-        await wait_until(started, 15, f"{service.name} to start")
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 20)
-        await client.aclose()

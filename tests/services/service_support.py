@@ -3,9 +3,6 @@ them (lifespan, deps, every subscription) or handler by handler."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
@@ -14,14 +11,13 @@ import redis.asyncio as aioredis
 from aiwf.bus import codec, keys
 from aiwf.bus.commit import CommitBatch, Committer
 from aiwf.bus.config import BusConfig
-from aiwf.bus.connection import connect
 from aiwf.bus.deadletter import FIELD_ERROR
 from aiwf.bus.decision import Decision, Nack, Result
-from aiwf.bus.testing import wait_until
-from aiwf.bus.worker import Service, Worker
+from aiwf.bus.worker import Service
 from aiwf.schemas import Envelope
 from tests.contract.harness import drain
 from tests.replies import Entries
+from tests.worker_support import serving as serving  # noqa: PLC0414 - re-exported for the service tests
 
 MAX_EVENT_BYTES = 64_000_000
 
@@ -49,27 +45,6 @@ def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str | None]) -> None
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
-
-
-@contextlib.asynccontextmanager
-async def serving(service: Service, config: BusConfig) -> AsyncIterator[Worker]:
-    """`service` in a Worker task on its own client, its lifespan entered; stopped (drained) on exit."""
-    client = connect(config.redis_url or "", config)
-    worker = Worker(service, client, config, drain_timeout_s=10.0)
-    task = asyncio.create_task(worker.run())
-
-    async def started() -> bool:
-        if task.done():
-            task.result()  # the lifespan or a consumer failed: raise it here
-        return len(worker.consumers) == len(service.subscriptions)
-
-    try:
-        await wait_until(started, 15, f"{service.name} to start")
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 20)
-        await client.aclose()
 
 
 async def commit(client: aioredis.Redis, config: BusConfig, cause: Envelope, result: Result, group: str) -> int:
