@@ -1,5 +1,6 @@
 """The Redis Streams bus. Files in the order one event walks through them:
 
+    settings.py     the base of every settings part: one variable per field, a bad value in one line
     config.py       BusConfig (and every bus setting) from REDIS_URL / AIWF_*
     server.py       the embedded redis-server when REDIS_URL is unset (ACL file, TLS-only on request)
     redis_binary.py   which redis-server it runs (never by PATH order)

@@ -24,12 +24,10 @@ from aiwf.bus.config import (
     LogFileSettings,
     RedisAccess,
     ServerSettings,
-    Settings,
     WorkerSettings,
-    is_secret,
-    variable,
 )
 from aiwf.bus.errors import ConfigError
+from aiwf.bus.settings import Settings, is_secret, variable
 from aiwf.cli.support import EXIT_USAGE, emit_json, emit_table, fail
 from aiwf.schemas.secrets import ENV_PREFIX, ENV_PUBLIC_PREFIX, MASK, KeyringSettings
 

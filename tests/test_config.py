@@ -9,11 +9,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from aiwf.bus.blobs import store_for
-from aiwf.bus.config import BusConfig, Settings, WorkerSettings, variable
+from aiwf.bus.config import BusConfig, WorkerSettings
 from aiwf.bus.consume import Consumer
 from aiwf.bus.errors import ConfigError
 from aiwf.bus.handler import Subscription
 from aiwf.bus.retry import RetryPolicy
+from aiwf.bus.settings import Settings, variable
 from aiwf.bus.worker import Startup
 from aiwf.cli.config import PARTS, model_of
 from aiwf.schemas.secrets import keys_dir

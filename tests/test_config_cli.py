@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aiwf.bus.config import variable
+from aiwf.bus.settings import variable
 from aiwf.cli.config import PARTS, model_of, reference_markdown
 
 ROOT = Path(__file__).resolve().parents[1]

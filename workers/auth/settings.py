@@ -6,7 +6,7 @@ from typing import Final, Self
 
 from pydantic import Field, model_validator
 
-from aiwf.bus.config import Settings
+from aiwf.bus.settings import Settings
 from aiwf.workers.auth.errors import AuthConfigError
 from aiwf.workers.auth.lockout import MAX_TRACKED_FAILURES, LockoutPolicy
 from aiwf.workers.auth.refresh import REFRESH_TTL_S

@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from aiwf.bus.config import Settings
+from aiwf.bus.settings import Settings
 from aiwf.workers.documents import ExtractLimits
 
 __all__ = ["DocumentsSettings"]

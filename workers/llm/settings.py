@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
-from aiwf.bus.config import Settings
+from aiwf.bus.settings import Settings
 from aiwf.workers.llm.backends import MAX_RETRIES_LIMIT
 
 __all__ = ["LLMSettings"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from aiwf.bus.config import Settings
+from aiwf.bus.settings import Settings
 
 __all__ = ["PipelineSettings"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from aiwf.bus.config import Settings
+from aiwf.bus.settings import Settings
 
 __all__ = ["TTSSettings"]
 
