@@ -13,8 +13,9 @@ import orjson
 from pydantic import ValidationError
 
 from aiwf.schemas import Envelope, InvalidPayload, MalformedEvent
+from aiwf.schemas.masking import cleartext_secrets
 from aiwf.schemas.registry import describe_validation_error
-from aiwf.schemas.secrets import MASK, cleartext_secrets
+from aiwf.schemas.secrets import MASK
 
 FIELD_ID = "id"
 FIELD_TYPE = "type"

@@ -25,7 +25,8 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from aiwf.bus.errors import ConfigError
 from aiwf.schemas import Envelope
-from aiwf.schemas.secrets import MAX_MASK_DEPTH, mask, mask_sealed_text
+from aiwf.schemas.masking import MAX_MASK_DEPTH, mask_sealed_text
+from aiwf.schemas.secrets import mask
 
 __all__ = [
     "ENV_FORMAT",

@@ -20,7 +20,7 @@ from typing import IO
 
 import orjson
 
-from aiwf.schemas.secrets import mask_sealed_text
+from aiwf.schemas.masking import mask_sealed_text
 
 #: A line longer than this is cut (a runaway print must not fill the bound in a few lines).
 MAX_LINE_CHARS = 16_000

@@ -16,7 +16,7 @@ from aiwf.cli.known import require_stream, require_type
 from aiwf.cli.support import JsonOpt, emit_json, emit_table, fail, run, usage
 from aiwf.dlq.errors import BadArgument
 from aiwf.schemas import SchemaError
-from aiwf.schemas.secrets import mask_payload, mask_sealed
+from aiwf.schemas.masking import mask_payload, mask_sealed
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 

@@ -25,7 +25,7 @@ from aiwf.dlq.errors import BadArgument, UnknownLetter
 from aiwf.dlq.filters import Filter
 from aiwf.dlq.fingerprint import ID_LENGTH, ID_PATTERN, Fingerprint, of_letter
 from aiwf.dlq.letters import Letter
-from aiwf.schemas.secrets import mask_sealed_text as mask_text
+from aiwf.schemas.masking import mask_sealed_text as mask_text
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from aiwf.bus import codec, deadletter, keys
 from aiwf.bus.connection import Redis
 from aiwf.dlq.errors import BadArgument, UnknownLetter
 from aiwf.dlq.filters import Filter
-from aiwf.schemas.secrets import mask_sealed_text as mask_text
+from aiwf.schemas.masking import mask_sealed_text as mask_text
 
 REF = re.compile(r"^([a-z][a-z0-9_]*)/(\d+-\d+)$")
 #: Entries fetched per XRANGE page while scanning.

@@ -7,8 +7,8 @@ from typing import Any
 from aiwf.bus import codec
 from aiwf.dlq.letters import Letter
 from aiwf.schemas import MalformedEvent
-from aiwf.schemas.secrets import mask_payload
-from aiwf.schemas.secrets import mask_sealed_text as mask_text
+from aiwf.schemas.masking import mask_payload
+from aiwf.schemas.masking import mask_sealed_text as mask_text
 
 #: Most characters of a malformed body shown.
 RAW_BODY_CHARS = 2000

@@ -23,7 +23,7 @@ from aiwf.gateway.services import status
 from aiwf.gateway.summaries import KIND as SUMMARY
 from aiwf.gateway.summaries import TERMINAL as SUMMARY_ENDS
 from aiwf.schemas import Envelope
-from aiwf.schemas.secrets import mask_payload
+from aiwf.schemas.masking import mask_payload
 
 __all__ = ["router"]
 

@@ -7,7 +7,8 @@ registry.py  @event, @upcaster, REGISTRY.parse(): upcast to the newest, then val
 errors.py    SchemaError and its kinds (all permanent)
 export.py    JSON Schema export
 compat.py    breaking-change check against the committed snapshot
-secrets.py   Secret fields, sealed for their owner; keyring.py its keys and their rotation
+secrets.py   Secret fields, sealed for their owner; keyring.py its keys and their rotation;
+             masking.py what displays show of them
 secretfile.py  key and password files, refused when readable beyond 0440
 events/      the models of each domain
 """

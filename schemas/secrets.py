@@ -5,19 +5,17 @@ text: a plain ``model_dump()`` (logs, dead letters, CLI output) shows ``***``,
 and the bus dumps with :func:`seal_context` so the value is encrypted with the
 owning service's X25519 public key (a libsodium sealed box) before XADD. Only
 the owner, holding the private key, can :func:`unseal` it.
-Key material: schemas/keyring.py (re-exported here).
+Key material: schemas/keyring.py (re-exported here); masking for display: schemas/masking.py.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Final, Union, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, Union
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
@@ -26,7 +24,7 @@ from pydantic import BaseModel, Field, PlainSerializer, SecretStr, Serialization
 from aiwf.schemas.errors import AiwfError, ConfigError, PermanentError
 
 if TYPE_CHECKING:
-    from aiwf.schemas.registry import Registry
+    pass
 
 __all__ = [
     "ENV_PREFIX",
@@ -43,20 +41,16 @@ __all__ = [
     "SecretError",
     "SecretTooLarge",
     "SecretUnsealError",
-    "cleartext_secrets",
     "default_keyring",
     "dump_sealed",
     "generate",
     "is_sealed",
     "keys_dir",
     "mask",
-    "mask_fields",
-    "mask_payload",
     "rotate",
     "seal",
     "seal_context",
     "secret_field_names",
-    "secret_names",
     "unseal",
     "unseal_any",
     "unseal_fields",
@@ -249,80 +243,6 @@ def unseal_fields(
             raise SecretUnsealError(msg)
         out[name] = unseal(value, private_key)
     return out
-
-
-# --------------------------------------------------------------------------- display
-
-SEALED_TEXT = re.compile(re.escape(SEALED_PREFIX) + r"[A-Za-z0-9+/=_-]*")
-MAX_MASK_DEPTH = 64
-
-
-def mask_sealed(value: Any, depth: int = 0) -> Any:
-    """A copy of JSON-like `value` with every sealed string replaced by `***`."""
-    if depth > MAX_MASK_DEPTH:
-        return MASK  # deeper than the codec ever lets through: show nothing rather than recurse
-    if isinstance(value, str):
-        return MASK if value.startswith(SEALED_PREFIX) else value
-    if isinstance(value, dict):
-        return {k: mask_sealed(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_sealed(v, depth + 1) for v in value]
-    return value
-
-
-def mask_sealed_text(text: str) -> str:
-    """Free text with every sealed token replaced by `***`."""
-    return SEALED_TEXT.sub(MASK, text)
-
-
-def mask_fields(payload: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """Copy of ``payload`` with the named fields shown as ``***`` (for logs and dead-letter views)."""
-    out = dict(payload)
-    for name in names:
-        if out.get(name) is not None:
-            out[name] = MASK
-    return out
-
-
-@functools.cache
-def _registry() -> Registry:
-    """The event registry, imported once on first use (it imports this module)."""
-    from aiwf.schemas.registry import REGISTRY  # noqa: PLC0415 - the registry imports this module
-
-    return REGISTRY
-
-
-def secret_names(event_type: str, version: object = None) -> frozenset[str]:
-    """The `Secret` fields of `event_type` at `version`; of any of its versions when that one is unknown.
-
-    Masking goes by the schema, not by what a value looks like: a raw producer may have put
-    clear text where a sealed value belongs. Unknown types have no known secret fields.
-    """
-    models = _registry().models
-    if isinstance(version, int) and not isinstance(version, bool):
-        model = models.get((event_type, version))
-        if model is not None:
-            return model.event_secret_fields
-    names: frozenset[str] = frozenset()
-    for (type_, _), model in models.items():
-        if type_ == event_type:
-            names |= model.event_secret_fields
-    return names
-
-
-def cleartext_secrets(event_type: str, version: object, payload: object) -> set[str]:
-    """The `Secret` fields of a payload that hold a value other than a sealed one."""
-    names = secret_names(event_type, version)
-    if not names or not isinstance(payload, Mapping):
-        return set()  # most types have no secret field: this runs for every event read
-    return {n for n in names if payload.get(n) is not None and not is_sealed(payload[n])}
-
-
-def mask_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """What `tail`, `dlq show` and logs print: the fields that are `Secret` in any version of the
-    type as `***` whatever they hold, and any sealed text elsewhere (nested secrets) as `***`."""
-    masked = mask_fields(payload, secret_names(event_type))
-    return cast("dict[str, Any]", mask_sealed(masked))
 
 
 # Last: schemas/keyring.py imports the names above (schemas/__init__ imports this module first).

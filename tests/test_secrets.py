@@ -11,6 +11,7 @@ import pytest
 from nacl.public import PrivateKey
 from pydantic import BaseModel, SecretStr
 
+from aiwf.schemas.masking import mask_fields
 from aiwf.schemas.secrets import (
     MASK,
     SEALED_PREFIX,
@@ -23,7 +24,6 @@ from aiwf.schemas.secrets import (
     generate,
     is_sealed,
     mask,
-    mask_fields,
     seal,
     secret_field_names,
     unseal,

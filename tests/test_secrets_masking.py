@@ -14,7 +14,8 @@ from aiwf.bus.config import BusConfig
 from aiwf.dlq.letters import Letter
 from aiwf.dlq.show import describe
 from aiwf.schemas import Event, InvalidPayload, new_id
-from aiwf.schemas.secrets import MASK, SEALED_PREFIX, mask_payload
+from aiwf.schemas.masking import mask_payload
+from aiwf.schemas.secrets import MASK, SEALED_PREFIX
 from tests.contract.harness import drain, running
 from tests.events import LoginAttempted
 from tests.replies import Entries

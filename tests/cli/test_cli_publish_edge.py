@@ -20,7 +20,7 @@ from aiwf.bus.publish import CALLER_ID
 from aiwf.bus.testing import wait_until
 from aiwf.schemas import Event
 from aiwf.schemas.events.documents import DocumentUploaded
-from aiwf.schemas.secrets import mask_payload
+from aiwf.schemas.masking import mask_payload
 from tests.contract.harness import drain, running
 
 UPLOADED = "documents.document.uploaded"

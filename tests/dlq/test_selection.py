@@ -9,8 +9,8 @@ import pytest
 from aiwf.dlq.errors import BadArgument
 from aiwf.dlq.filters import Filter, domain_arg, parse_rate, parse_since, stream_key
 from aiwf.dlq.letters import Letter, parse_ref
-from aiwf.schemas.secrets import mask_sealed as mask
-from aiwf.schemas.secrets import mask_sealed_text as mask_text
+from aiwf.schemas.masking import mask_sealed as mask
+from aiwf.schemas.masking import mask_sealed_text as mask_text
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
