@@ -38,7 +38,7 @@
 Around the path:
 
     worker.py       a service's process: lifespan, consumers, signals
-    heartbeat.py    heartbeat, GET /health, /ready and /metrics, retention loop
+    heartbeat.py    heartbeat and retention loop; health_port.py serves GET /health, /ready and /metrics
     metrics/        Prometheus figures per consumer, one registry per Worker (GET /metrics),
                     and window.py: the heartbeat's alert figures over AIWF_ALERT_WINDOW
     alerts.py       alerts.yml's rules evaluated from heartbeats and alarms (`aiwf alerts`)

@@ -1,4 +1,4 @@
-"""A worker's heartbeat, GET /health, GET /metrics and retention: what keeps a process honest about itself.
+"""A worker's heartbeat and retention: what keeps a process honest about itself (bus/health_port.py serves it).
 
 Every background loop here survives any Redis error (it logs and tries again); a loop that
 died anyway makes the worker unhealthy instead of leaving a half-alive process.
@@ -28,7 +28,7 @@ from aiwf.bus import alarms, keys, retention
 from aiwf.bus.codec import to_json
 from aiwf.bus.config import DEFAULT_HEARTBEAT_S
 from aiwf.bus.connection import is_cluster
-from aiwf.bus.metrics.registry import CONTENT_TYPE, WorkerMetrics
+from aiwf.bus.metrics.registry import WorkerMetrics
 from aiwf.bus.metrics.window import Window
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ TOTALS = ("processed", "failed", "dead_lettered")
 RETENTION_EVERY_S = 30.0
 #: A subscription paused for an outage longer than this makes /health answer 503.
 PAUSED_UNHEALTHY_AFTER_S = 300.0
-JSON = b"application/json"
 
 
 class Heartbeat:
@@ -269,46 +268,6 @@ class Heartbeat:
                     await alarms.record_trim(self.worker.client, report)
                 except Exception as exc:  # noqa: BLE001 - retention must never stop a worker
                     log.warning("retention on %s failed: %s", stream, exc)
-
-    async def serve(self, port: int) -> asyncio.Server:
-        """GET /health (alive and well: 200, else 503 with the reason), GET /ready, GET /metrics
-        (Prometheus' text format); other paths 404."""
-
-        # A dozen lines of asyncio instead of an HTTP framework: three read-only endpoints for
-        # container health checks and scrapers do not justify a web server dependency.
-        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(Exception):
-                request = await asyncio.wait_for(reader.readline(), 2)
-                status, content_type, body = await self._answer(request)
-                writer.write(
-                    b"HTTP/1.1 "
-                    + status
-                    + b"\r\nContent-Type: "
-                    + content_type
-                    + b"\r\nContent-Length: "
-                    + str(len(body)).encode()
-                    + b"\r\nConnection: close\r\n\r\n"
-                    + body
-                )
-                await writer.drain()
-            writer.close()
-
-        return await asyncio.start_server(answer, "0.0.0.0", port)  # noqa: S104 - containers probe it
-
-    async def _answer(self, request: bytes) -> tuple[bytes, bytes, bytes]:
-        parts = request.split()
-        path = parts[1] if len(parts) > 1 else b""
-        if path == b"/metrics":
-            return b"200 OK", CONTENT_TYPE, self.metrics.exposition()
-        if path not in (b"/health", b"/ready"):
-            return b"404 Not Found", JSON, b'{"error":"not found"}'
-        snap = self.snapshot()
-        why = await self.problem()
-        redis_ok = why != "redis unreachable"
-        if path == b"/ready" and not why and snap["state"] != "running":
-            why = f"not taking work: {snap['state']}"
-        status = b"503 Service Unavailable" if why else b"200 OK"
-        return status, JSON, to_json({**snap, "redis": redis_ok, "unhealthy": why or ""})
 
 
 def _own_connection(client: aioredis.Redis, name: str) -> aioredis.Redis:

@@ -19,6 +19,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiwf.bus import health_port
 from aiwf.bus.config import BusConfig
 from aiwf.bus.connection import Redis, check_access, connect, is_cluster
 from aiwf.bus.consume import Consumer, consumer_name
@@ -137,7 +138,7 @@ class Worker:
         if is_cluster(self.client):  # every outbox on every node: the store's, and those of streams nobody reads
             self.relay = Relay(self.client, self.config, sweep=True)
             side.append(asyncio.create_task(self.relay.run(), name="relay sweep"))
-        server = await self.heartbeat.serve(self.health_port) if self.health_port is not None else None
+        server = await health_port.serve(self.heartbeat, self.health_port) if self.health_port is not None else None
         stopper = asyncio.create_task(self._stop.wait())
         try:
             await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
