@@ -7,19 +7,7 @@ import pytest
 from aiwf.bus.backoff import Backoff
 from aiwf.bus.breaker import DEFAULT_COOL_DOWN, BreakerState, CircuitBreaker
 from aiwf.bus.errors import ConfigError
-
-
-class Clock:
-    """A monotonic clock that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.clock import Clock
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import pytest
 
@@ -18,6 +17,7 @@ from aiwf.workers.llm import (
     PermanentLLMError,
 )
 from aiwf.workers.llm.testing_server import ChatServer
+from tests.clock import Clock
 
 Factory = Callable[..., OpenAIChatBackend]
 ARTICLE = (
@@ -25,11 +25,6 @@ ARTICLE = (
     "Each worker acknowledges the events it has finished. Unacknowledged events stay pending until claimed."
 )
 REQUEST = ChatRequest.of([{"role": "system", "content": "Summarize."}, {"role": "user", "content": ARTICLE}])
-
-
-class Clock(Protocol):
-    def __call__(self) -> float: ...
-    def advance(self, seconds: float) -> None: ...
 
 
 def _router(server: ChatServer, make_backend: Factory, clock: Clock, **options: object) -> FallbackRouter:
