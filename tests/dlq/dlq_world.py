@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -16,6 +21,7 @@ from typer.testing import Result
 
 from aiwf.bus import Context, PermanentError, Publisher, RetryPolicy, Subscription, keys
 from aiwf.bus.config import BusConfig
+from aiwf.bus.testing import wait_until
 from aiwf.schemas import Event
 from tests.contract.harness import drain, entries, running
 from tests.events import ItemCounted, ItemCreated
@@ -95,3 +101,23 @@ Cli = Callable[..., Result]
 async def run_cli(cli: Cli, *args: str, input: str | None = None) -> Result:
     """The CLI from an async test: in a thread, since each command runs its own event loop."""
     return await asyncio.to_thread(cli, *args, input=input)
+
+
+HERE = Path(__file__).parent
+
+
+async def sigkilled_replay(redis_url: str, halfway: Callable[[], Awaitable[bool]]) -> None:
+    """`aiwf dlq replay --all --yes --rate 4/s` in a child process, SIGKILLed as soon as `halfway()` holds."""
+    script = (
+        f"import sys; sys.path[:0] = [{str(HERE.parents[1])!r}, {str(HERE)!r}]\n"
+        "import tests.events, dlq_events, typer\n"
+        "from aiwf.cli.dlq import register\n"
+        "app = typer.Typer(); register(app); app(sys.argv[1:], prog_name='aiwf')\n"
+    )
+    args = [sys.executable, "-c", script, "dlq", "replay", "--all", "--yes", "--rate", "4/s"]
+    proc = subprocess.Popen(args, env={**os.environ, "REDIS_URL": redis_url}, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
+    try:
+        await wait_until(halfway, 20, "the replay to be half-way")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)

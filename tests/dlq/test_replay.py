@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any, cast
 
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from dlq_world import Cli, World, dead_ids, outputs, poison, run_cli
+from dlq_world import Cli, World, dead_ids, outputs, poison, run_cli, sigkilled_replay
 
 from aiwf.bus import Context, Publisher, Subscription, keys, markers
 from aiwf.bus import keys as dlq_keys
 from aiwf.bus.config import BusConfig
 from aiwf.bus.groups import ensure_group
-from aiwf.bus.testing import wait_until
 from aiwf.cli import replay as replay_cli
 from aiwf.cli import support as cli_support
 from aiwf.dlq import letters
@@ -30,9 +24,6 @@ from aiwf.schemas import Event
 from tests.contract.harness import drain, running
 from tests.events import ItemCreated, ItemCreatedV1
 from tests.replies import Entries
-
-HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
 
 
 async def replay_json(cli: Cli, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -128,24 +119,12 @@ async def test_replay_killed_mid_way_and_rerun_loses_and_duplicates_nothing(
     """`aiwf dlq replay` killed with SIGKILL half-way, then run again, ends with each event processed once."""
     world = await poison(client, config, items=6, things=2)
     world.fixed = True
-    script = (
-        f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(HERE)!r}]\n"
-        "import tests.events, dlq_events, typer\n"
-        "from aiwf.cli import dlq\n"
-        "app = typer.Typer(); dlq.register(app); app(sys.argv[1:], prog_name='aiwf')\n"
-    )
-    args = [sys.executable, "-c", script, "dlq", "replay", "--all", "--yes", "--rate", "4/s"]
-    proc = subprocess.Popen(args, env={**os.environ, "REDIS_URL": redis_url}, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
-    try:
 
-        async def some_replayed() -> bool:
-            remaining = len(await letters.scan(client, Filter()))
-            return 2 <= 8 - remaining <= 5
+    async def some_replayed() -> bool:
+        remaining = len(await letters.scan(client, Filter()))
+        return 2 <= 8 - remaining <= 5
 
-        await wait_until(some_replayed, 20, "the replay to be half-way")
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(10)
+    await sigkilled_replay(redis_url, some_replayed)
     assert 0 < len(await letters.scan(client, Filter())) < 8
     code, _, stderr = await replay_json(cli, "--all", "--yes")
     assert code == 0, stderr

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
-from dlq_world import poison
+from dlq_world import poison, sigkilled_replay
 
 from aiwf.bus import keys
 from aiwf.bus.config import BusConfig
-from aiwf.bus.testing import wait_until
 from aiwf.dlq import letters
 from aiwf.dlq.filters import Filter
 from aiwf.dlq.replay import Replayer
 from tests.replies import Entries
 
-HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
 DOMAINS = ("testing", "testdlq")
 
 
@@ -67,23 +59,11 @@ async def test_a_sigkilled_replay_leaves_an_audit_entry_for_each_letter_it_repla
     """`aiwf dlq replay` killed with SIGKILL half-way: every letter it replayed has its audit entry, and no other."""
     world = await poison(client, config, items=6, things=2)
     world.fixed = True
-    script = (
-        f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(HERE)!r}]\n"
-        "import tests.events, dlq_events, typer\n"
-        "from aiwf.cli.dlq import register\n"
-        "app = typer.Typer(); register(app); app(sys.argv[1:], prog_name='aiwf')\n"
-    )
-    args = [sys.executable, "-c", script, "dlq", "replay", "--all", "--yes", "--rate", "4/s"]
-    proc = subprocess.Popen(args, env={**os.environ, "REDIS_URL": redis_url}, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
-    try:
 
-        async def some_replayed() -> bool:
-            return 2 <= len(await replayed_letters(client)) <= 5
+    async def some_replayed() -> bool:
+        return 2 <= len(await replayed_letters(client)) <= 5
 
-        await wait_until(some_replayed, 20, "the replay to be half-way")
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(10)
+    await sigkilled_replay(redis_url, some_replayed)
     replayed = await replayed_letters(client)
     assert 0 < len(replayed) < 8
     assert set(await audited_letters(client)) == replayed
