@@ -225,6 +225,27 @@ async def test_the_gateway_user_cannot_read_the_auth_event_store(as_user: MakeCl
     assert await gateway.xrange(keys.stream("llm")) == []  # what it serves, it reads
 
 
+async def test_the_gateway_user_reads_the_agenda_and_its_position_and_writes_neither(
+    as_user: MakeClient, admin: aioredis.Redis
+) -> None:
+    """aiwf-gateway answers GET /agenda and waits for it after a sync: it reads the agenda's keys and its
+    stream's position; it may not write them, nor read the calendar aggregates."""
+    from aiwf.workers.calendar.agenda import AGENDA, agenda
+
+    stream = keys.stream(AGENDA.domain)
+    await admin.xadd(stream, {"id": "e1"})
+    await admin.xgroup_create(stream, AGENDA.name, id="$")
+    gateway = as_user("gateway")
+    start, end = dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2025, 2, 1, tzinfo=dt.UTC)
+    assert await agenda(gateway, "u1:work", start, end) == []
+    assert await AGENDA.settled(gateway, timeout_s=1)
+    await refused(
+        lambda: gateway.zadd(AGENDA.key("start", "u1:work"), {"x": 1}),
+        lambda: gateway.xadd(stream, {"forged": "1"}),
+        lambda: gateway.xrange(keys.aggregate_events("calendar", "u1:work")),
+    )
+
+
 async def test_the_cli_user_reads_everything_and_writes_nothing(as_user: MakeClient, admin: aioredis.Redis) -> None:
     """aiwf-cli can tail and inspect any aiwf stream but not add, ack, delete or replay."""
     await admin.xadd(keys.stream("llm"), {"k": "v"})
